@@ -1,0 +1,141 @@
+"""File input/output with two guarantees: writes are atomic, and bad input fails with one line.
+
+Every output of the workflow is written to a temporary file next to its destination and
+renamed into place only when complete, so a killed job never leaves a half-written file
+that a later run would mistake for a finished one. Every reader turns a malformed file
+into an :class:`InputError` whose message names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class InputError(ValueError):
+    """Bad input (config, data file, model) that the user must fix; the message is one line."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    The temporary file keeps the destination's suffix so that writers which dispatch on the
+    extension (plotnine, pandas) behave as for the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``frame`` (index dropped) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``frame`` (index dropped) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def write_json(obj: object, path: str | os.PathLike) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (NaN written as null)."""
+    text = json.dumps(obj, indent=2, default=_json_default, allow_nan=False)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def sanitize_for_json(obj: object) -> object:
+    """Replace float NaN/inf (anywhere in nested dicts/lists) with None so JSON stays valid."""
+    if isinstance(obj, dict):
+        return {k: sanitize_for_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sanitize_for_json(v) for v in obj]
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        return sanitize_for_json(obj.item())
+    return obj
+
+
+def read_parquet(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a parquet file, reading only ``columns`` when given (column projection).
+
+    Raises :class:`InputError` naming the file when it is missing, truncated or corrupt, or
+    lacks a requested column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InputError(f"{path}: not a readable parquet file (truncated or corrupt): {_first_line(err)}") from err
+    if columns is not None:
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    try:
+        return pq.read_table(path, columns=list(columns) if columns is not None else None).to_pandas()
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InputError(f"{path}: not a readable parquet file (truncated or corrupt): {_first_line(err)}") from err
+
+
+def parquet_is_complete(path: str | os.PathLike) -> bool:
+    """True when ``path`` exists and its footer and every row group can be read."""
+    try:
+        pq.read_table(path)
+    except (pa.ArrowInvalid, OSError):
+        return False
+    return True
+
+
+def read_text_utf8(path: str | os.PathLike) -> str:
+    """Read a text file that must be UTF-8 (a leading BOM is dropped) and non-empty."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path}: not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start}); re-save the file as UTF-8"
+        ) from err
+    if not text.strip():
+        raise InputError(f"{path}: file is empty")
+    return text
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
