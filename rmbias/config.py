@@ -1,0 +1,135 @@
+"""Config validation: the JSON schema plus the cross-references a schema cannot express.
+
+Every problem is reported as one line that names the offending key, e.g.
+``config error at models[2].kind: 'llm' is not one of ['causal_lm', 'reward_model']``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from rmbias.io import InputError, read_text_utf8
+
+PINNED_REVISION = re.compile(r"^[0-9a-f]{40}$")
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a syntax error becomes an :class:`InputError` naming file and line."""
+    text = read_text_utf8(path)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(f"{path}:{where}: invalid YAML: {problem}") from err
+
+
+def key_path(parts: list[Any]) -> str:
+    """Render a JSON path such as ``models[2].kind`` from its parts."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def validate_against_schema(data: Any, schema: dict, label: str) -> None:
+    """Validate ``data`` with JSON-schema defaults filled in; raise one line naming the key."""
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = _with_defaults(validator_class)(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if errors:
+        error = errors[0]
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties", {}))
+            unknown = sorted(k for k in error.instance if k not in known)
+            if unknown:
+                where = key_path([*error.path, unknown[0]])
+                raise InputError(f"{label} error at {where}: unknown key (allowed: {', '.join(sorted(known))})")
+        raise InputError(f"{label} error at {key_path(list(error.path))}: {error.message}")
+
+
+def _with_defaults(validator_class):
+    """A validator that also writes each property's ``default`` into the instance."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = subschema["default"]
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def validate_config(config: dict, schema: dict, prompts: dict) -> None:
+    """Validate a workflow config in place (defaults filled) and check its cross-references.
+
+    Cross-references: model ids are unique across ``models`` and ``reward_models``; every id a
+    section names exists and is of the right kind; every prompt key a section names is in
+    ``prompts``; ``trust_remote_code`` requires a pinned 40-hex ``revision``.
+    """
+    validate_against_schema(config, schema, "config")
+    llms = {m["id"]: m for m in config["models"]}
+    rms = {m["id"]: m for m in config["reward_models"]}
+    seen: set[str] = set()
+    for section in ("models", "reward_models"):
+        for index, entry in enumerate(config[section]):
+            where = f"{section}[{index}]"
+            if entry["id"] in seen:
+                raise InputError(f"config error at {where}.id: duplicate model id {entry['id']!r}")
+            seen.add(entry["id"])
+            if entry.get("trust_remote_code") and not PINNED_REVISION.match(str(entry.get("revision") or "")):
+                raise InputError(
+                    f"config error at {where}.revision: {entry['id']} sets trust_remote_code but does not pin "
+                    "a 40-character commit revision; remote code is only run at a pinned revision"
+                )
+    for variant in ("instruct", "pretrained"):
+        if len(config["implicit"]["fig2"][variant]) == 1:
+            raise InputError(f"config error at implicit.fig2.{variant}: give two model ids (llama, gemma) or none")
+    for where, model_id, pool in _model_references(config, llms, rms):
+        if model_id not in pool:
+            kind = "models (LLMs)" if pool is llms else "reward_models"
+            raise InputError(f"config error at {where}: unknown model id {model_id!r} (not in {kind})")
+    for where, key in _prompt_references(config):
+        if key not in prompts:
+            raise InputError(f"config error at {where}: unknown prompt key {key!r} (not in config/prompts.yaml)")
+
+
+def _model_references(config: dict, llms: dict, rms: dict):
+    implicit = config["implicit"]
+    for i, pair in enumerate(implicit["fig2"]["instruct"]):
+        yield f"implicit.fig2.instruct[{i}]", pair, llms
+    for i, pair in enumerate(implicit["fig2"]["pretrained"]):
+        yield f"implicit.fig2.pretrained[{i}]", pair, llms
+    for i, table in enumerate(implicit["tables"]):
+        yield f"implicit.tables[{i}].a", table["a"], llms
+        yield f"implicit.tables[{i}].b", table["b"], llms
+    for i, model_id in enumerate(implicit["topk_vocabulary"]):
+        yield f"implicit.topk_vocabulary[{i}]", model_id, llms
+    if config["authority_boost"]["enabled"]:
+        yield "authority_boost.base", config["authority_boost"]["base"], llms
+    for i, run in enumerate(config["training"]["runs"]):
+        yield f"training.runs[{i}].base", run["base"], llms
+
+
+def _prompt_references(config: dict):
+    yield "implicit.prompt", config["implicit"]["prompt"]
+    yield "implicit.topk_prompt", config["implicit"]["topk_prompt"]
+    for i, key in enumerate(config["training"]["score_prompts"]):
+        yield f"training.score_prompts[{i}]", key
+    for i, key in enumerate(config["authority_boost"]["held_out"]):
+        yield f"authority_boost.held_out[{i}]", key
+
+
+def load_prompts(path: str | Path, schema: dict) -> dict[str, dict]:
+    """Load and validate ``prompts.yaml``; return key → {text, valence}."""
+    data = load_yaml(path)
+    validate_against_schema(data, schema, str(path))
+    return data["prompts"]

@@ -1,0 +1,36 @@
+# Stage 1: published reference data (URL + sha256, or a local mirror) and the dictionaries
+# unrolled into long tables.
+
+
+localrules:
+    fetch_reference,
+
+
+rule fetch_reference:
+    output:
+        f"{REFERENCE_DIR}/{{path}}",
+    params:
+        sha256=lambda wc: MANIFEST["files"][wc.path]["sha256"],
+        base_url=MANIFEST["base_url"],
+        mirror=config["reference_mirror"],
+    wildcard_constraints:
+        path="|".join(re.escape(p) for p in MANIFEST["files"]),
+    log:
+        "logs/fetch_reference/{path}.log",
+    benchmark:
+        "benchmarks/out/fetch_reference/{path}.tsv"
+    script:
+        "../workflow_scripts/fetch_reference.py"
+
+
+rule corpus:
+    input:
+        lambda wc: reference(DICTIONARY_FILES[wc.dictionary]),
+    output:
+        "results/corpora/{dictionary}.parquet",
+    log:
+        "logs/corpus/{dictionary}.log",
+    benchmark:
+        "benchmarks/out/corpus/{dictionary}.tsv"
+    script:
+        "../workflow_scripts/corpus.py"

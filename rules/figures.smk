@@ -1,0 +1,1 @@
+# Stage 5: figures (plotnine, PDF + PNG) wrapped in report() with a caption each.

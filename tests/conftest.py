@@ -1,0 +1,31 @@
+"""Shared fixtures: the repository root and the local mirror of the published reference data."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def mirror_directory() -> Path | None:
+    """The reference-data mirror: $RMBIAS_REFERENCE_MIRROR, else ../shared/reference/upstream if present."""
+    explicit = os.environ.get("RMBIAS_REFERENCE_MIRROR")
+    if explicit:
+        return Path(explicit).resolve()
+    sibling = REPO_ROOT.parent / "shared" / "reference" / "upstream"
+    return sibling.resolve() if sibling.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def reference_mirror() -> Path:
+    """Directory with the published reference files; the tests that read them need it."""
+    mirror = mirror_directory()
+    if mirror is None:
+        pytest.fail("no reference mirror: set RMBIAS_REFERENCE_MIRROR to a copy of the upstream reference data")
+    return mirror
