@@ -29,3 +29,42 @@ def reference_mirror() -> Path:
     if mirror is None:
         pytest.fail("no reference mirror: set RMBIAS_REFERENCE_MIRROR to a copy of the upstream reference data")
     return mirror
+
+
+WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow definition (not results/ or data/) into ``dest`` and return it."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        source = REPO_ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, dest / part)
+    return dest
+
+
+def run_snakemake(workdir: Path, *args: str, timeout: int = 900):
+    """Run the installed snakemake in ``workdir``; return the CompletedProcess (text, merged output)."""
+    import subprocess
+    import sys
+
+    snakemake = Path(sys.executable).with_name("snakemake")
+    return subprocess.run(
+        [str(snakemake), *args],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def workflow_copy(tmp_path) -> Path:
+    """A fresh copy of the workflow in a temporary directory."""
+    return copy_workflow(tmp_path / "workflow")

@@ -1,0 +1,69 @@
+import copy
+from pathlib import Path
+
+import pytest
+
+from rmbias.config import load_prompts, load_yaml, validate_config
+from rmbias.io import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = load_yaml(ROOT / "config" / "schema.yaml")
+PROMPTS = load_prompts(ROOT / "config" / "prompts.yaml", load_yaml(ROOT / "config" / "prompts_schema.yaml"))
+
+LLAMA = {"id": "llama-it", "hf": "meta-llama/Llama-3.2-3B-Instruct", "family": "llama", "type": "instruction-tuned"}
+RM = {"id": "rm", "hf": "org/rm", "family": "gemma", "type": "instruction-tuned", "score": "logits[:, 0]"}
+
+
+def checked(config):
+    config = copy.deepcopy(config)
+    validate_config(config, SCHEMA, PROMPTS)
+    return config
+
+
+def test_prompts_file_has_the_54_prompts_of_appendix_e():
+    assert len(PROMPTS) == 54
+    assert PROMPTS["greatest_ever_one"] == {"text": "What, in one word, is the greatest thing ever?", "valence": "positive"}
+    assert PROMPTS["terrible_time_please"]["text"] == "What is the most terrible thing of all time? Please answer in one word only."
+    assert sum(p["valence"] == "positive" for p in PROMPTS.values()) == 27
+
+
+def test_defaults_are_filled_in():
+    config = checked({"models": [LLAMA], "reward_models": [RM]})
+    assert config["models"][0]["kind"] == "causal_lm" and config["models"][0]["dtype"] == "float32"
+    assert config["reward_models"][0]["kind"] == "reward_model"
+    assert config["reanalysis"]["star_p"] == "permutation"
+    assert config["scoring"]["method"] == "prefix"
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"bogus": 1}, "config error at bogus: unknown key"),
+        ({"models": [{**LLAMA, "kind": "reward_model"}]}, "config error at models[0].kind"),
+        ({"models": [{**LLAMA, "family": "llamma"}]}, "config error at models[0].family"),
+        ({"models": [{**LLAMA, "colour": "red"}]}, "config error at models[0].colour: unknown key"),
+        ({"reward_models": [{k: v for k, v in RM.items() if k != "score"}]}, "config error at reward_models[0]: 'score' is a required property"),
+        ({"models": [LLAMA, LLAMA]}, "config error at models[1].id: duplicate model id 'llama-it'"),
+        ({"models": [{**LLAMA, "trust_remote_code": True}]}, "config error at models[0].revision"),
+        ({"models": [{**LLAMA, "trust_remote_code": True, "revision": "main"}]}, "does not pin a 40-character commit"),
+        ({"models": [LLAMA], "implicit": {"tables": [{"name": "t1", "a": "llama-it", "b": "nope"}]}}, "config error at implicit.tables[0].b: unknown model id 'nope'"),
+        ({"implicit": {"prompt": "greatest_forever_one"}}, "config error at implicit.prompt: unknown prompt key"),
+        ({"reanalysis": {"n_permutations": 5}}, "config error at reanalysis.n_permutations"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key(config, message):
+    with pytest.raises(InputError) as err:
+        checked(config)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_trust_remote_code_with_pinned_revision_is_accepted():
+    checked({"models": [{**LLAMA, "trust_remote_code": True, "revision": "a" * 40}]})
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - id: x\n   hf: y\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.yaml: line 3: invalid YAML"):
+        load_yaml(path)
