@@ -9,6 +9,7 @@ into an :class:`InputError` whose message names the file and the problem.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -51,9 +52,13 @@ def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``frame`` (index dropped) to ``path`` atomically."""
+    """Write ``frame`` (index dropped) to ``path`` atomically.
+
+    Every non-numeric field is quoted, so strings holding a bare carriage return, a comma or
+    a quote (decoded tokens do) read back unchanged.
+    """
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False, quoting=csv.QUOTE_NONNUMERIC)
 
 
 def write_json(obj: object, path: str | os.PathLike) -> None:
