@@ -62,8 +62,8 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def write_json(obj: object, path: str | os.PathLike) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically (NaN written as null)."""
-    text = json.dumps(obj, indent=2, default=_json_default, allow_nan=False)
+    """Write ``obj`` as indented JSON to ``path`` atomically (NaN and inf written as null)."""
+    text = json.dumps(sanitize_for_json(obj), indent=2, default=_json_default, allow_nan=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
 
@@ -114,6 +114,17 @@ def read_parquet(path: str | os.PathLike, columns: Sequence[str] | None = None) 
         return pq.read_table(path, columns=list(columns) if columns is not None else None).to_pandas()
     except (pa.ArrowInvalid, OSError) as err:
         raise InputError(f"{path}: not a readable parquet file (truncated or corrupt): {_first_line(err)}") from err
+
+
+def read_csv(path: str | os.PathLike, **options) -> pd.DataFrame:
+    """Read a CSV written by this workflow (or a published one); unreadable → :class:`InputError`."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    try:
+        return pd.read_csv(path, **options)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a readable CSV ({_first_line(err)})") from err
 
 
 def parquet_is_complete(path: str | os.PathLike) -> bool:

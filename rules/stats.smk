@@ -1,2 +1,47 @@
 # Stage 3: statistics (design §6). Every statistic is written as JSON and CSV with its test,
 # statistic, degrees of freedom, p and correction.
+
+
+rule fig1_reanalysis:
+    input:
+        corpus=lambda wc: f"results/corpora/{REANALYSIS_DICTIONARY[wc.corpus]}.parquet",
+        scores=lambda wc: list(published_scores(wc.corpus).values()),
+    output:
+        observations="results/stats/fig1_{corpus}_observations.parquet",
+        mixed_model_json="results/stats/fig1_{corpus}_mixed_model.json",
+        mixed_model_csv="results/stats/fig1_{corpus}_mixed_model.csv",
+        panel_tests_json="results/stats/fig1_{corpus}_panel_tests.json",
+        panel_tests_csv="results/stats/fig1_{corpus}_panel_tests.csv",
+        means_json="results/stats/fig1_{corpus}_means.json",
+        means_csv="results/stats/fig1_{corpus}_means.csv",
+    params:
+        rm_names=lambda wc: list(published_scores(wc.corpus)),
+        prompts=PROMPTS,
+        mfd_scheme=lambda wc: config["reanalysis"]["mfd_scheme"] if wc.corpus == "mfd" else None,
+        n_permutations=config["reanalysis"]["n_permutations"],
+        seed=config["reanalysis"]["seed"],
+        star_p=config["reanalysis"]["star_p"],
+    wildcard_constraints:
+        corpus="big2|mfd",
+    log:
+        "logs/fig1_reanalysis/{corpus}.log",
+    benchmark:
+        "benchmarks/out/fig1_reanalysis/{corpus}.tsv"
+    script:
+        "../workflow_scripts/fig1_reanalysis.py"
+
+
+rule published_ablations:
+    input:
+        lambda wc: [reference(p) for p in PUBLISHED_ABLATIONS.values()],
+    output:
+        csv="results/stats/published_ablations.csv",
+        warnings="results/stats/published_ablations_warnings.json",
+    params:
+        labels=list(PUBLISHED_ABLATIONS),
+    log:
+        "logs/published_ablations.log",
+    benchmark:
+        "benchmarks/out/published_ablations.tsv"
+    script:
+        "../workflow_scripts/published_ablations.py"
