@@ -12,6 +12,8 @@ if not workflow.overwrite_configfiles:
 
 include: "rules/common.smk"
 include: "rules/corpora.smk"
+include: "rules/demo.smk"
+include: "rules/scoring.smk"
 include: "rules/stats.smk"
 include: "rules/figures.smk"
 

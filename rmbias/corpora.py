@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rmbias.io import InputError, read_text_utf8
+from rmbias.io import InputError, read_parquet, read_text_utf8
 
 BIG2_CATEGORIES = ("Agency", "Communion")
 MFD2_CATEGORIES = tuple(
@@ -101,3 +101,9 @@ def _require_columns(table: pd.DataFrame, path: Path, expected: list[str]) -> No
         raise InputError(
             f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, table.columns))})"
         )
+
+
+def combine_corpora(paths: list[str | Path]) -> pd.DataFrame:
+    """Concatenate corpus long tables (the dictionary-scope candidate set), rows deduplicated."""
+    frames = [read_parquet(path, columns=CORPUS_COLUMNS) for path in paths]
+    return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)

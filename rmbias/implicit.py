@@ -143,6 +143,27 @@ def best_log_prob_per_string(table: pd.DataFrame, prompt: str) -> pd.Series:
     return table.groupby("decoded", sort=True)[prompt].max()
 
 
+def dictionary_log_probs(tables: Mapping[str, pd.DataFrame], corpus: pd.DataFrame, prompts: Sequence[str]) -> pd.DataFrame:
+    """Log-probabilities of the dictionary terms that are single tokens in every model (Figure 2).
+
+    ``tables`` maps model id → wide log-prob table (``decoded`` + one column per prompt key);
+    ``corpus`` is a long dictionary table (``term``, ``category``). A term counts when some
+    token of each model decodes exactly to it (the bare, lowercase form that follows the chat
+    template's assistant header); duplicates keep their highest log-prob. Returns the long frame
+    ``model, prompt, term, category, logprob`` (terms a model lacks are absent for that model;
+    :func:`rmbias.stats.logprob_median_ranks` keeps the terms every model has).
+    """
+    terms = corpus[["term", "category"]].drop_duplicates()
+    per_model = []
+    for model, table in tables.items():
+        best = table[table["decoded"].isin(terms["term"])].groupby("decoded")[list(prompts)].max()
+        long = best.rename_axis("term").reset_index().melt(id_vars="term", var_name="prompt", value_name="logprob")
+        long.insert(0, "model", model)
+        per_model.append(long)
+    frame = pd.concat(per_model, ignore_index=True)
+    return frame.merge(terms, on="term")[["model", "prompt", "term", "category", "logprob"]]
+
+
 def join_vocabularies(a: pd.DataFrame, b: pd.DataFrame, prompt: str) -> pd.DataFrame:
     """Inner-join two models' log-prob tables on decoded string for one prompt.
 

@@ -86,5 +86,12 @@ def reanalysis_targets():
     return stats + figures + ["results/stats/published_ablations.csv"]
 
 
+def scoring_targets():
+    logprobs = [f"results/logprobs/{m}.parquet" for m in LLMS]
+    scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
+    checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
+    return logprobs + scores + checks
+
+
 def all_targets():
-    return reanalysis_targets()
+    return reanalysis_targets() + scoring_targets()

@@ -1,0 +1,73 @@
+"""Section 3 and the top-k analysis, end to end: read the workflow's parquet outputs, analyse.
+
+Thin orchestration over :mod:`rmbias.implicit` and :mod:`rmbias.stats`, so that each
+Snakemake script is one call plus its writers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from rmbias.implicit import dictionary_log_probs, word_scores_across_pairs
+from rmbias.io import read_parquet
+from rmbias.stats import logprob_median_ranks, model_cell_welch_tests, normalize_token, three_way_anova, top_k_by_category
+
+
+def figure2_analysis(
+    logprob_paths: Mapping[str, str | Path], corpus_path: str | Path, prompts: Mapping[str, Mapping[str, str]]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Figure 2: median log-prob rank of the Big Two nouns per (model, prompt, category).
+
+    ``logprob_paths`` maps the two model ids to their log-prob parquet. Returns
+    (observations ``model, prompt, valence, category, median_rank``; the type-II 3-way ANOVA
+    ``median_rank ~ category * valence * model``; Welch t per (valence, category) cell with
+    Benjamini–Hochberg FDR).
+    """
+    keys = list(prompts)
+    tables = {model: read_parquet(path, columns=["decoded", *keys]) for model, path in logprob_paths.items()}
+    corpus = read_parquet(corpus_path, columns=["term", "category"])
+    observations = logprob_median_ranks(
+        dictionary_log_probs(tables, corpus, keys), {key: p["valence"] for key, p in prompts.items()}
+    )
+    return observations, three_way_anova(observations), model_cell_welch_tests(observations)
+
+
+def figure3_data(
+    pair_paths: Mapping[tuple[str, str], str | Path],
+    model_info: Mapping[str, Mapping[str, object]],
+    words: Sequence[str],
+) -> pd.DataFrame:
+    """Figure 3: variant-averaged MWLR of ``words`` for every (llama, gemma) implicit pair file."""
+    pairs = {pair: read_parquet(path) for pair, path in pair_paths.items()}
+    return word_scores_across_pairs(pairs, model_info, words=tuple(words), measure="MWLR")
+
+
+def topk_analysis(
+    score_paths: Mapping[str, str | Path],
+    token_table_paths: Sequence[str | Path],
+    corpus_path: str | Path,
+    prompt: str,
+    k: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Top-k (Section 2): category make-up of each RM's k best tokens over the shared vocabulary.
+
+    ``score_paths``: RM id → vocab-scope score parquet; the candidate tokens are restricted to
+    the decoded strings present in every tokenizer of ``token_table_paths`` (the paper's
+    Gemma ∩ Llama vocabulary); categories come from the expanded Big Two dictionary matched on
+    the normalized token (ascii-folded, stripped, lowercased).
+    """
+    shared = None
+    for path in token_table_paths:
+        decoded = set(read_parquet(path, columns=["decoded"])["decoded"])
+        shared = decoded if shared is None else shared & decoded
+    corpus = read_parquet(corpus_path, columns=["term", "category"])
+    category_by_token = {normalize_token(term): category for term, category in zip(corpus["term"], corpus["category"])}
+    scores = []
+    for rm, path in score_paths.items():
+        table = read_parquet(path, columns=["response", prompt])
+        table = table[table["response"].isin(shared)]
+        scores.append(pd.DataFrame({"rm": rm, "decoded": table["response"], "score": table[prompt]}))
+    return top_k_by_category(pd.concat(scores, ignore_index=True), category_by_token, k=k)

@@ -1,0 +1,25 @@
+# The demo world (design §5): tiny models in Hugging Face format with a planted
+# agency/communion preference, built locally so that every stage runs on 2 CPU cores.
+# The config's models whose weights live in results/models/<id> are the demo world's.
+DEMO_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
+
+
+rule demo_models:
+    input:
+        corpora=expand("results/corpora/{dictionary}.parquet", dictionary=["big2_nouns", "big2_expanded", "mfd2"]),
+    output:
+        [directory(f"results/models/{model_id}") for model_id in DEMO_MODEL_IDS],
+        world="results/models/demo_world.json",
+    params:
+        prompts=PROMPTS,
+        strength=config["demo"]["strength"],
+        seed=config["demo"]["seed"],
+        out_dir="results/models",
+        model_ids=DEMO_MODEL_IDS,
+    threads: 2
+    log:
+        "logs/demo_models.log",
+    benchmark:
+        "benchmarks/out/demo_models.tsv"
+    script:
+        "../workflow_scripts/build_demo_models.py"
