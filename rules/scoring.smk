@@ -13,7 +13,10 @@ def model_files(model_id):
 
 
 def model_resource(key, default=None):
-    """A resources callable reading ``key`` from the model entry named by the ``model`` wildcard."""
+    """A resources callable reading ``key`` from the model entry named by the ``model`` wildcard.
+
+    The SLURM executor turns ``gpu`` into ``--gpus``, ``constraint`` into ``-C`` and
+    ``slurm_partition`` into ``-p``; a callable returning None adds no flag."""
     return lambda wc: model_entry(wc.model)["resources"].get(key, default)
 
 
@@ -42,9 +45,11 @@ rule logprobs:
         prompts=PROMPTS,
     threads: 2
     resources:
-        gpus=model_resource("gpus", 0),
+        gpu=model_resource("gpus", 0),
         mem_mb=model_resource("mem_mb", 4000),
         runtime=model_resource("runtime", 60),
+        slurm_partition=model_resource("slurm_partition"),
+        constraint=model_resource("constraint"),
     log:
         "logs/logprobs/{model}.log",
     benchmark:
@@ -88,9 +93,11 @@ rule rm_scores:
         scope="dictionary|vocab",
     threads: 2
     resources:
-        gpus=model_resource("gpus", 0),
+        gpu=model_resource("gpus", 0),
         mem_mb=model_resource("mem_mb", 4000),
         runtime=model_resource("runtime", 60),
+        slurm_partition=model_resource("slurm_partition"),
+        constraint=model_resource("constraint"),
     log:
         "logs/rm_scores/{scope}/{model}.log",
     benchmark:
