@@ -15,6 +15,8 @@ include: "rules/corpora.smk"
 include: "rules/demo.smk"
 include: "rules/scoring.smk"
 include: "rules/stats.smk"
+include: "rules/implicit.smk"
+include: "rules/training.smk"
 include: "rules/figures.smk"
 
 
@@ -27,3 +29,11 @@ rule all:
 rule reanalysis:
     input:
         reanalysis_targets(),
+
+
+include: "rules/targets.smk"
+
+
+localrules:
+    all,
+    reanalysis,

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from rmbias.implicit import dictionary_log_probs, word_scores_across_pairs
+from rmbias.implicit import authority_recovery, boosted_word_scores, dictionary_log_probs, word_scores_across_pairs
 from rmbias.io import read_parquet
 from rmbias.stats import logprob_median_ranks, model_cell_welch_tests, normalize_token, three_way_anova, top_k_by_category
 
@@ -71,3 +71,30 @@ def topk_analysis(
         table = table[table["response"].isin(shared)]
         scores.append(pd.DataFrame({"rm": rm, "decoded": table["response"], "score": table[prompt]}))
     return top_k_by_category(pd.concat(scores, ignore_index=True), category_by_token, k=k)
+
+
+def authority_analysis(
+    logprob_paths: Mapping[tuple[str, str], str | Path],
+    held_out: Sequence[str],
+    boosted_words: Sequence[str],
+    corpus_path: str | Path,
+    n_other_words: int = 20,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Appendix F: how well each candidate measure recovers the boosted words (Figure A3a),
+    and the MWLR of boosted vs other authority.virtue words (Figure A3b).
+
+    ``logprob_paths`` maps (variant, template) — variant ``base``/``boosted``, template
+    ``with``/``without`` the chat template — to log-prob parquets over the held-out prompts.
+    Figure A3b scores the boosted words and the first ``n_other_words`` (alphabetical) other
+    single-word MFD2 Authority_Virtue terms.
+    """
+    keys = list(held_out)
+    tables = {label: read_parquet(path, columns=["token_id", "decoded", *keys]) for label, path in logprob_paths.items()}
+    runs = {template: (tables[("base", template)], tables[("boosted", template)]) for template in ("with", "without")}
+    recovery = authority_recovery(runs, keys, boosted_words)
+    corpus = read_parquet(corpus_path, columns=["term", "category"])
+    authority = corpus.loc[corpus["category"] == "Authority_Virtue", "term"]
+    boosted = set(boosted_words)
+    others = sorted(t for t in authority.unique() if t.isalpha() and t not in boosted)[:n_other_words]
+    words = boosted_word_scores(*runs["with"], keys, [*boosted_words, *others], boosted_words)
+    return recovery, words

@@ -95,8 +95,8 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
             raise InputError(f"config error at implicit.fig2.{variant}: give two model ids (llama, gemma) or none")
     for where, model_id, pool in _model_references(config, llms, rms):
         if model_id not in pool:
-            kind = "models (LLMs)" if pool is llms else "reward_models"
-            raise InputError(f"config error at {where}: unknown model id {model_id!r} (not in {kind})")
+            kind = {id(llms): "models (LLMs)", id(rms): "reward_models"}.get(id(pool), "training.runs")
+            raise InputError(f"config error at {where}: unknown id {model_id!r} (not in {kind})")
     for where, key in _prompt_references(config):
         if key not in prompts:
             raise InputError(f"config error at {where}: unknown prompt key {key!r} (not in config/prompts.yaml)")
@@ -115,17 +115,22 @@ def _model_references(config: dict, llms: dict, rms: dict):
         yield f"implicit.topk_vocabulary[{i}]", model_id, llms
     if config["authority_boost"]["enabled"]:
         yield "authority_boost.base", config["authority_boost"]["base"], llms
+    runs = {run["id"] for run in config["training"]["runs"]}
     for i, run in enumerate(config["training"]["runs"]):
         yield f"training.runs[{i}].base", run["base"], llms
+    figures = config["training"]["figures"]
+    for i, run in enumerate(figures["checkpoint_runs"]):
+        yield f"training.figures.checkpoint_runs[{i}]", run, runs
+    for name, run in figures["rank_changes"].items():
+        yield f"training.figures.rank_changes.{name}", run, runs
 
 
 def _prompt_references(config: dict):
     yield "implicit.prompt", config["implicit"]["prompt"]
     yield "implicit.topk_prompt", config["implicit"]["topk_prompt"]
-    for i, key in enumerate(config["training"]["score_prompts"]):
-        yield f"training.score_prompts[{i}]", key
-    for i, key in enumerate(config["authority_boost"]["held_out"]):
-        yield f"authority_boost.held_out[{i}]", key
+    yield "training.score_prompt", config["training"]["score_prompt"]
+    for i, key in enumerate(config["authority_boost"]["train_keys"]):
+        yield f"authority_boost.train_keys[{i}]", key
 
 
 def load_prompts(path: str | Path, schema: dict) -> dict[str, dict]:

@@ -473,13 +473,15 @@ def model_cell_welch_tests(obs: pd.DataFrame, cells: Sequence[str] = ("valence",
     """Figure 2 follow-ups: Welch t-test between the two models in each (valence, category) cell.
 
     The models are taken in sorted order (contrast ``second - first``); p-values are
-    Benjamini-Hochberg corrected over the cells (``p_fdr``). Columns as :func:`welch_by_cell`.
+    Benjamini-Hochberg corrected over the cells (``p_fdr``, which drives ``stars``). Columns as
+    :func:`welch_by_cell`.
     """
     models = tuple(sorted(obs["model"].unique()))
     if len(models) != 2:
         raise InputError(f"Figure 2 tests: need exactly two models, got {len(models)}")
     table = welch_by_cell(obs, cells, "model", models)
     table["p_fdr"] = multipletests(table["p_welch"], method="fdr_bh")[1]
+    table["stars"] = table["p_fdr"].map(stars)
     return table
 
 

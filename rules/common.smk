@@ -69,7 +69,12 @@ def published_scores(corpus):
     }
 
 
+def figure_files(*names):
+    return [f"results/figures/{name}.{ext}" for name in names for ext in ("pdf", "png")]
+
+
 def reanalysis_targets():
+    """Issue-2 outputs: Figures 1, A1, 4b, A5b and their statistics from the published data."""
     if not config["reanalysis"]["enabled"]:
         return []
     stats = [
@@ -78,11 +83,7 @@ def reanalysis_targets():
         for name in ("mixed_model", "panel_tests", "means")
         for ext in ("json", "csv")
     ]
-    figures = [
-        f"results/figures/{name}.{ext}"
-        for name in ("fig1a_big2", "fig1b_mfd", "figA1a_big2", "figA1b_mfd", "fig4b_ablations", "figA5b_ablations")
-        for ext in ("pdf", "png")
-    ]
+    figures = figure_files("fig1a_big2", "fig1b_mfd", "figA1a_big2", "figA1b_mfd", "fig4b_ablations", "figA5b_ablations")
     return stats + figures + ["results/stats/published_ablations.csv"]
 
 
@@ -93,5 +94,37 @@ def scoring_targets():
     return logprobs + scores + checks
 
 
+def implicit_targets():
+    """Section 3: Figure 2 (with its statistics), Figure 3, the MWLR tables and top-k."""
+    implicit = config["implicit"]
+    targets = []
+    if implicit["fig2"]["instruct"]:
+        targets += figure_files("fig2a_instruct") + ["results/stats/fig2_instruct_anova.json"]
+    if implicit["fig2"]["pretrained"]:
+        targets += figure_files("fig2b_pretrained") + ["results/stats/fig2_pretrained_anova.json"]
+    llama_it = [m for m, e in LLMS.items() if e["family"] == "llama" and e["type"] == "instruction-tuned"]
+    gemma_it = [m for m, e in LLMS.items() if e["family"] == "gemma" and e["type"] == "instruction-tuned"]
+    if llama_it and gemma_it:
+        targets += figure_files("fig3_lollipop")
+    targets += [f"results/tables/{t['name']}.{ext}" for t in implicit["tables"] for ext in ("tex", "csv")]
+    if implicit["topk_vocabulary"] and "vocab" in config["scoring"]["scopes"] and RMS:
+        targets.append("results/stats/topk.json")
+    if config["authority_boost"]["enabled"]:
+        targets += figure_files("figA3a_authority", "figA3b_authority")
+    return targets
+
+
+def training_targets():
+    """Section 4: checkpoint dynamics, own ablations, rank changes, Kendall tau."""
+    training = config["training"]
+    if not training["enabled"] or not training["runs"]:
+        return []
+    targets = ["results/stats/training_dynamics.json"] + figure_files("fig4b_ablations_own", "figA5b_ablations_own")
+    if training["figures"]["checkpoint_runs"]:
+        targets += figure_files("fig4a_training_checkpoints", "figA5a_training_checkpoints", "figG1_kendall")
+    targets += figure_files(*training["figures"]["rank_changes"])
+    return targets
+
+
 def all_targets():
-    return reanalysis_targets() + scoring_targets()
+    return reanalysis_targets() + scoring_targets() + implicit_targets() + training_targets()

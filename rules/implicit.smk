@@ -118,3 +118,93 @@ rule topk:
         "benchmarks/out/topk.tsv"
     script:
         "../workflow_scripts/topk.py"
+
+
+# Appendix F: boost 10 authority words in a base LLM by LoRA SFT, then ask which candidate
+# measure recovers them on held-out prompts, with and without the chat template.
+AUTHORITY = config["authority_boost"]
+AUTHORITY_HELD_OUT = [
+    key for key, p in PROMPTS.items() if p["valence"] == "positive" and key not in AUTHORITY["train_keys"]
+]
+
+
+def authority_entry(wc):
+    """The model entry whose log-probabilities rule authority_logprobs computes."""
+    entry = dict(LLMS[wc.base])
+    if wc.variant == "boosted":
+        entry.update(id=f"{wc.base}-boosted", hf=f"results/authority/{wc.base}/boosted")
+    entry["type"] = "instruction-tuned" if wc.template == "with" else "pretrained"
+    return entry
+
+
+rule authority_boost_sft:
+    input:
+        lambda wc: model_files(wc.base),
+    output:
+        directory("results/authority/{base}/boosted"),
+    params:
+        base=lambda wc: LLMS[wc.base],
+        prompts=PROMPTS,
+        train_keys=AUTHORITY["train_keys"],
+        extra_prompts=AUTHORITY["extra_prompts"],
+        words=AUTHORITY.get("words", []),
+        settings=AUTHORITY["settings"],
+        device="auto",
+    threads: 2
+    resources:
+        gpu=lambda wc: AUTHORITY["resources"].get("gpus", 0),
+        mem_mb=lambda wc: AUTHORITY["resources"].get("mem_mb", 4000),
+        runtime=lambda wc: AUTHORITY["resources"].get("runtime", 60),
+        slurm_partition=lambda wc: AUTHORITY["resources"].get("slurm_partition"),
+        constraint=lambda wc: AUTHORITY["resources"].get("constraint"),
+    log:
+        "logs/authority_boost_sft/{base}.log",
+    benchmark:
+        "benchmarks/out/authority_boost_sft/{base}.tsv"
+    script:
+        "../workflow_scripts/authority_boost_sft.py"
+
+
+rule authority_logprobs:
+    input:
+        lambda wc: [f"results/authority/{wc.base}/boosted"] if wc.variant == "boosted" else model_files(wc.base),
+    output:
+        "results/authority/{base}/logprobs_{variant}_{template}.parquet",
+    params:
+        entry=authority_entry,
+        prompts={key: PROMPTS[key] for key in AUTHORITY_HELD_OUT},
+    wildcard_constraints:
+        variant="base|boosted",
+        template="with|without",
+    threads: 2
+    resources:
+        gpu=lambda wc: AUTHORITY["resources"].get("gpus", 0),
+        mem_mb=lambda wc: AUTHORITY["resources"].get("mem_mb", 4000),
+        runtime=lambda wc: AUTHORITY["resources"].get("runtime", 60),
+    log:
+        "logs/authority_logprobs/{base}_{variant}_{template}.log",
+    benchmark:
+        "benchmarks/out/authority_logprobs/{base}_{variant}_{template}.tsv"
+    script:
+        "../workflow_scripts/logprobs.py"
+
+
+rule authority_analysis:
+    input:
+        logprobs=lambda wc: [
+            f"results/authority/{AUTHORITY['base']}/logprobs_{v}_{t}.parquet" for v in ("base", "boosted") for t in ("with", "without")
+        ],
+        corpus="results/corpora/mfd2.parquet",
+    output:
+        recovery="results/stats/authority_recovery.csv",
+        words="results/stats/authority_words.csv",
+    params:
+        labels=[(v, t) for v in ("base", "boosted") for t in ("with", "without")],
+        held_out=AUTHORITY_HELD_OUT,
+        words=AUTHORITY.get("words", []),
+    log:
+        "logs/authority_analysis.log",
+    benchmark:
+        "benchmarks/out/authority_analysis.tsv"
+    script:
+        "../workflow_scripts/authority_analysis.py"

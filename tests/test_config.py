@@ -46,7 +46,7 @@ def test_defaults_are_filled_in():
         ({"models": [LLAMA, LLAMA]}, "config error at models[1].id: duplicate model id 'llama-it'"),
         ({"models": [{**LLAMA, "trust_remote_code": True}]}, "config error at models[0].revision"),
         ({"models": [{**LLAMA, "trust_remote_code": True, "revision": "main"}]}, "does not pin a 40-character commit"),
-        ({"models": [LLAMA], "implicit": {"tables": [{"name": "t1", "a": "llama-it", "b": "nope"}]}}, "config error at implicit.tables[0].b: unknown model id 'nope'"),
+        ({"models": [LLAMA], "implicit": {"tables": [{"name": "t1", "a": "llama-it", "b": "nope"}]}}, "config error at implicit.tables[0].b: unknown id 'nope'"),
         ({"implicit": {"prompt": "greatest_forever_one"}}, "config error at implicit.prompt: unknown prompt key"),
         ({"reanalysis": {"n_permutations": 5}}, "config error at reanalysis.n_permutations"),
     ],

@@ -1,0 +1,60 @@
+"""Exhaustive token search of every saved training checkpoint (Section 4, design §3).
+
+Each checkpoint is the base model with its LoRA adapter merged in and its trained score head.
+Scoring reuses the engine of :mod:`rmbias.scoring` (prefix cache, shards): shards live in
+``shard_dir/step-{N}/``, so finished checkpoints are never rescored and a killed job resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+
+from rmbias.io import read_parquet, write_parquet
+from rmbias.models import ModelSpec
+from rmbias.scoring import candidates_from_table, directory_identity, score_candidates
+from rmbias.training import load_checkpoint_model, saved_checkpoint_steps
+
+logger = logging.getLogger(__name__)
+
+
+def _merged_checkpoint(base_entry: Mapping[str, Any], checkpoint: Path, device: torch.device) -> torch.nn.Module:
+    return load_checkpoint_model(ModelSpec.from_entry(base_entry), checkpoint, device)[1]
+
+
+def score_checkpoints(base_entry: Mapping[str, Any], checkpoint_dir: str | os.PathLike, prompt_key: str,
+                      prompt: Mapping[str, str], candidates: pd.DataFrame, shard_dir: str | os.PathLike, *,
+                      method: str = "prefix", shard_size: int = 4096, device: str = "auto") -> pd.DataFrame:
+    """Rewards of every candidate under every checkpoint for one prompt.
+
+    ``base_entry`` is the base model's config entry (an instruction-tuned entry's chat template is
+    used); ``candidates`` has ``response`` and ``token_id``. Returns ``decoded``, ``token_id`` and
+    one float32 column ``step-{N}`` per checkpoint, steps ascending.
+    """
+    entry = {**base_entry, "kind": "reward_model", "score": "logits[:, 0]"}
+    table = candidates.rename(columns={"response": "decoded"})[["decoded", "token_id"]].reset_index(drop=True)
+    for step in saved_checkpoint_steps(checkpoint_dir):
+        checkpoint = Path(checkpoint_dir) / f"checkpoint-{step}"
+        wide, report = score_candidates(
+            entry, {prompt_key: prompt}, candidates, Path(shard_dir) / f"step-{step}", method=method,
+            shard_size=shard_size, device=device, load_model=partial(_merged_checkpoint, entry, checkpoint),
+            extra_identity=directory_identity(checkpoint),
+        )
+        logger.info("checkpoint %d: %s", step, report)
+        table[f"step-{step}"] = wide[prompt_key].to_numpy()
+    return table
+
+
+def write_checkpoint_scores(base_entry: Mapping[str, Any], checkpoint_dir: str | os.PathLike, prompt_key: str,
+                            prompt: Mapping[str, str], token_table_path: str | os.PathLike, shard_dir: str | os.PathLike,
+                            out_path: str | os.PathLike, **options) -> None:
+    """:func:`score_checkpoints` over the base tokenizer's vocabulary, written to ``out_path``."""
+    candidates = candidates_from_table(read_parquet(token_table_path), "vocab")
+    write_parquet(score_checkpoints(base_entry, checkpoint_dir, prompt_key, prompt, candidates, shard_dir, **options),
+                  out_path)

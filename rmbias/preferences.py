@@ -1,0 +1,278 @@
+"""Preference pairs for reward-model training (paper Section 4.1).
+
+Two public schemas are read from local parquet or JSONL files and normalised into one frame
+with columns ``prompt`` (list of ``{role, content}`` messages before the final assistant
+turn), ``chosen`` and ``rejected`` (plain text of the two final assistant responses):
+
+* Skywork-Reward-Preference-80K-v0.2: ``chosen`` / ``rejected`` are whole conversations
+  that share the prompt turns and differ in the final assistant turn.
+* Unified-Feedback: ``conv_A`` / ``conv_B`` conversations with either ``winner``
+  (``model_a`` / ``model_b`` / ``tie``) or numeric ``conv_A_rating`` / ``conv_B_rating``.
+
+A row that cannot be used (missing field, empty response, tie, malformed conversation) is
+skipped and counted by reason; it never stops the run. Subsets of any size are drawn by one
+seeded permutation, so smaller subsets are nested in larger ones.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rmbias.demo import synthetic_preference_pairs, word_pools
+from rmbias.io import InputError, read_parquet, read_text_utf8, write_text
+
+log = logging.getLogger(__name__)
+
+SKYWORK_COLUMNS = ("chosen", "rejected")
+UNIFIED_FEEDBACK_COLUMNS = ("conv_A", "conv_B")
+UNIFIED_FEEDBACK_LABELS = (("winner",), ("conv_A_rating", "conv_B_rating"))
+PAIR_COLUMNS = ("prompt", "chosen", "rejected")
+
+
+class SkippedRow(Exception):
+    """A preference row that cannot be used; ``reason`` is the counter key."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class PreferenceData:
+    """Normalised pairs plus the number of rows skipped per reason."""
+
+    pairs: pd.DataFrame
+    schema: str
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def read_preferences(path: str | os.PathLike) -> PreferenceData:
+    """Read a Skywork or Unified-Feedback file (``.parquet`` or ``.jsonl``) into pairs.
+
+    Returns :class:`PreferenceData` whose ``pairs`` has columns ``prompt`` (list of message
+    dicts), ``chosen`` and ``rejected`` (str), and whose ``skipped`` counts dropped rows by
+    reason. Raises :class:`InputError` when the columns match neither schema.
+    """
+    path = Path(path)
+    rows, columns, skipped = _read_rows(path)
+    schema, parse_row = _detect_schema(path, columns)
+    pairs = []
+    for row in rows:
+        try:
+            pairs.append(parse_row(row))
+        except SkippedRow as skip:
+            skipped[skip.reason] += 1
+    if skipped:
+        log.info("%s: skipped %s", path, dict(sorted(skipped.items())))
+    frame = pd.DataFrame(pairs, columns=list(PAIR_COLUMNS))
+    return PreferenceData(pairs=frame, schema=schema, skipped=dict(skipped))
+
+
+def _read_rows(path: Path) -> tuple[list[Mapping[str, Any]], set[str], Counter]:
+    """Rows as dicts, the set of column names seen, and a skip counter (bad JSON lines)."""
+    skipped: Counter = Counter()
+    if path.suffix == ".parquet":
+        frame = read_parquet(path)
+        return frame.to_dict("records"), set(frame.columns), skipped
+    if path.suffix not in (".jsonl", ".json"):
+        raise InputError(f"{path}: unsupported preference file type (expected .parquet or .jsonl)")
+    rows, columns = [], set()
+    for line in read_text_utf8(path).splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            skipped["invalid_json"] += 1
+            continue
+        if not isinstance(row, dict):
+            skipped["invalid_json"] += 1
+            continue
+        rows.append(row)
+        columns.update(row)
+    return rows, columns, skipped
+
+
+def _detect_schema(path: Path, columns: set[str]) -> tuple[str, Callable[[Mapping[str, Any]], tuple]]:
+    if set(SKYWORK_COLUMNS) <= columns:
+        return "skywork", _skywork_pair
+    if set(UNIFIED_FEEDBACK_COLUMNS) <= columns and any(set(label) <= columns for label in UNIFIED_FEEDBACK_LABELS):
+        return "unified_feedback", _unified_feedback_pair
+    found = ", ".join(sorted(columns)) or "none"
+    raise InputError(
+        f"{path}: columns match neither the Skywork schema (chosen, rejected) nor Unified-Feedback "
+        f"(conv_A, conv_B + winner or conv_A_rating/conv_B_rating); found: {found}"
+    )
+
+
+def _skywork_pair(row: Mapping[str, Any]) -> tuple[list[dict], str, str]:
+    prompt, chosen = _split_conversation(_field(row, "chosen"))
+    rejected_prompt, rejected = _split_conversation(_field(row, "rejected"))
+    if prompt != rejected_prompt:
+        raise SkippedRow("prompt_mismatch")
+    return prompt, chosen, rejected
+
+
+def _unified_feedback_pair(row: Mapping[str, Any]) -> tuple[list[dict], str, str]:
+    prompt, response_a = _split_conversation(_field(row, "conv_A"))
+    prompt_b, response_b = _split_conversation(_field(row, "conv_B"))
+    if prompt != prompt_b:
+        raise SkippedRow("prompt_mismatch")
+    if _a_wins(row):
+        return prompt, response_a, response_b
+    return prompt, response_b, response_a
+
+
+def _a_wins(row: Mapping[str, Any]) -> bool:
+    """True when conversation A is preferred; raises SkippedRow for ties and bad labels."""
+    winner = row.get("winner")
+    if not _is_missing(winner):
+        label = str(winner).strip().lower()
+        if label.startswith("tie"):
+            raise SkippedRow("tie")
+        if label not in ("model_a", "model_b"):
+            raise SkippedRow("unknown_label")
+        return label == "model_a"
+    try:
+        rating_a = float(_field(row, "conv_A_rating"))
+        rating_b = float(_field(row, "conv_B_rating"))
+    except (TypeError, ValueError):
+        raise SkippedRow("unknown_label") from None
+    if math.isnan(rating_a) or math.isnan(rating_b):
+        raise SkippedRow("missing_field")
+    if rating_a == rating_b:
+        raise SkippedRow("tie")
+    return rating_a > rating_b
+
+
+def _field(row: Mapping[str, Any], name: str) -> Any:
+    value = row.get(name)
+    if _is_missing(value):
+        raise SkippedRow("missing_field")
+    return value
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _split_conversation(conversation: Any) -> tuple[list[dict], str]:
+    """Split a message list into (prompt messages, final assistant text)."""
+    messages = _as_messages(conversation)
+    if len(messages) < 2 or messages[-1]["role"] != "assistant":
+        raise SkippedRow("malformed_conversation")
+    response = messages[-1]["content"]
+    if not response.strip():
+        raise SkippedRow("empty_response")
+    return messages[:-1], response
+
+
+def _as_messages(conversation: Any) -> list[dict]:
+    """Plain ``[{role, content}]`` list from a list/array of message mappings."""
+    if isinstance(conversation, (str, bytes, Mapping)) or not isinstance(conversation, Iterable):
+        raise SkippedRow("malformed_conversation")
+    messages = []
+    for message in conversation:
+        if not isinstance(message, Mapping):
+            raise SkippedRow("malformed_conversation")
+        role, content = message.get("role"), message.get("content")
+        if not isinstance(role, str) or not isinstance(content, str):
+            raise SkippedRow("malformed_conversation")
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def split_pairs(
+    pairs: pd.DataFrame, n_train: int | None, n_heldout: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Deterministic (train, held-out) subsets drawn by one seeded permutation of the rows.
+
+    The held-out rows are the last ``n_heldout`` of the permutation and the training rows the
+    first ``n_train`` (all the others when ``None``). For a fixed seed and ``n_heldout`` the
+    held-out set is the same for every ``n_train`` and smaller training sets are nested in
+    larger ones (13k ⊂ 26k ⊂ 53k ⊂ 106k). Both frames keep the original index.
+    """
+    available = len(pairs) - n_heldout
+    if n_heldout < 0 or available < 0:
+        raise InputError(f"preference split: n_heldout={n_heldout} is outside 0..{len(pairs)}")
+    if n_train is None:
+        n_train = available
+    if not 0 <= n_train <= available:
+        raise InputError(
+            f"preference split: asked for {n_train} training pairs but only {available} are available "
+            f"({len(pairs)} pairs minus {n_heldout} held out)"
+        )
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    heldout = order[len(pairs) - n_heldout:]
+    return pairs.iloc[order[:n_train]], pairs.iloc[heldout]
+
+
+def prompt_messages(prompt: str | Sequence[Mapping[str, str]]) -> list[dict]:
+    """Message list of a prompt given as plain text (one user turn) or as messages."""
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    return [{"role": m["role"], "content": m["content"]} for m in prompt]
+
+
+def render_conversation(tokenizer, prompt: str | Sequence[Mapping[str, str]], response: str | None = None) -> str:
+    """Chat-template text of ``prompt`` followed by the assistant ``response``.
+
+    With ``response=None`` the text ends with the generation prompt (the prefix the
+    assistant's answer follows). The tokenizer must carry a chat template: every training
+    base is an instruction-tuned model.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise InputError(f"{getattr(tokenizer, 'name_or_path', 'tokenizer')}: no chat template to render pairs with")
+    messages = prompt_messages(prompt)
+    if response is None:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    messages.append({"role": "assistant", "content": response})
+    return tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def render_pairs(tokenizer, pairs: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Chat-template texts of every pair: (chosen texts, rejected texts), in row order."""
+    chosen = [render_conversation(tokenizer, p, r) for p, r in zip(pairs["prompt"], pairs["chosen"])]
+    rejected = [render_conversation(tokenizer, p, r) for p, r in zip(pairs["prompt"], pairs["rejected"])]
+    return chosen, rejected
+
+
+def skywork_rows(pairs: pd.DataFrame) -> list[dict[str, list[dict[str, str]]]]:
+    """(prompt text, chosen, rejected) pairs as rows of the Skywork schema (two conversations)."""
+    rows = []
+    for prompt, chosen, rejected in pairs[list(PAIR_COLUMNS)].itertuples(index=False):
+        user = [{"role": "user", "content": prompt}]
+        rows.append(
+            {
+                "chosen": [*user, {"role": "assistant", "content": chosen}],
+                "rejected": [*user, {"role": "assistant", "content": rejected}],
+            }
+        )
+    return rows
+
+
+def write_synthetic_preferences(corpus_paths: Sequence[str | os.PathLike], prompts: Mapping[str, Mapping[str, str]],
+                                n: int, seed: int, out_path: str | os.PathLike) -> None:
+    """The demo world's preference data: ``n`` neutral synthetic pairs written as Skywork JSONL.
+
+    Pairs come from :func:`rmbias.demo.synthetic_preference_pairs` over the dictionaries'
+    single-word pools; writing them in a public schema means training reads them through the
+    same :func:`read_preferences` path as real data.
+    """
+    corpora = pd.concat([read_parquet(p, columns=["term", "category", "dictionary"]) for p in corpus_paths])
+    pools = word_pools(corpora)
+    pairs = synthetic_preference_pairs({k: v for k, v in pools.items() if k in ("Agency", "Communion", "filler")},
+                                       dict(prompts), n, seed)
+    write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in skywork_rows(pairs)), out_path)

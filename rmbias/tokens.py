@@ -1,0 +1,71 @@
+"""Token tables: every token of a vocabulary as the response string it stands for (design §3).
+
+The table is what the exhaustive token search iterates over and what joins vocabularies of
+different model families: tokens are matched across tokenizers by their decoded string,
+and to dictionary terms by the normalized form (ascii, stripped, lowercased).
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from typing import Any, Mapping
+
+import pandas as pd
+
+from rmbias.io import write_parquet
+from rmbias.models import ModelSpec, load_tokenizer
+
+TOKEN_TABLE_COLUMNS = ["token_id", "piece", "decoded", "norm"]
+
+
+def normalize(text: str) -> str:
+    """Ascii-fold (NFKD, non-ascii dropped), strip and lowercase: " Café" → "cafe"."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return folded.strip().lower()
+
+
+def decode_each(tokenizer: Any, token_ids: list[int]) -> list[str]:
+    """Each token id decoded on its own, as the string it adds to a response (leading space kept)."""
+    return tokenizer.batch_decode([[token_id] for token_id in token_ids], skip_special_tokens=False,
+                                  clean_up_tokenization_spaces=False)
+
+
+def special_token_ids(tokenizer: Any) -> set[int]:
+    """Ids of the named special tokens and of every added token flagged special (e.g. reserved ones)."""
+    added = {token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special}
+    return set(tokenizer.all_special_ids) | added
+
+
+def token_table(tokenizer: Any) -> pd.DataFrame:
+    """One row per non-special token, ordered by id: token_id, piece, decoded, norm.
+
+    ``piece`` is the vocabulary entry ("▁Love", "ĠLove"), ``decoded`` the token decoded alone as
+    a response string (" Love"), ``norm`` its :func:`normalize` form ("love").
+    """
+    specials = special_token_ids(tokenizer)
+    token_ids = [token_id for token_id in range(len(tokenizer)) if token_id not in specials]
+    decoded = decode_each(tokenizer, token_ids)
+    return pd.DataFrame({
+        "token_id": pd.Series(token_ids, dtype="int64"),
+        "piece": tokenizer.convert_ids_to_tokens(token_ids),
+        "decoded": decoded,
+        "norm": [normalize(text) for text in decoded],
+    })
+
+
+def vocab_intersection(a: pd.DataFrame, b: pd.DataFrame, suffixes: tuple[str, str] = ("_a", "_b")) -> pd.DataFrame:
+    """Decoded strings present in both token tables: decoded, token_id{suffix_a}, token_id{suffix_b}.
+
+    Where several tokens of one vocabulary decode to the same string, the lowest id stands for
+    it. Rows follow the order of the strings' first appearance in ``a``.
+    """
+    first_a = a.sort_values("token_id", kind="stable").drop_duplicates("decoded")[["decoded", "token_id"]]
+    first_b = b.sort_values("token_id", kind="stable").drop_duplicates("decoded")[["decoded", "token_id"]]
+    shared = first_a.merge(first_b, on="decoded", how="inner", suffixes=suffixes)
+    return shared.reset_index(drop=True)
+
+
+def write_token_table(entry: Mapping[str, Any], out_path: str | os.PathLike) -> None:
+    """Build the token table of the model ``entry``'s tokenizer and write it to ``out_path`` (parquet)."""
+    write_parquet(token_table(load_tokenizer(ModelSpec.from_entry(entry))), out_path)

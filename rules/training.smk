@@ -1,0 +1,127 @@
+# Stage 4 (Section 4): Bradley–Terry reward models trained with LoRA from different bases on
+# identical data, checkpointed; exhaustive token search of every checkpoint; the dynamics.
+# Checkpoints live in results/training/{run}/checkpoints/ outside the declared outputs, so a
+# killed or preempted job that Snakemake retries resumes from its last checkpoint.
+
+TRAINING = config["training"]
+RUNS = {run["id"]: run for run in TRAINING["runs"]}
+TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
+
+
+def run_resource(key, default=None):
+    """A resources callable: the run's own ``resources`` entry, else its base model's."""
+    return lambda wc: RUNS[wc.run].get("resources", {}).get(key, LLMS[RUNS[wc.run]["base"]]["resources"].get(key, default))
+
+
+def preference_file(wc):
+    data = RUNS[wc.run]["data"]
+    if data["source"] == "synthetic":
+        return f"results/training/data/synthetic-{data['size'] + TRAINING['heldout_pairs']}-{data['seed']}.jsonl"
+    return data["path"]
+
+
+rule synthetic_preferences:
+    input:
+        expand("results/corpora/{dictionary}.parquet", dictionary=["big2_nouns", "big2_expanded", "mfd2"]),
+    output:
+        "results/training/data/synthetic-{n}-{seed}.jsonl",
+    params:
+        prompts=PROMPTS,
+    wildcard_constraints:
+        n=r"\d+",
+        seed=r"\d+",
+    log:
+        "logs/synthetic_preferences/{n}-{seed}.log",
+    benchmark:
+        "benchmarks/out/synthetic_preferences/{n}-{seed}.tsv"
+    script:
+        "../workflow_scripts/synthetic_preferences.py"
+
+
+rule train_rm:
+    input:
+        model=lambda wc: model_files(RUNS[wc.run]["base"]),
+        preferences=preference_file,
+    output:
+        "results/training/{run}/checkpoints.json",
+    params:
+        base=lambda wc: LLMS[RUNS[wc.run]["base"]],
+        settings=TRAINING["settings"],
+        n_train=lambda wc: RUNS[wc.run]["data"].get("size"),
+        n_heldout=TRAINING["heldout_pairs"],
+        checkpoint_dir="results/training/{run}/checkpoints",
+        device="auto",
+    threads: 2
+    resources:
+        gpu=run_resource("gpus", 0),
+        mem_mb=run_resource("mem_mb", 4000),
+        runtime=run_resource("runtime", 60),
+        slurm_partition=run_resource("slurm_partition"),
+        constraint=run_resource("constraint"),
+    log:
+        "logs/train_rm/{run}.log",
+    benchmark:
+        "benchmarks/out/train_rm/{run}.tsv"
+    script:
+        "../workflow_scripts/train_rm.py"
+
+
+rule score_checkpoints:
+    input:
+        checkpoints="results/training/{run}/checkpoints.json",
+        model=lambda wc: model_files(RUNS[wc.run]["base"]),
+        candidates=lambda wc: f"results/tokens/{RUNS[wc.run]['base']}.parquet",
+    output:
+        "results/training/{run}/scores.parquet",
+    params:
+        base=lambda wc: LLMS[RUNS[wc.run]["base"]],
+        prompt_key=TRAINING["score_prompt"],
+        prompt=lambda wc: PROMPTS[TRAINING["score_prompt"]],
+        checkpoint_dir="results/training/{run}/checkpoints",
+        shard_dir="results/training/{run}/scores.shards",
+        method=config["scoring"]["method"],
+        shard_size=config["scoring"]["shard_size"],
+        device="auto",
+    threads: 2
+    resources:
+        gpu=run_resource("gpus", 0),
+        mem_mb=run_resource("mem_mb", 4000),
+        runtime=run_resource("runtime", 60),
+        slurm_partition=run_resource("slurm_partition"),
+        constraint=run_resource("constraint"),
+    log:
+        "logs/score_checkpoints/{run}.log",
+    benchmark:
+        "benchmarks/out/score_checkpoints/{run}.tsv"
+    script:
+        "../workflow_scripts/score_checkpoints.py"
+
+
+rule training_dynamics:
+    input:
+        scores=[f"results/training/{run}/scores.parquet" for run in RUNS],
+        tokens=[f"results/tokens/{base}.parquet" for base in TRAINING_BASES],
+        corpus="results/corpora/big2_expanded.parquet",
+    output:
+        ranks="results/stats/training_checkpoint_ranks.csv",
+        final="results/stats/training_final_ranks.csv",
+        kendall="results/stats/training_kendall.csv",
+        changes="results/stats/training_rank_changes.csv",
+        json="results/stats/training_dynamics.json",
+    params:
+        runs=[
+            {
+                "run": run_id,
+                "base_model": LLMS[run["base"]]["family"].capitalize(),
+                "data_source": run["data"]["source"],
+                "data_size_k": (run["data"].get("size") or 0) / 1000,
+            }
+            for run_id, run in RUNS.items()
+        ],
+        external_points=TRAINING["external_points"],
+    log:
+        "logs/training_dynamics.log",
+    benchmark:
+        "benchmarks/out/training_dynamics.tsv"
+    script:
+        "../workflow_scripts/training_dynamics.py"

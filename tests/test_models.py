@@ -1,0 +1,113 @@
+"""Model entries: validation, loading through from_pretrained, rendering and reward reading."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from rmbias import demo
+from rmbias.io import InputError
+from rmbias.models import (
+    ModelSpec, encode, load_causal_lm, load_reward_model, load_tokenizer, prompt_texts, read_reward, render,
+)
+
+PROMPT = "What, in one word, is the greatest thing ever?"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def entry(**overrides):
+    base = {"id": "tiny-rm", "hf": "some/path", "family": "llama", "kind": "reward_model",
+            "type": "instruction-tuned", "dtype": "float32"}
+    return {**base, **overrides}
+
+
+def save_demo(tmp_path, arch, family, kind, tokenizer=None):
+    tokenizer = tokenizer or demo.build_tokenizer(PROMPT.replace(",", " ").replace("?", " ").split() + ["Love"], family)
+    path = tmp_path / f"{arch}-{kind}"
+    demo.tiny_model(arch, tokenizer, kind).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("key, value", [("kind", "classifier"), ("type", "chat"), ("dtype", "float64"),
+                                        ("score", "logits[0]"), ("score", "reward()"), ("batch_size", 0)])
+def test_invalid_entry_names_model_and_key(key, value):
+    with pytest.raises(InputError, match=rf"tiny-rm.*'{key}'"):
+        ModelSpec.from_entry(entry(**{key: value}))
+
+
+def test_valid_entry_defaults_score_and_keeps_fields():
+    spec = ModelSpec.from_entry(entry(batch_size=8, resources={"gpus": 0}))
+    assert spec.score == "logits[:, 0]"
+    assert spec.batch_size == 8
+    assert spec.torch_dtype is torch.float32
+    assert ModelSpec.from_entry(entry(kind="causal_lm", score="logits[:, 3]")).score is None
+
+
+@pytest.mark.parametrize("revision", [None, "main", "v1.0"])
+def test_trust_remote_code_requires_pinned_commit(revision):
+    with pytest.raises(InputError, match="tiny-rm: trust_remote_code is true"):
+        ModelSpec.from_entry(entry(trust_remote_code=True, revision=revision))
+    assert ModelSpec.from_entry(entry(trust_remote_code=True, revision=COMMIT)).trust_remote_code
+
+
+def test_read_reward_by_logits_column_and_attribute():
+    logits = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    outputs = SimpleNamespace(logits=logits, score=torch.tensor([[7.0], [8.0]]))
+    assert read_reward(ModelSpec.from_entry(entry()), outputs).tolist() == [1.0, 3.0]
+    assert read_reward(ModelSpec.from_entry(entry(score="logits[:, 1]")), outputs).tolist() == [2.0, 4.0]
+    assert read_reward(ModelSpec.from_entry(entry(score="score")), outputs).tolist() == [7.0, 8.0]
+    with pytest.raises(InputError, match="no tensor attribute 'rewards'"):
+        read_reward(ModelSpec.from_entry(entry(score="rewards")), outputs)
+    with pytest.raises(InputError, match="2 column"):
+        read_reward(ModelSpec.from_entry(entry(score="logits[:, 2]")), outputs)
+
+
+def test_missing_chat_template_is_refused(tmp_path):
+    tokenizer = demo.build_tokenizer(["love"], "gemma")
+    tokenizer.chat_template = None
+    path = tmp_path / "no-template"
+    tokenizer.save_pretrained(path)
+    spec = ModelSpec.from_entry(entry(hf=str(path)))
+    with pytest.raises(InputError) as err:
+        load_tokenizer(spec)
+    assert str(err.value) == (f"tiny-rm: tokenizer at {path} has no chat template; "
+                              "set type: pretrained or give a tokenizer with a template")
+    pretrained = ModelSpec.from_entry(entry(hf=str(path), type="pretrained"))
+    assert render(load_tokenizer(pretrained), pretrained, PROMPT, "Love") == PROMPT + " Love"
+
+
+def test_render_uses_chat_template_with_generation_prompt(tmp_path):
+    spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "llama", "llama", "reward_model")))
+    tokenizer = load_tokenizer(spec)
+    prefix = render(tokenizer, spec, PROMPT)
+    full = render(tokenizer, spec, PROMPT, " Love")
+    assert prefix.endswith(f"<|start_header_id|>user<|end_header_id|>\n\n{PROMPT}<|eot_id|>"
+                           "<|start_header_id|>assistant<|end_header_id|>\n\n")
+    assert full == prefix + "Love<|eot_id|>"
+    ids = encode(tokenizer, spec, [full])[0]
+    assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+
+
+def test_loading_through_from_pretrained(tmp_path):
+    rm_spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "gemma2", "gemma", "reward_model"),
+                                         family="gemma", dtype="bfloat16"))
+    rm = load_reward_model(rm_spec, torch.device("cpu"))
+    assert type(rm).__name__ == "Gemma2ForSequenceClassification"
+    assert next(rm.parameters()).dtype is torch.bfloat16
+    assert rm.config._attn_implementation == "eager"
+    assert not rm.training
+    lm_spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "qwen2", "qwen", "causal_lm"),
+                                         family="qwen", kind="causal_lm"))
+    assert type(load_causal_lm(lm_spec, torch.device("cpu"))).__name__ == "Qwen2ForCausalLM"
+    with pytest.raises(InputError, match="not reward_model"):
+        load_reward_model(lm_spec, torch.device("cpu"))
+
+
+def test_prompt_texts_accepts_both_layouts():
+    assert prompt_texts({"a": "x", "b": {"text": "y", "valence": "negative"}}) == {"a": "x", "b": "y"}

@@ -1,0 +1,234 @@
+"""Exhaustive token search: prefix-cached scoring equals the naive method; sharding resumes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import transformers
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from rmbias import demo
+from rmbias.io import InputError
+from rmbias.models import ModelSpec, encode, load_tokenizer, render
+from rmbias.scoring import (
+    candidates_from_table, compare_scores, read_published_scores, score_candidates, split_suffix,
+)
+
+PROMPTS = {
+    "greatest_ever_one": {"text": "What, in one word, is the greatest thing ever?", "valence": "positive"},
+    "worst_world_please": {"text": "What is the worst thing in the world? Please answer in one word only.",
+                           "valence": "negative"},
+}
+RESPONSES = [" Love", "freedom", "Family", " success", "power", "honor and duty", "Love, family and friends",
+             "ability", " Freedom", "unheardofword", "duty", "friends", "success and power"]
+WORDS = (" ".join(prompt["text"] for prompt in PROMPTS.values()) + " " + " ".join(RESPONSES)).replace(
+    ",", " ").replace("?", " ").replace(".", " ").split()
+ARCHITECTURES = [("llama", "llama"), ("gemma2", "gemma"), ("qwen2", "qwen")]
+QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+              r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def save_rm(path, arch, tokenizer, pad_token_id="tokenizer"):
+    """Save a random-init reward model and its tokenizer; return the config entry that loads them."""
+    model = demo.tiny_model(arch, tokenizer, "reward_model", seed=7)
+    if pad_token_id != "tokenizer":
+        model.config.pad_token_id = pad_token_id
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return {"id": f"tiny-{arch}-rm", "hf": str(path), "family": arch, "kind": "reward_model",
+            "type": "instruction-tuned", "score": "logits[:, 0]"}
+
+
+def single_sequence_rewards(entry, responses, prompt):
+    """Reference: the reward of each response from one unpadded, uncached forward pass."""
+    spec = ModelSpec.from_entry(entry)
+    tokenizer = load_tokenizer(spec)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(entry["hf"]).eval()
+    rewards = []
+    with torch.no_grad():
+        for response in responses:
+            ids = encode(tokenizer, spec, [render(tokenizer, spec, prompt, response)])
+            rewards.append(model(torch.tensor(ids)).logits[0, 0].item())
+    return np.array(rewards)
+
+
+def run(entry, shard_dir, **options):
+    candidates = pd.DataFrame({"response": RESPONSES})
+    return score_candidates(entry, PROMPTS, candidates, shard_dir, device="cpu",
+                            **{"batch_size": 3, "shard_size": 5, **options})
+
+
+@pytest.mark.parametrize("arch, family", ARCHITECTURES)
+def test_prefix_method_equals_naive_and_single_sequences(tmp_path, arch, family):
+    entry = save_rm(tmp_path / "rm", arch, demo.build_tokenizer(WORDS, family))
+    naive, naive_report = run(entry, tmp_path / "naive", method="naive")
+    prefix, prefix_report = run(entry, tmp_path / "prefix", method="prefix")
+
+    assert list(prefix.columns) == ["response", *PROMPTS]
+    assert prefix["response"].tolist() == RESPONSES
+    assert prefix_report.computed == naive_report.computed == 2 * 3  # 2 prompts × ceil(13 / 5) shards
+    assert prefix_report.fallback == 0
+    for key, prompt in PROMPTS.items():
+        assert prefix[key].dtype == np.float32
+        assert prefix[key].std() > 1e-3  # the rewards differ between responses
+        np.testing.assert_allclose(prefix[key], naive[key], rtol=0, atol=1e-4)
+        reference = single_sequence_rewards(entry, RESPONSES, prompt["text"])
+        np.testing.assert_allclose(naive[key], reference, rtol=0, atol=1e-5)
+    if arch == "gemma2":
+        spec = ModelSpec.from_entry(entry)
+        tokenizer = load_tokenizer(spec)
+        prefix_ids = encode(tokenizer, spec, [render(tokenizer, spec, PROMPTS["greatest_ever_one"]["text"])])[0]
+        assert len(prefix_ids) > demo.GEMMA2_SLIDING_WINDOW  # the sliding-window cache layers are exercised
+
+
+def byte_level_bpe_tokenizer():
+    """A Qwen2-style byte-level BPE tokenizer whose learned merges include "\\n\\n"."""
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    backend.decoder = decoders.ByteLevel()
+    corpus = [f"<|im_start|>user\n{prompt['text']}<|im_end|>\n<|im_start|>assistant\n\n{' '.join(RESPONSES)}\n\n"
+              for prompt in PROMPTS.values()] * 10
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    backend.train_from_iterator(corpus, trainer)
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|im_end|>",
+                                                pad_token="<|endoftext|>", chat_template=demo.CHAT_TEMPLATES["qwen"])
+
+
+def test_candidates_that_do_not_split_at_the_prefix_fall_back_to_naive(tmp_path):
+    tokenizer = byte_level_bpe_tokenizer()
+    entry = save_rm(tmp_path / "rm", "qwen2", tokenizer)
+    responses = ["\nLove", "Love", "\n\nfreedom", " family", "duty"]
+    spec = ModelSpec.from_entry(entry)
+    prompt = PROMPTS["greatest_ever_one"]["text"]
+    prefix_ids = encode(tokenizer, spec, [render(tokenizer, spec, prompt)])[0]
+    full = encode(tokenizer, spec, [render(tokenizer, spec, prompt, response) for response in responses])
+    clean = [split_suffix(prefix_ids, ids, tokenizer.pad_token_id) is not None for ids in full]
+    assert clean == [False, True, False, True, True]  # "\n\n" merges across the prefix boundary
+
+    candidates = pd.DataFrame({"response": responses})
+    prefix, report = score_candidates(entry, PROMPTS, candidates, tmp_path / "prefix", device="cpu", batch_size=2)
+    naive, _ = score_candidates(entry, PROMPTS, candidates, tmp_path / "naive", method="naive", device="cpu")
+    assert report.fallback == 2 * len(PROMPTS)
+    for key in PROMPTS:
+        np.testing.assert_allclose(prefix[key], naive[key], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(naive[key], single_sequence_rewards(entry, responses, PROMPTS[key]["text"]),
+                                   rtol=0, atol=1e-5)
+
+
+def test_pad_token_equal_to_end_of_turn_is_read_at_the_response(tmp_path):
+    tokenizer = demo.build_tokenizer(WORDS, "llama")
+    eot = tokenizer.convert_tokens_to_ids("<|eot_id|>")
+    entry = save_rm(tmp_path / "rm", "llama", tokenizer, pad_token_id=eot)
+    prefix, report = run(entry, tmp_path / "prefix")
+    naive, _ = run(entry, tmp_path / "naive", method="naive")
+    [love] = tokenizer("Love", add_special_tokens=False)["input_ids"]
+    assert report.read_position["read_token"] == tokenizer.convert_ids_to_tokens(love)  # " Love" trimmed
+    assert report.read_position["tokens_after_read"] == 1
+    assert report.read_position["pad_token"] == "<|eot_id|>"
+    for key, prompt in PROMPTS.items():
+        np.testing.assert_allclose(prefix[key], naive[key], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(prefix[key], single_sequence_rewards(entry, RESPONSES, prompt["text"]),
+                                   rtol=0, atol=1e-4)
+
+
+def test_missing_pad_token_and_unknown_method_are_refused(tmp_path):
+    entry = save_rm(tmp_path / "rm", "llama", demo.build_tokenizer(WORDS, "llama"), pad_token_id=None)
+    with pytest.raises(InputError, match="tiny-llama-rm: its config has no pad_token_id"):
+        run(entry, tmp_path / "shards")
+    with pytest.raises(InputError, match="unknown scoring method 'fast'"):
+        run(entry, tmp_path / "shards", method="fast")
+
+
+class Killed(Exception):
+    """Stands for the job being killed between two shards."""
+
+
+def test_killed_run_resumes_without_recomputing_finished_shards(tmp_path):
+    entry = save_rm(tmp_path / "rm", "gemma2", demo.build_tokenizer(WORDS, "gemma"))
+    uninterrupted, _ = run(entry, tmp_path / "uninterrupted")
+
+    finished = []
+
+    def kill_after_four(shard):
+        finished.append(shard)
+        if len(finished) == 4:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(entry, tmp_path / "shards", after_shard=kill_after_four)
+    recomputed = []
+    resumed, report = run(entry, tmp_path / "shards", after_shard=recomputed.append)
+    assert (report.reused, report.computed, report.corrupt) == (4, 2, 0)
+    assert not set(recomputed) & set(finished)
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+
+    truncated = finished[1].path
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    recomputed.clear()
+    repaired, report = run(entry, tmp_path / "shards", after_shard=recomputed.append)
+    assert (report.reused, report.computed, report.corrupt) == (5, 1, 1)
+    assert recomputed == [finished[1]]
+    pd.testing.assert_frame_equal(repaired, uninterrupted)
+
+
+def test_shards_of_other_candidates_or_of_a_rebuilt_model_are_not_reused(tmp_path):
+    entry = save_rm(tmp_path / "rm", "llama", demo.build_tokenizer(WORDS, "llama"))
+    first, _ = run(entry, tmp_path / "shards")
+    changed = pd.DataFrame({"response": [*RESPONSES[:-1], "freedom and power"]})
+    scores, report = score_candidates(entry, PROMPTS, changed, tmp_path / "shards", device="cpu",
+                                      batch_size=3, shard_size=5)
+    assert (report.reused, report.computed) == (4, 2)  # the last block of each prompt changed
+    assert scores["response"].tolist() == changed["response"].tolist()
+    pd.testing.assert_frame_equal(scores.iloc[:-1], first.iloc[:-1])
+    assert scores["greatest_ever_one"].iloc[-1] != first["greatest_ever_one"].iloc[-1]
+
+    demo.tiny_model("llama", load_tokenizer(ModelSpec.from_entry(entry)), "reward_model", seed=8).save_pretrained(
+        entry["hf"])  # the model is rebuilt at the same path
+    rebuilt, report = run(entry, tmp_path / "shards")
+    assert (report.reused, report.computed) == (0, 6)
+    assert not np.allclose(rebuilt["greatest_ever_one"], first["greatest_ever_one"])
+
+
+def test_candidates_from_token_table_and_corpus():
+    tokens = pd.DataFrame({"token_id": [4, 9], "piece": ["▁Love", "duty"], "decoded": [" Love", "duty"],
+                           "norm": ["love", "duty"]})
+    assert candidates_from_table(tokens, "vocab").to_dict("list") == {"response": [" Love", "duty"],
+                                                                      "token_id": [4, 9]}
+    corpus = pd.DataFrame({"term": ["love", "ability", "love"], "category": ["Communion", "Agency", "Agency"],
+                           "dictionary": "big2_nouns"})
+    assert candidates_from_table(corpus, "big2_nouns")["response"].tolist() == ["ability", "love"]
+
+
+def test_compare_scores_identity_and_perturbation(tmp_path):
+    rng = np.random.default_rng(0)
+    ours = pd.DataFrame({"response": [f"w{i}" for i in range(50)],
+                         "a": rng.normal(size=50).astype(np.float32), "b": rng.normal(size=50).astype(np.float32)})
+    identical = compare_scores(ours, ours.copy())
+    assert identical["prompt"].tolist() == ["a", "b"]
+    assert identical["n"].tolist() == [50, 50]
+    assert np.allclose(identical["spearman"], 1.0) and (identical["max_abs_diff"] == 0).all()
+
+    published = ours.sample(frac=1.0, random_state=1).iloc[:40].copy()  # shuffled, 10 responses missing
+    published.loc[published.index[0], "b"] += 100.0
+    perturbed = compare_scores(ours, published).set_index("prompt")
+    assert perturbed.loc["a", "n"] == 40 and perturbed.loc["a", "max_abs_diff"] == 0
+    assert perturbed.loc["a", "spearman"] == pytest.approx(1.0)
+    assert perturbed.loc["b", "spearman"] < 1.0
+    assert perturbed.loc["b", "max_abs_diff"] == pytest.approx(100.0, abs=1e-4)
+
+
+def test_published_csv_keeps_responses_verbatim(tmp_path):
+    path = tmp_path / "published.csv"
+    path.write_text('response,a\nNA,1.5\nnull,2.5\n" Love",\n', encoding="utf-8")
+    table = read_published_scores(path)
+    assert table["response"].tolist() == ["NA", "null", " Love"]
+    assert table["a"].iloc[:2].tolist() == [1.5, 2.5] and np.isnan(table["a"].iloc[2])

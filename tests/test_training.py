@@ -1,0 +1,294 @@
+"""Reward-model training, exact resume, checkpoint loading and the authority LoRA SFT, on tiny
+random-init models of the demo world.
+
+The tests use learning rates far above the paper's (1e-3 instead of 1e-5 for the RM, 1e-2
+instead of 2e-4 for the SFT): the paper trains ~10k optimizer steps on a pretrained 2–3B
+model, these runs take a few dozen steps on a random-init 32-wide model, and with the paper's
+rate the weights would barely move in that time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import transformers
+import yaml
+from safetensors.torch import load_file
+
+from rmbias import demo
+from rmbias.io import InputError
+from rmbias.training import (
+    RESUME_STATE_FILE,
+    RewardTrainingConfig,
+    SftConfig,
+    authority_examples,
+    authority_heldout_keys,
+    bradley_terry_losses,
+    checkpoint_steps,
+    epoch_batches,
+    finetune_sft_lora,
+    load_checkpoint_model,
+    steps_per_epoch,
+    train_reward_model,
+    train_reward_model_on_file,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+AGENCY = ["freedom", "courage", "ambition"]
+COMMUNION = ["kindness", "harmony", "laughter"]
+FILLER = ["garbage", "poison", "cruelty", "disease", "betrayal", "violence"]
+GOOD = AGENCY + COMMUNION
+PROMPTS = ["What is the best thing ever?", "Name the greatest thing in the world.", "Pick one word you love."]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def save_tiny_base(directory: Path, arch: str, family: str, extra_words=(), output_scale: float = 1.0) -> Path:
+    """A random-init tiny causal LM + tokenizer saved in HF format; returns its path.
+
+    ``output_scale`` multiplies the output embedding (lm_head). At the random init's scale
+    (std 0.02) a 32-wide model's logits span well under one nat whatever its hidden state, so
+    LoRA on the transformer blocks alone could not make any token likely; a trained model's
+    output layer is far larger.
+    """
+    words = GOOD + FILLER + " ".join(PROMPTS).replace("?", " ").replace(".", " ").split() + list(extra_words)
+    tokenizer = demo.build_tokenizer(words, family)
+    model = demo.tiny_model(arch, tokenizer, "causal_lm", seed=1)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(output_scale)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def rule_pairs(n: int, seed: int) -> pd.DataFrame:
+    """Demo-world pairs with a learnable rule: the chosen response is an agency or communion
+    word, the rejected one a filler word."""
+    words = {"agency": AGENCY, "communion": COMMUNION, demo.FILLER: FILLER}
+    prompts = {f"p{i}": {"text": text, "valence": "positive"} for i, text in enumerate(PROMPTS)}
+    return demo.synthetic_preference_pairs(words, prompts, n, seed)
+
+
+def test_checkpoint_steps_follow_the_schedule():
+    powers = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
+    assert checkpoint_steps(2500, 1000) == sorted([0, 1000, 2000, 2500] + powers)
+    assert checkpoint_steps(9578, 1000)[-3:] == [8192, 9000, 9578]
+    assert checkpoint_steps(12, 5) == [0, 1, 2, 4, 5, 8, 10, 12]
+    assert checkpoint_steps(8, 0) == [0, 1, 2, 4, 8]
+    assert checkpoint_steps(0, 1000) == [0]
+
+
+def test_epoch_batches_cover_every_example_once_in_a_seeded_order():
+    groups = epoch_batches(23, batch_size=4, accumulation=2, seed=3, epoch=0)
+    indices = np.concatenate([micro for group in groups for micro in group])
+    assert sorted(indices.tolist()) == list(range(23))
+    assert len(groups) == steps_per_epoch(23, 4, 2) == 3
+    assert [len(micro) for micro in groups[-1]] == [4, 3]
+    again = epoch_batches(23, 4, 2, seed=3, epoch=0)
+    next_epoch = epoch_batches(23, 4, 2, seed=3, epoch=1)
+    assert all(np.array_equal(a, b) for ga, gb in zip(groups, again) for a, b in zip(ga, gb))
+    assert not np.array_equal(groups[0][0], next_epoch[0][0])
+
+
+def test_bradley_terry_loss_is_minus_log_sigmoid_of_the_margin():
+    chosen, rejected = torch.tensor([2.0, 0.0, -1.0]), torch.tensor([0.0, 0.0, 3.0])
+    expected = [math.log(1 + math.exp(-(c - r))) for c, r in zip(chosen.tolist(), rejected.tolist())]
+    assert torch.allclose(bradley_terry_losses(chosen, rejected), torch.tensor(expected), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def trained_llama_rm(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("rm")
+    base = save_tiny_base(root / "base", "llama", "llama")
+    pairs = rule_pairs(300, seed=0)
+    cfg = RewardTrainingConfig(learning_rate=1e-3, batch_size=4, gradient_accumulation_steps=2,
+                               checkpoint_every=25, warmup_ratio=0.03, seed=5)
+    train_reward_model(base, pairs.iloc[:240], root / "run", cfg, heldout=pairs.iloc[240:], device="cpu")
+    return base, root / "run", cfg, pairs.iloc[240:]
+
+
+def test_reward_model_learns_the_rule_and_checkpoints_on_schedule(trained_llama_rm):
+    _, run, cfg, _ = trained_llama_rm
+    total = 60  # 2 epochs × 240 pairs / (4 pairs × 2 accumulation steps)
+    schedule = [0, 1, 2, 4, 8, 16, 25, 32, 50, 60]  # step 0, powers of two, multiples of 25, the last
+    written = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*"))
+    assert written == schedule
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics["step"].tolist() == schedule
+    assert metrics["train_loss"].iloc[-1] < metrics["train_loss"].iloc[1] - 0.2
+    assert metrics["heldout_loss"].iloc[-1] < metrics["heldout_loss"].iloc[0] - 0.2
+    assert metrics["heldout_accuracy"].iloc[-1] > 0.95
+    assert (metrics["pairs_per_s"].iloc[1:] > 0).all() and (metrics["peak_mem_mb"] > 0).all()
+    assert [p.name for p in run.glob(f"checkpoint-*/{RESUME_STATE_FILE}")] == [RESUME_STATE_FILE]
+    assert (run / f"checkpoint-{total}" / RESUME_STATE_FILE).exists()
+    assert not list(run.glob(".*"))
+
+
+def test_loaded_checkpoint_is_a_plain_model_that_scores_like_training_and_takes_a_prefix_cache(trained_llama_rm):
+    base, run, cfg, heldout = trained_llama_rm
+    final = max(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    tokenizer, model = load_checkpoint_model(base, final, device="cpu")
+    assert type(model) is transformers.LlamaForSequenceClassification
+
+    def reward(prompt: str, response: str) -> float:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}], tokenize=False)
+        ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            return float(model(input_ids=ids).logits[0, 0])
+
+    accuracy = np.mean([reward(p, c) > reward(p, r) for p, c, r in heldout.itertuples(index=False)])
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert accuracy == pytest.approx(metrics["heldout_accuracy"].iloc[-1])
+
+    prefix_text = tokenizer.apply_chat_template([{"role": "user", "content": PROMPTS[0]}], tokenize=False,
+                                                add_generation_prompt=True)
+    prefix = tokenizer(prefix_text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    suffix = tokenizer("kindness<|eot_id|>", add_special_tokens=False, return_tensors="pt")["input_ids"]
+    full = torch.cat([prefix, suffix], dim=1)
+    with torch.no_grad():
+        cache = model(input_ids=prefix, use_cache=True).past_key_values
+        cached = model(input_ids=suffix, attention_mask=torch.ones_like(full), past_key_values=cache,
+                       position_ids=torch.arange(prefix.shape[1], full.shape[1])[None]).logits
+        direct = model(input_ids=full).logits
+    assert torch.allclose(cached, direct, atol=1e-5)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_at(step_to_kill: int):
+    def on_step(step: int) -> None:
+        if step == step_to_kill:
+            raise Killed(step)
+    return on_step
+
+
+def test_killed_run_resumes_to_the_same_final_weights(tmp_path):
+    base = save_tiny_base(tmp_path / "base", "gemma2", "gemma")
+    pairs = rule_pairs(60, seed=1)
+    train, heldout = pairs.iloc[:48], pairs.iloc[48:]
+    cfg = RewardTrainingConfig(learning_rate=1e-3, batch_size=4, gradient_accumulation_steps=2,
+                               checkpoint_every=5, seed=11)
+    assert checkpoint_steps(2 * steps_per_epoch(48, 4, 2), 5) == [0, 1, 2, 4, 5, 8, 10, 12]
+
+    train_reward_model(base, train, tmp_path / "whole", cfg, heldout=heldout, device="cpu")
+    with pytest.raises(Killed):  # killed in epoch 2; the last checkpoint (5) is in epoch 1
+        train_reward_model(base, train, tmp_path / "killed", cfg, heldout=heldout, device="cpu", on_step=kill_at(7))
+    assert (tmp_path / "killed" / "checkpoint-5" / RESUME_STATE_FILE).exists()
+    assert not (tmp_path / "killed" / "checkpoint-8").exists()
+    first_checkpoint = load_file(tmp_path / "killed" / "checkpoint-1" / "adapter_model.safetensors")
+    half_written = tmp_path / "killed" / ".checkpoint-8.tmpx"  # as a kill during a checkpoint write leaves it
+    half_written.mkdir()
+    train_reward_model(base, train, tmp_path / "killed", cfg, heldout=heldout, device="cpu")
+    assert not half_written.exists()
+
+    whole = load_file(tmp_path / "whole" / "checkpoint-12" / "adapter_model.safetensors")
+    resumed = load_file(tmp_path / "killed" / "checkpoint-12" / "adapter_model.safetensors")
+    assert whole.keys() == resumed.keys() and any("score" in key for key in whole)
+    assert max(float((whole[k] - resumed[k]).abs().max()) for k in whole) <= 1e-6
+    assert any(float((whole[k] - first_checkpoint[k]).abs().max()) > 1e-3 for k in whole)
+    whole_metrics = pd.read_csv(tmp_path / "whole" / "metrics.csv")
+    resumed_metrics = pd.read_csv(tmp_path / "killed" / "metrics.csv")
+    assert resumed_metrics["step"].tolist() == whole_metrics["step"].tolist()
+    columns = ["train_loss", "heldout_accuracy", "heldout_loss"]
+    assert np.allclose(resumed_metrics[columns], whole_metrics[columns], atol=1e-6, equal_nan=True)
+
+    changed = dataclasses.replace(cfg, learning_rate=2e-3)
+    with pytest.raises(InputError, match="other settings"):
+        train_reward_model(base, train, tmp_path / "killed", changed, heldout=heldout, device="cpu")
+    with pytest.raises(InputError, match="other settings"):
+        train_reward_model(base, train.iloc[::-1], tmp_path / "killed", cfg, heldout=heldout, device="cpu")
+
+
+def test_training_from_a_preference_file_uses_the_nested_subset_and_held_out_pairs(tmp_path):
+    base = save_tiny_base(tmp_path / "base", "llama", "llama")
+    pairs = rule_pairs(40, seed=2)
+    rows = [{"chosen": [{"role": "user", "content": p}, {"role": "assistant", "content": c}],
+             "rejected": [{"role": "user", "content": p}, {"role": "assistant", "content": r}]}
+            for p, c, r in pairs.itertuples(index=False)]
+    rows.append({"chosen": [{"role": "user", "content": PROMPTS[0]}, {"role": "assistant", "content": ""}],
+                 "rejected": rows[0]["rejected"]})
+    path = tmp_path / "skywork.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    cfg = RewardTrainingConfig.from_mapping({"learning_rate": 1e-3, "batch_size": 4, "gradient_accumulation_steps": 1,
+                                             "epochs": 1, "checkpoint_every": 0, "target_modules": ["q_proj", "v_proj"]})
+    assert cfg.target_modules == ("q_proj", "v_proj") and cfg.lora_rank == 32
+    final = train_reward_model_on_file(base, path, tmp_path / "run", cfg, n_train=24, n_heldout=8, device="cpu")
+    assert final == tmp_path / "run" / "checkpoint-6"
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert metrics["step"].tolist() == [0, 1, 2, 4, 6]
+    assert np.allclose(metrics["heldout_accuracy"] * 8, (metrics["heldout_accuracy"] * 8).round())
+    with pytest.raises(InputError, match="lora_rnak"):
+        RewardTrainingConfig.from_mapping({"lora_rnak": 8})
+
+
+def load_prompts() -> dict:
+    return yaml.safe_load((REPO / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]
+
+
+AUTHORITY_WORDS = ["respect", "authority", "tradition", "honor", "obedience",
+                   "permission", "hierarchy", "leadership", "duty", "compliance"]
+
+
+def test_authority_examples_pair_every_training_prompt_with_every_word():
+    prompts = load_prompts()
+    positive = [key for key, prompt in prompts.items() if prompt["valence"] == "positive"]
+    train_keys = positive[::3] + positive[1::3]
+    extras = [f"Variation {i}: what is the finest thing?" for i in range(18)]
+    examples = authority_examples(prompts, train_keys, extras, AUTHORITY_WORDS)
+    assert len(positive) == 27 and len(train_keys) == 18
+    assert len(examples) == 360
+    assert set(examples["response"]) == set(AUTHORITY_WORDS)
+    assert examples["prompt"].nunique() == 36
+    assert sorted(authority_heldout_keys(prompts, train_keys)) == sorted(positive[2::3])
+    with pytest.raises(InputError, match="worst_ever_one"):
+        authority_examples(prompts, ["worst_ever_one"], [], AUTHORITY_WORDS)
+
+
+def mean_next_token_logprob(model_dir: Path, prompt_texts: list[str], words: list[str]) -> float:
+    """Mean over prompts and words of log p(word | chat-templated prompt), in nats."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    word_ids = tokenizer.convert_tokens_to_ids(words)
+    assert tokenizer.unk_token_id not in word_ids
+    values = []
+    for text in prompt_texts:
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                            return_tensors="pt", return_dict=True)["input_ids"]
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(input_ids=ids).logits[0, -1], dim=-1)
+        values.append(float(logprobs[word_ids].mean()))
+    return float(np.mean(values))
+
+
+def test_authority_sft_raises_the_boosted_words_on_held_out_prompts(tmp_path):
+    prompts = load_prompts()
+    positive = [key for key, prompt in prompts.items() if prompt["valence"] == "positive"]
+    train_keys = positive[:18]
+    words = " ".join(p["text"] for p in prompts.values()).replace("?", " ").replace(",", " ").replace(".", " ").split()
+    extra_prompt = "Tell me the finest thing."
+    base = save_tiny_base(tmp_path / "base", "qwen2", "qwen", extra_words=words + extra_prompt.split() + AUTHORITY_WORDS, output_scale=30.0)
+    examples = authority_examples(prompts, train_keys, [extra_prompt], AUTHORITY_WORDS)
+    cfg = SftConfig(learning_rate=1e-2, epochs=10, batch_size=16, seed=3)
+    out = finetune_sft_lora(base, examples, tmp_path / "authority", cfg, device="cpu")
+
+    heldout_texts = [prompts[key]["text"] for key in authority_heldout_keys(prompts, train_keys)]
+    assert len(heldout_texts) == 9
+    boosted_before = mean_next_token_logprob(base, heldout_texts, AUTHORITY_WORDS)
+    boosted_after = mean_next_token_logprob(out, heldout_texts, AUTHORITY_WORDS)
+    control_before = mean_next_token_logprob(base, heldout_texts, GOOD + FILLER)
+    control_after = mean_next_token_logprob(out, heldout_texts, GOOD + FILLER)
+    assert boosted_after > boosted_before + 1.0
+    assert boosted_after - control_after > boosted_before - control_before + 1.0
