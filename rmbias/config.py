@@ -90,6 +90,15 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
                     f"config error at {where}.revision: {entry['id']} sets trust_remote_code but does not pin "
                     "a 40-character commit revision; remote code is only run at a pinned revision"
                 )
+    datasets = config["training"]["preference_datasets"]
+    for i, run in enumerate(config["training"]["runs"]):
+        data = run["data"]
+        if data["source"] == "synthetic" and not data.get("size"):
+            raise InputError(f"config error at training.runs[{i}].data.size: a synthetic run needs a size")
+        if data["source"] != "synthetic" and not data.get("path") and data.get("dataset") not in datasets:
+            raise InputError(
+                f"config error at training.runs[{i}].data: give a local path or a dataset named in training.preference_datasets"
+            )
     for variant in ("instruct", "pretrained"):
         if len(config["implicit"]["fig2"][variant]) == 1:
             raise InputError(f"config error at implicit.fig2.{variant}: give two model ids (llama, gemma) or none")

@@ -27,9 +27,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import HfHubHTTPError
 
 from rmbias.demo import synthetic_preference_pairs, word_pools
-from rmbias.io import InputError, read_parquet, read_text_utf8, write_text
+from rmbias.io import InputError, atomic_path, read_parquet, read_text_utf8, write_text
 
 log = logging.getLogger(__name__)
 
@@ -276,3 +278,21 @@ def write_synthetic_preferences(corpus_paths: Sequence[str | os.PathLike], promp
     pairs = synthetic_preference_pairs({k: v for k, v in pools.items() if k in ("Agency", "Communion", "filler")},
                                        dict(prompts), n, seed)
     write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in skywork_rows(pairs)), out_path)
+
+
+def download_preference_dataset(repo_id: str, revision: str | None, pattern: str, out_path: str | os.PathLike) -> None:
+    """Download the parquet files of a Hugging Face dataset repo matching ``pattern`` and write
+    them, concatenated in file-name order, as one parquet file (``read_preferences`` input).
+
+    Uses ``huggingface_hub.snapshot_download`` (the HF_TOKEN of the environment, if any, for gated
+    sets); an unreachable hub or a pattern that matches nothing is an :class:`InputError`.
+    """
+    try:
+        root = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=[pattern]))
+    except (HfHubHTTPError, OSError) as err:
+        raise InputError(f"{repo_id}: cannot download dataset ({str(err).splitlines()[0]})") from err
+    files = sorted(root.glob(pattern))
+    if not files:
+        raise InputError(f"{repo_id}@{revision or 'main'}: no file matches {pattern!r}")
+    with atomic_path(out_path) as tmp:
+        pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).to_parquet(tmp, index=False)

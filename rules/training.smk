@@ -17,7 +17,26 @@ def preference_file(wc):
     data = RUNS[wc.run]["data"]
     if data["source"] == "synthetic":
         return f"results/training/data/synthetic-{data['size'] + TRAINING['heldout_pairs']}-{data['seed']}.jsonl"
-    return data["path"]
+    return data.get("path") or f"data/preferences/{data['dataset']}.parquet"
+
+
+localrules:
+    download_preferences,
+
+
+rule download_preferences:
+    output:
+        "data/preferences/{dataset}.parquet",
+    params:
+        source=lambda wc: TRAINING["preference_datasets"][wc.dataset],
+    wildcard_constraints:
+        dataset="|".join(TRAINING["preference_datasets"]) or "no-datasets",
+    log:
+        "logs/download_preferences/{dataset}.log",
+    benchmark:
+        "benchmarks/out/download_preferences/{dataset}.tsv"
+    script:
+        "../workflow_scripts/download_preferences.py"
 
 
 rule synthetic_preferences:

@@ -7,6 +7,6 @@ with job_log(snakemake.log[0]) as log:
         dest=snakemake.output[0],
         sha256=snakemake.params.sha256,
         base_url=snakemake.params.base_url,
-        mirror=snakemake.params.mirror,
+        mirror=snakemake.config["reference_mirror"],
     )
     log.info("fetched %s from %s (sha256 verified)", snakemake.wildcards.path, origin)
