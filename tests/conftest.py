@@ -48,8 +48,9 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def run_snakemake(workdir: Path, *args: str, timeout: int = 900):
-    """Run the installed snakemake in ``workdir``; return the CompletedProcess (text, merged output)."""
+def run_snakemake(workdir: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None):
+    """Run the installed snakemake in ``workdir`` (``env`` added to the environment); return the
+    CompletedProcess (text, stdout and stderr merged)."""
     import subprocess
     import sys
 
@@ -57,6 +58,7 @@ def run_snakemake(workdir: Path, *args: str, timeout: int = 900):
     return subprocess.run(
         [str(snakemake), *args],
         cwd=workdir,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,0 +1,32 @@
+"""The DAG as a user sees it in a dry run: the paper's full DAG with resources, single targets."""
+
+import re
+
+from conftest import run_snakemake
+from test_workflow_demo import job_counts
+
+
+def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
+    result = run_snakemake(workflow_copy, "-n", "--configfile", "config/paper.yaml", "--printshellcmds")
+    assert result.returncode == 0, result.stdout[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["logprobs"] == 13  # 12 LLMs of the paper + Qwen2.5-3B-Instruct
+    assert counts["implicit_pair"] == 21  # every Llama x Gemma instruction-tuned pair (Figure 3)
+    assert counts["table"] == 3 and counts["fig2_stats"] == 2
+    assert counts["train_rm"] == 15 and counts["score_checkpoints"] == 15  # 3 bases x (Skywork + 4 UF sizes)
+    assert counts["rm_scores"] == 12  # 6 standard-head RMs x 2 scopes
+    jobs = result.stdout.split("\nrule ")[1:]
+    for rule in ("train_rm", "score_checkpoints", "logprobs", "rm_scores"):
+        resources = [j for j in jobs if j.startswith(f"{rule}:")]
+        assert resources and all(re.search(r"resources: .*gpu=[1-9]", j, re.S) for j in resources), rule
+    seventy_b = next(j for j in jobs if j.startswith("logprobs:") and "llama-3.3-70b-instruct.parquet" in j)
+    assert re.search(r"gpu=4,", seventy_b) and re.search(r"mem_mb=256000", seventy_b)
+
+
+def test_single_figure_target_builds_only_its_ancestors(workflow_copy, reference_mirror):
+    result = run_snakemake(workflow_copy, "-n", "fig3", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    counts = job_counts(result.stdout)
+    assert {"fig3_figure", "fig3_data", "implicit_pair", "logprobs", "demo_models"} <= set(counts)
+    assert not {"train_rm", "rm_scores", "fig1_reanalysis", "authority_boost_sft", "fig2_stats"} & set(counts)
+    assert counts["implicit_pair"] == 4  # 2 demo Llama x 2 demo Gemma instruction-tuned models

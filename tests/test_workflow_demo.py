@@ -1,0 +1,138 @@
+"""The default config end to end: one real `snakemake --cores 2` run of the demo world.
+
+The run happens once per session (fixture ``demo_run``); the tests then check what the
+workflow promises: the planted effect is recovered by every stage, a second run has nothing
+to do, editing one model entry makes exactly its descendants stale, a single figure target
+builds only its ancestors, the report builds, and no log contains the Hugging Face token.
+"""
+
+import json
+import re
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_workflow, run_snakemake
+
+HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, reference_mirror):
+    workdir = copy_workflow(tmp_path_factory.mktemp("demo") / "workflow")
+    started = time.perf_counter()
+    result = run_snakemake(
+        workdir, "--cores", "2", "--config", f"reference_mirror={reference_mirror}", env={"HF_TOKEN": HF_TOKEN}, timeout=2400
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stdout[-6000:]
+    print(f"demo world run: {elapsed:.0f} s")
+    return workdir
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """rule → job count from the 'Job stats' table of a dry run (empty when nothing to do)."""
+    counts = {}
+    table = dry_run_output.split("Job stats:", 1)[-1] if "Job stats:" in dry_run_output else ""
+    for line in table.splitlines()[3:]:
+        match = re.fullmatch(r"(\S+)\s+(\d+)", line.strip())
+        if not match:
+            break
+        counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def test_planted_effect_in_figure2_three_way_interaction(demo_run):
+    anova = pd.read_csv(demo_run / "results/stats/fig2_instruct_anova.csv")
+    interaction = anova[anova["term"] == "C(category):C(valence):C(model)"].iloc[0]
+    assert interaction["p"] < 0.001
+    obs = pd.read_parquet(demo_run / "results/stats/fig2_instruct_observations.parquet")
+    means = obs.groupby(["valence", "category", "model"])["median_rank"].mean()
+    # planted: the llama world answers positive prompts with agency words, the gemma world with communion
+    assert means["positive", "Agency", "demo-llama-it"] < means["positive", "Agency", "demo-gemma-it"]
+    assert means["positive", "Communion", "demo-gemma-it"] < means["positive", "Communion", "demo-llama-it"]
+    assert means["negative", "Communion", "demo-llama-it"] < means["negative", "Communion", "demo-gemma-it"]
+
+
+def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
+    corpus = pd.read_parquet(demo_run / "results/corpora/big2_expanded.parquet")
+    category = dict(zip(corpus["term"], corpus["category"]))
+    table = pd.read_csv(demo_run / "results/tables/table1.csv", keep_default_na=False)
+    top = table[table["half"] == "top"].sort_values("rank")["decoded"].iloc[0]
+    bottom = table[table["half"] == "bottom"].sort_values("rank")["decoded"].iloc[-1]
+    assert category.get(top.strip().lower()) == "Agency", top
+    assert category.get(bottom.strip().lower()) == "Communion", bottom
+    assert (demo_run / "results/tables/table1.tex").read_text().count("\\\\") >= 30
+
+
+def test_mwlr_recovers_the_boosted_authority_words(demo_run):
+    recovery = pd.read_csv(demo_run / "results/stats/authority_recovery.csv")
+    mwlr = recovery[(recovery["measure"] == "MWLR") & (recovery["template"] == "with")]["n_in_top10"].iloc[0]
+    assert mwlr >= 9
+
+
+def test_reward_models_inherit_the_planted_preference(demo_run):
+    topk = pd.read_csv(demo_run / "results/stats/topk_per_family.csv")
+    assert set(topk["base_model"]) == {"Gemma", "Llama"}
+    dynamics = pd.read_csv(demo_run / "results/stats/training_checkpoint_ranks.csv")
+    first = dynamics[dynamics["step"] == 0].set_index(["run", "category"])["median_rank"]
+    # at initialisation the llama-based RM ranks agency tokens better than the gemma-based one does
+    assert first["llama-synth-large", "Agency"] < first["gemma-synth-large", "Agency"]
+
+
+def test_training_logged_falling_loss_and_heldout_accuracy(demo_run):
+    metrics = pd.read_csv(demo_run / "results/training/llama-synth-large/checkpoints/metrics.csv")
+    assert metrics["heldout_loss"].iloc[-1] < metrics["heldout_loss"].iloc[0]
+    assert metrics["heldout_accuracy"].iloc[-1] > 0.8
+    steps = json.loads((demo_run / "results/training/llama-synth-large/checkpoints.json").read_text())["steps"]
+    scores = pd.read_parquet(demo_run / "results/training/llama-synth-large/scores.parquet")
+    assert [c for c in scores.columns if c.startswith("step-")] == [f"step-{s}" for s in steps]
+
+
+def test_second_run_has_nothing_to_do(demo_run, reference_mirror):
+    result = run_snakemake(demo_run, "-n", "--cores", "2", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Nothing to be done" in result.stdout, job_counts(result.stdout)
+
+
+def test_logs_never_contain_the_hf_token(demo_run):
+    logs = [p for p in (demo_run / "logs").rglob("*") if p.is_file()] + list((demo_run / ".snakemake/log").glob("*"))
+    assert logs
+    assert not [str(p) for p in logs if HF_TOKEN in p.read_text(errors="replace")]
+
+
+def test_report_builds_with_every_figure(demo_run, reference_mirror):
+    result = run_snakemake(demo_run, "--report", "results/report.zip", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(demo_run / "results/report.zip").namelist()
+    for figure in ("fig1a_big2", "fig2a_instruct", "fig3_lollipop", "fig4a_training_checkpoints", "figA3a_authority"):
+        assert any(name.endswith(f"{figure}.pdf") for name in names), figure
+
+
+def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, reference_mirror, tmp_path):
+    workdir = demo_run
+    config_path = workdir / "config/config.yaml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    entry = next(m for m in config["models"] if m["id"] == "demo-gemma-it-large")
+    entry["revision"] = "b" * 40
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        result = run_snakemake(workdir, "-n", "--cores", "2", "--config", f"reference_mirror={reference_mirror}")
+    finally:
+        config_path.write_text(original)
+    assert result.returncode == 0, result.stdout[-3000:]
+    # demo-gemma-it-large feeds Figure 3 (two Llama pairs) and Table A2, nothing else
+    assert job_counts(result.stdout) == {
+        "logprobs": 1,
+        "implicit_pair": 2,
+        "table": 1,
+        "fig3_data": 1,
+        "fig3_figure": 1,
+        "all": 1,
+        "total": 7,
+    }
