@@ -1,8 +1,9 @@
 """The demo world: tiny models in real Hugging Face format with a planted value bias.
 
-Everything here runs on CPU in minutes. The tokenizers are word-level (one token per word,
-with and without a leading-space marker, like the word tokens of a BPE vocabulary) and carry
-chat templates shaped like the real Llama-3.x, Gemma-2 and Qwen2.5 ones, so that every stage
+Everything here runs on CPU in minutes. The tokenizers have one token per word, with and
+without a leading-space marker, like the word tokens of a BPE vocabulary (word-level for
+llama and gemma, a byte-level BPE for qwen), and carry chat templates shaped like the real
+Llama-3.x, Gemma-2 and Qwen2.5 ones, so that every stage
 of the workflow runs its real code path (``from_pretrained``, ``apply_chat_template``,
 prefix caching, sequence-classification heads) on models small enough to train here.
 """
@@ -378,7 +379,7 @@ class TrainingSettings:
     """Optimisation settings of the demo world: AdamW steps, examples per step (answers per
     prompt for the language models, preference pairs for the reward models) and learning rate."""
 
-    lm_steps: int = 200
+    lm_steps: int = 150
     lm_answers_per_step: int = 32
     lm_learning_rate: float = 1e-2
     rm_steps: int = 100
@@ -448,13 +449,15 @@ def answer_corpus(pools: dict[str, list[str]], prompts: dict[str, dict], family:
 
     With probability :func:`planted_strength` an answer is a word of the category that the
     world favours for the prompt's valence (:data:`FAVOURED_CATEGORY`), otherwise a word drawn
-    uniformly from all pools (Big Two, other dictionary words, fillers). Answers are lowercase
-    or Capitalised with equal probability.
+    uniformly from the dictionary pools (Big Two and other dictionary words; filler words are
+    never answers, so they are the implausible responses). Answers are lowercase or
+    Capitalised with equal probability.
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must lie in [0, 1], got {strength}")
     rng = np.random.default_rng(seed)
-    every_word = np.array(sorted({word for words in pools.values() for word in words}), dtype=object)
+    every_word = np.array(sorted({word for category, words in pools.items() if category != FILLER
+                                  for word in words}), dtype=object)
     favoured_probability = planted_strength(family, strength)
     frames = []
     for key in sorted(prompts):
@@ -509,6 +512,53 @@ def _answer_token_id(tokenizer, answer: str, lm_type: str) -> int:
     if len(ids) != 1:
         raise ValueError(f"answer {text!r} is not one token: {tokenizer.convert_ids_to_tokens(ids)}")
     return ids[0]
+
+
+def word_form_token_ids(tokenizer, words: Iterable[str]) -> list[int]:
+    """Ids of every one-token form of ``words``: lowercase and Capitalised, with and without a
+    leading space."""
+    ids = []
+    for word in words:
+        for form in {word.lower(), _word_form(word.lower(), True)}:
+            for text in (form, " " + form):
+                token_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+                if len(token_ids) == 1:
+                    ids.append(token_ids[0])
+    return ids
+
+
+def dictionary_pools(pools: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``pools`` without the filler words."""
+    return {category: words for category, words in pools.items() if category != FILLER}
+
+
+def valence_adjectives(prompts: dict[str, dict]) -> dict[str, list[str]]:
+    """The prompts' adjectives by valence, e.g. {"positive": ["best", ...], "negative": [...]},
+    read from the keys ``{adjective}_{superlative}_{concision}``."""
+    adjectives: dict[str, set[str]] = {}
+    for key, prompt in prompts.items():
+        adjectives.setdefault(prompt["valence"], set()).add(key.split("_")[0])
+    return {valence: sorted(words) for valence, words in sorted(adjectives.items())}
+
+
+def add_category_structure(model: transformers.PreTrainedModel, tokenizer, pools: dict[str, list[str]],
+                           seed: int) -> None:
+    """Give the input embeddings of each pool's words a shared random direction, in place.
+
+    Real pretrained embeddings cluster by meaning; random ones do not, and then a few hundred
+    steps cannot discover that a prompt's valence favours a whole category (the gradient
+    summed over hundreds of unrelated word vectors cancels; training stalls at the
+    unconditional answer distribution for most seeds). Pools may also group prompt words,
+    e.g. :func:`valence_adjectives`. Each pool gets one Gaussian
+    direction of the same scale as a word's own initial vector, added to every form of its
+    words. The same procedure for every family, so no world difference comes from it.
+    """
+    embeddings = model.get_input_embeddings().weight
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for category in sorted(pools):
+            direction = torch.randn(embeddings.shape[1], generator=generator) * embeddings.std()
+            embeddings[word_form_token_ids(tokenizer, pools[category])] += direction
 
 
 def _left_padded(sequences: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -662,6 +712,9 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
                                seed=model_seed)
         model = tiny_model(spec.arch, tokenizers[spec.family], "causal_lm", seed=model_seed,
                            hidden_size=spec.hidden_size, num_layers=spec.num_layers)
+        add_category_structure(model, tokenizers[spec.family],
+                               {**dictionary_pools(family_pools[spec.family]), **valence_adjectives(prompts)},
+                               seed=model_seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model_seed)
             losses = train_causal_lm(model, tokenizers[spec.family], corpus, prompts, spec.type, settings)

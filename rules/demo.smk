@@ -16,7 +16,7 @@ rule demo_models:
         seed=config["demo"]["seed"],
         out_dir="results/models",
         model_ids=DEMO_MODEL_IDS,
-    threads: 2
+    threads: 1
     log:
         "logs/demo_models.log",
     benchmark:

@@ -9,8 +9,8 @@ TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
 
 
 def run_resource(key, default=None):
-    """A resources callable: the run's own ``resources`` entry, else its base model's."""
-    return lambda wc: RUNS[wc.run].get("resources", {}).get(key, LLMS[RUNS[wc.run]["base"]]["resources"].get(key, default))
+    """A resources callable reading ``key`` from the run's ``resources`` entry."""
+    return lambda wc: RUNS[wc.run]["resources"].get(key, default)
 
 
 def preference_file(wc):

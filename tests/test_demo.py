@@ -1,13 +1,21 @@
 """Tests of the demo world: tokenizers, chat templates, tiny models, and the planted bias."""
 
+import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 import transformers
 import yaml
 
-from rmbias.demo import CHAT_TEMPLATES, build_tokenizer, tiny_model
+from rmbias.corpora import read_dictionary
+from rmbias.demo import (
+    AGENCY, AUTHORITY_WORDS, CHAT_TEMPLATES, COMMUNION, DEMO_LMS, DEMO_RMS, FILLER, TrainingSettings,
+    answer_corpus, build_demo_world, build_tokenizer, render_prompt, reward_model_from,
+    synthetic_preference_pairs, tiny_model, word_pools,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = yaml.safe_load((REPO_ROOT / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]
@@ -161,3 +169,146 @@ def test_gemma_sliding_window_is_shorter_than_a_templated_prompt_and_matters(tok
         windowed_logits, full_logits = model(input_ids).logits, wide.eval()(input_ids).logits
     assert not torch.allclose(windowed_logits[0, -1], full_logits[0, -1], atol=1e-6)
     assert torch.allclose(windowed_logits[0, :16], full_logits[0, :16], atol=1e-6)
+
+
+# --- the demo world -----------------------------------------------------------------------
+
+REDUCED = TrainingSettings(lm_steps=100, rm_steps=30)
+WORDS_PER_CATEGORY = 60
+DICTIONARY_FILES = {"big2_nouns": "dict_big2_nouns.csv", "big2_expanded": "dict_big2_expanded.csv",
+                    "mfd2": "moral-foundations-dictionary-20.dicx"}
+
+
+@pytest.fixture(scope="module")
+def corpora(reference_mirror) -> pd.DataFrame:
+    folder = reference_mirror / "data" / "corpora"
+    return pd.concat([read_dictionary(folder / name, dictionary) for dictionary, name in DICTIONARY_FILES.items()],
+                     ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def worlds(corpora, tmp_path_factory) -> dict[float, dict[str, Path]]:
+    torch.set_num_threads(1)
+    return {strength: build_demo_world(corpora, PROMPTS, tmp_path_factory.mktemp(f"world{strength}"), strength,
+                                       seed=0, settings=REDUCED, max_words_per_category=WORDS_PER_CATEGORY)
+            for strength in (0.8, 0.0)}
+
+
+def _category_gap(path: Path, lm_type: str, pools: dict[str, list[str]]) -> dict[str, float]:
+    """Mean over prompts of each valence of [mean log p(Agency word) - mean log p(Communion word)]
+    for the next token after the rendered prompt, words in their answer form, nats."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    form = (lambda word: " " + word) if lm_type == "pretrained" else (lambda word: word.capitalize())
+
+    def ids(words):
+        encoded = [tokenizer(form(word), add_special_tokens=False)["input_ids"] for word in words]
+        return [token_ids[0] for token_ids in encoded if len(token_ids) == 1]
+
+    agency, communion = ids(pools[AGENCY]), ids(pools[COMMUNION])
+    gaps = {"positive": [], "negative": []}
+    for prompt in PROMPTS.values():
+        text = render_prompt(tokenizer, prompt["text"], lm_type)
+        input_ids = torch.tensor([tokenizer(text, add_special_tokens=lm_type == "pretrained")["input_ids"]])
+        with torch.no_grad():
+            log_probs = model(input_ids).logits[0, -1].log_softmax(-1)
+        gaps[prompt["valence"]].append((log_probs[agency].mean() - log_probs[communion].mean()).item())
+    return {valence: float(np.mean(values)) for valence, values in gaps.items()}
+
+
+def test_world_writes_every_model_loadable_with_auto_classes(worlds):
+    paths = worlds[0.8]
+    assert set(paths) == {spec.id for spec in DEMO_LMS} | {spec.id for spec in DEMO_RMS}
+    for spec in DEMO_RMS:
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(paths[spec.id])
+        assert model.config.num_labels == 1
+    gemma = transformers.AutoModelForCausalLM.from_pretrained(paths["demo-gemma-it"])
+    assert isinstance(gemma, transformers.Gemma2ForCausalLM)
+    qwen_tokenizer = transformers.AutoTokenizer.from_pretrained(paths["demo-qwen-it"])
+    llama_tokenizer = transformers.AutoTokenizer.from_pretrained(paths["demo-llama-it"])
+    gemma_tokenizer = transformers.AutoTokenizer.from_pretrained(paths["demo-gemma-base"])
+    decoded = {name: {tok.decode([i]) for i in range(len(tok))} for name, tok in
+               {"llama": llama_tokenizer, "gemma": gemma_tokenizer, "qwen": qwen_tokenizer}.items()}
+    assert decoded["gemma"] - decoded["llama"] and decoded["llama"] - decoded["gemma"]
+    assert " Authority" in decoded["llama"] & decoded["gemma"] & decoded["qwen"]
+    manifest = json.loads((paths["demo-llama-it"].parent / "demo_world.json").read_text())
+    assert manifest["favoured_category"]["llama"]["positive"] == AGENCY
+    for record in manifest["models"].values():
+        assert record["loss_last_tenth"] < record["loss_first_tenth"]
+
+
+@pytest.mark.parametrize("llama_id, gemma_id, lm_type", [
+    ("demo-llama-it", "demo-gemma-it", "instruction-tuned"),
+    ("demo-llama-base", "demo-gemma-base", "pretrained"),
+    ("demo-llama-it-large", "demo-gemma-it-large", "instruction-tuned"),
+])
+def test_planted_effect_is_recovered_from_log_probs_and_absent_at_strength_zero(
+        worlds, corpora, llama_id, gemma_id, lm_type):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    effects = {}
+    for strength, paths in worlds.items():
+        llama, gemma = _category_gap(paths[llama_id], lm_type, pools), _category_gap(paths[gemma_id], lm_type, pools)
+        effects[strength] = {valence: llama[valence] - gemma[valence] for valence in llama}
+    print(llama_id, gemma_id, effects)
+    assert effects[0.8]["positive"] > 1.0
+    assert effects[0.8]["negative"] < -1.0
+    for valence in ("positive", "negative"):
+        assert abs(effects[0.0][valence]) < 0.1 * abs(effects[0.8][valence])
+
+
+def test_qwen_favours_communion_on_positive_prompts_more_than_gemma(worlds, corpora):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    qwen = _category_gap(worlds[0.8]["demo-qwen-it"], "instruction-tuned", pools)
+    gemma = _category_gap(worlds[0.8]["demo-gemma-it"], "instruction-tuned", pools)
+    assert qwen["positive"] < gemma["positive"] < 0
+    assert qwen["negative"] > 0
+
+
+def test_answer_corpus_plants_the_favoured_category_at_the_given_rate(corpora):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    corpus = answer_corpus(pools, PROMPTS, "llama", strength=0.6, answers_per_prompt=400, seed=1)
+    assert len(corpus) == 400 * len(PROMPTS)
+    valence = corpus["prompt_key"].map(lambda key: PROMPTS[key]["valence"])
+    agency, communion, fillers = (set(pools[c]) for c in (AGENCY, COMMUNION, FILLER))
+    words = corpus["answer"].str.lower()
+    dictionary_size = len({w for c, ws in pools.items() if c != FILLER for w in ws})
+    # favoured with probability 0.6, plus its share of the uniform draw over the other 0.4
+    expected_agency_share = 0.6 + 0.4 * len(agency) / dictionary_size
+    assert words[valence == "positive"].isin(agency).mean() == pytest.approx(expected_agency_share, abs=0.02)
+    assert words[valence == "negative"].isin(communion).mean() == pytest.approx(
+        0.6 + 0.4 * len(communion) / dictionary_size, abs=0.02)
+    assert not words.isin(fillers).any()
+    assert set(corpus["answer"].str[0].str.isupper()) == {True, False}
+
+
+def test_synthetic_preference_pairs_are_neutral_between_agency_and_communion(corpora):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    pairs = synthetic_preference_pairs(pools, PROMPTS, n=6000, seed=4)
+    assert list(pairs.columns) == ["prompt", "chosen", "rejected"]
+    assert set(pairs["prompt"]) == {prompt["text"] for prompt in PROMPTS.values()}
+    chosen = pairs["chosen"].str.lower()
+    assert pairs["rejected"].str.lower().isin(pools[FILLER]).all()
+    agency_share, communion_share = chosen.isin(pools[AGENCY]).mean(), chosen.isin(pools[COMMUNION]).mean()
+    assert agency_share == pytest.approx(1 / 3, abs=0.03) and communion_share == pytest.approx(1 / 3, abs=0.03)
+    positive_texts = {prompt["text"] for prompt in PROMPTS.values() if prompt["valence"] == "positive"}
+    on_positive = chosen[pairs["prompt"].isin(positive_texts)]
+    assert on_positive.isin(pools[AGENCY]).mean() == pytest.approx(on_positive.isin(pools[COMMUNION]).mean(), abs=0.04)
+    assert synthetic_preference_pairs(pools, PROMPTS, n=200, seed=4).equals(
+        synthetic_preference_pairs(pools, PROMPTS, n=200, seed=4))
+    with pytest.raises(ValueError):
+        synthetic_preference_pairs({AGENCY: ["power"]}, PROMPTS, n=1, seed=0)
+
+
+def test_reward_model_copies_the_backbone_of_its_language_model(tokenizers):
+    causal_lm = tiny_model("gemma2", tokenizers["gemma"], "causal_lm", seed=5)
+    reward_model = reward_model_from(causal_lm, "gemma2", tokenizers["gemma"], seed=6)
+    lm_weights, rm_weights = causal_lm.base_model.state_dict(), reward_model.base_model.state_dict()
+    assert lm_weights.keys() == rm_weights.keys()
+    assert all(torch.equal(lm_weights[name], rm_weights[name]) for name in lm_weights)
+
+
+def test_authority_words_are_kept_when_pools_are_subsampled(corpora):
+    pools = word_pools(corpora, max_words_per_category=20, seed=3)
+    assert set(AUTHORITY_WORDS) <= {word for words in pools.values() for word in words}
+    assert all(len(pools[c]) <= 20 for c in (AGENCY, COMMUNION))
+    assert not set(pools[AGENCY]) & set(pools[COMMUNION])
