@@ -106,6 +106,10 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
         if model_id not in pool:
             kind = {id(llms): "models (LLMs)", id(rms): "reward_models"}.get(id(pool), "training.runs")
             raise InputError(f"config error at {where}: unknown id {model_id!r} (not in {kind})")
+    vocab_prompts = config["scoring"]["vocab_prompts"]
+    topk_prompt = config["implicit"]["topk_prompt"]
+    if config["implicit"]["topk_vocabulary"] and vocab_prompts != "all" and topk_prompt not in vocab_prompts:
+        raise InputError(f"config error at implicit.topk_prompt: {topk_prompt!r} is not among scoring.vocab_prompts")
     for where, key in _prompt_references(config):
         if key not in prompts:
             raise InputError(f"config error at {where}: unknown prompt key {key!r} (not in config/prompts.yaml)")
@@ -135,6 +139,9 @@ def _model_references(config: dict, llms: dict, rms: dict):
 
 
 def _prompt_references(config: dict):
+    vocab_prompts = config["scoring"]["vocab_prompts"]
+    for i, key in enumerate([] if vocab_prompts == "all" else vocab_prompts):
+        yield f"scoring.vocab_prompts[{i}]", key
     yield "implicit.prompt", config["implicit"]["prompt"]
     yield "implicit.topk_prompt", config["implicit"]["topk_prompt"]
     yield "training.score_prompt", config["training"]["score_prompt"]

@@ -150,7 +150,7 @@ rule authority_boost_sft:
         words=AUTHORITY.get("words", []),
         settings=AUTHORITY["settings"],
         device="auto",
-    threads: 2
+    threads: AUTHORITY["resources"]["cpus_per_task"]
     resources:
         gpu=lambda wc: AUTHORITY["resources"].get("gpus", 0),
         mem_mb=lambda wc: AUTHORITY["resources"].get("mem_mb", 4000),
@@ -176,7 +176,7 @@ rule authority_logprobs:
     wildcard_constraints:
         variant="base|boosted",
         template="with|without",
-    threads: 2
+    threads: AUTHORITY["resources"]["cpus_per_task"]
     resources:
         gpu=lambda wc: AUTHORITY["resources"].get("gpus", 0),
         mem_mb=lambda wc: AUTHORITY["resources"].get("mem_mb", 4000),

@@ -43,7 +43,7 @@ rule logprobs:
     params:
         entry=lambda wc: LLMS[wc.model],
         prompts=PROMPTS,
-    threads: 2
+    threads: lambda wc: model_entry(wc.model)["resources"]["cpus_per_task"]
     resources:
         gpu=model_resource("gpus", 0),
         mem_mb=model_resource("mem_mb", 4000),
@@ -77,6 +77,14 @@ def scoring_candidates(wc):
     return "results/corpora/dictionary_scope.parquet"
 
 
+def scope_prompts(scope):
+    """The prompts scored in ``scope``: all of them, or scoring.vocab_prompts for the vocab scope."""
+    keys = config["scoring"]["vocab_prompts"]
+    if scope == "dictionary" or keys == "all":
+        return PROMPTS
+    return {key: PROMPTS[key] for key in keys}
+
+
 rule rm_scores:
     input:
         model=lambda wc: model_files(wc.model),
@@ -85,13 +93,13 @@ rule rm_scores:
         "results/rm_scores/{scope}/{model}.parquet",
     params:
         entry=lambda wc: RMS[wc.model],
-        prompts=PROMPTS,
+        prompts=lambda wc: scope_prompts(wc.scope),
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],
         shard_dir=lambda wc: f"results/rm_scores/{wc.scope}/{wc.model}.shards",
     wildcard_constraints:
         scope="dictionary|vocab",
-    threads: 2
+    threads: lambda wc: model_entry(wc.model)["resources"]["cpus_per_task"]
     resources:
         gpu=model_resource("gpus", 0),
         mem_mb=model_resource("mem_mb", 4000),

@@ -70,7 +70,7 @@ rule train_rm:
         n_heldout=TRAINING["heldout_pairs"],
         checkpoint_dir="results/training/{run}/checkpoints",
         device="auto",
-    threads: 2
+    threads: lambda wc: RUNS[wc.run]["resources"]["cpus_per_task"]
     resources:
         gpu=run_resource("gpus", 0),
         mem_mb=run_resource("mem_mb", 4000),
@@ -101,7 +101,7 @@ rule score_checkpoints:
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],
         device="auto",
-    threads: 2
+    threads: lambda wc: RUNS[wc.run]["resources"]["cpus_per_task"]
     resources:
         gpu=run_resource("gpus", 0),
         mem_mb=run_resource("mem_mb", 4000),

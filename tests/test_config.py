@@ -67,3 +67,11 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     path.write_text("models:\n  - id: x\n   hf: y\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad.yaml: line 3: invalid YAML"):
         load_yaml(path)
+
+
+def test_vocab_prompts_default_all_and_topk_prompt_must_be_scored():
+    assert checked({})["scoring"]["vocab_prompts"] == "all"
+    with pytest.raises(InputError, match=r"config error at implicit.topk_prompt: 'greatest_ever_one' is not among scoring.vocab_prompts"):
+        checked({"models": [LLAMA], "scoring": {"vocab_prompts": ["worst_ever_one"]}, "implicit": {"topk_vocabulary": ["llama-it"]}})
+    with pytest.raises(InputError, match=r"config error at scoring.vocab_prompts\[0\]: unknown prompt key"):
+        checked({"scoring": {"vocab_prompts": ["best_forever_one"]}})

@@ -1,6 +1,10 @@
+import torch
+
 from rmbias.logs import job_log
 from rmbias.models import ModelSpec
 from rmbias.training import SftConfig, authority_examples, finetune_sft_lora
+
+torch.set_num_threads(snakemake.threads)
 
 with job_log(snakemake.log[0]):
     finetune_sft_lora(

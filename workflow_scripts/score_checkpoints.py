@@ -1,5 +1,9 @@
+import torch
+
 from rmbias.checkpoints import write_checkpoint_scores
 from rmbias.logs import job_log
+
+torch.set_num_threads(snakemake.threads)
 
 with job_log(snakemake.log[0]):
     params = snakemake.params

@@ -1,7 +1,11 @@
+import torch
+
 from rmbias.io import write_json
 from rmbias.logs import job_log
 from rmbias.models import ModelSpec
 from rmbias.training import RewardTrainingConfig, saved_checkpoint_steps, train_reward_model_on_file
+
+torch.set_num_threads(snakemake.threads)
 
 with job_log(snakemake.log[0]) as log:
     params = snakemake.params
