@@ -128,3 +128,95 @@ def training_targets():
 
 def all_targets():
     return reanalysis_targets() + scoring_targets() + implicit_targets() + training_targets()
+
+
+# --- Demo world --------------------------------------------------------------
+
+# The config's models whose weights live in results/models/<id> are the demo world's.
+DEMO_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
+
+
+# --- Scoring (models, resources, candidates) ---------------------------------
+
+def model_entry(model_id):
+    return LLMS[model_id] if model_id in LLMS else RMS[model_id]
+
+
+def model_files(model_id):
+    """The model directory when the workflow builds it (demo world), else nothing (hub id)."""
+    return [f"results/models/{model_id}"] if model_id in DEMO_MODEL_IDS else []
+
+
+def model_resource(key, default=None):
+    """A resources callable reading ``key`` from the model entry named by the ``model`` wildcard.
+
+    The SLURM executor turns ``gpu`` into ``--gpus``, ``constraint`` into ``-C`` and
+    ``slurm_partition`` into ``-p``; a callable returning None adds no flag."""
+    return lambda wc: model_entry(wc.model)["resources"].get(key, default)
+
+
+def scoring_candidates(wc):
+    if wc.scope == "vocab":
+        return f"results/tokens/{wc.model}.parquet"
+    return "results/corpora/dictionary_scope.parquet"
+
+
+def scope_prompts(scope):
+    """The prompts scored in ``scope``: all of them, or scoring.vocab_prompts for the vocab scope."""
+    keys = config["scoring"]["vocab_prompts"]
+    if scope == "dictionary" or keys == "all":
+        return PROMPTS
+    return {key: PROMPTS[key] for key in keys}
+
+
+# --- Implicit RMs, Figure 2/3, tables, authority boost -----------------------
+
+IMPLICIT = config["implicit"]
+FIG2_VARIANTS = {variant: ids for variant, ids in IMPLICIT["fig2"].items() if ids}
+FIG3_PAIRS = [
+    (a, b)
+    for a, ea in LLMS.items()
+    for b, eb in LLMS.items()
+    if ea["family"] == "llama" and eb["family"] == "gemma" and ea["type"] == eb["type"] == "instruction-tuned"
+]
+TABLES = {t["name"]: t for t in IMPLICIT["tables"]}
+
+
+def implicit_file(a, b, prompt=IMPLICIT["prompt"]):
+    return f"results/implicit/{prompt}/{a}__{b}.parquet"
+
+
+def authority_entry(wc):
+    """The model entry whose log-probabilities rule authority_logprobs computes."""
+    entry = dict(LLMS[wc.base])
+    if wc.variant == "boosted":
+        entry.update(id=f"{wc.base}-boosted", hf=f"results/authority/{wc.base}/boosted")
+    entry["type"] = "instruction-tuned" if wc.template == "with" else "pretrained"
+    return entry
+
+
+# Appendix F: boost 10 authority words in a base LLM by LoRA SFT, then ask which candidate
+# measure recovers them on held-out prompts, with and without the chat template.
+AUTHORITY = config["authority_boost"]
+AUTHORITY_HELD_OUT = [
+    key for key, p in PROMPTS.items() if p["valence"] == "positive" and key not in AUTHORITY["train_keys"]
+]
+
+
+# --- Training ----------------------------------------------------------------
+
+TRAINING = config["training"]
+RUNS = {run["id"]: run for run in TRAINING["runs"]}
+TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
+
+
+def run_resource(key, default=None):
+    """A resources callable reading ``key`` from the run's ``resources`` entry."""
+    return lambda wc: RUNS[wc.run]["resources"].get(key, default)
+
+
+def preference_file(wc):
+    data = RUNS[wc.run]["data"]
+    if data["source"] == "synthetic":
+        return f"results/training/data/synthetic-{data['size'] + TRAINING['heldout_pairs']}-{data['seed']}.jsonl"
+    return data.get("path") or f"data/preferences/{data['dataset']}.parquet"

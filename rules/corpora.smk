@@ -20,6 +20,8 @@ rule fetch_reference:
         "logs/fetch_reference/{path}.log",
     benchmark:
         "benchmarks/out/fetch_reference/{path}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fetch_reference.py"
 
@@ -33,5 +35,7 @@ rule corpus:
         "logs/corpus/{dictionary}.log",
     benchmark:
         "benchmarks/out/corpus/{dictionary}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/corpus.py"

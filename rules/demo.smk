@@ -1,7 +1,5 @@
 # The demo world (design §5): tiny models in Hugging Face format with a planted
 # agency/communion preference, built locally so that every stage runs on 2 CPU cores.
-# The config's models whose weights live in results/models/<id> are the demo world's.
-DEMO_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
 
 
 rule demo_models:
@@ -14,12 +12,14 @@ rule demo_models:
         prompts=PROMPTS,
         strength=config["demo"]["strength"],
         seed=config["demo"]["seed"],
-        out_dir="results/models",
+        out_dir=lambda wc, output: str(Path(output.world).parent),
         model_ids=DEMO_MODEL_IDS,
     threads: 1
     log:
         "logs/demo_models.log",
     benchmark:
         "benchmarks/out/demo_models.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/build_demo_models.py"

@@ -24,6 +24,8 @@ rule fig1_figure:
         "logs/figures/{figure}.log",
     benchmark:
         "benchmarks/out/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig1_figure.py"
 
@@ -43,6 +45,8 @@ rule published_ablation_figure:
         "logs/figures/{figure}.log",
     benchmark:
         "benchmarks/out/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/published_ablation_figure.py"
 
@@ -68,6 +72,8 @@ rule fig2_figure:
         "logs/figures/{figure}.log",
     benchmark:
         "benchmarks/out/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig2_figure.py"
 
@@ -82,6 +88,8 @@ rule fig3_figure:
         "logs/figures/fig3_lollipop.log",
     benchmark:
         "benchmarks/out/figures/fig3_lollipop.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig3_figure.py"
 
@@ -99,6 +107,8 @@ rule authority_figures:
         "logs/figures/figA3_authority.log",
     benchmark:
         "benchmarks/out/figures/figA3_authority.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/authority_figures.py"
 
@@ -118,6 +128,8 @@ rule checkpoint_figure:
         "logs/figures/{figure}.log",
     benchmark:
         "benchmarks/out/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/checkpoint_figure.py"
 
@@ -136,6 +148,8 @@ rule own_ablation_figure:
         "logs/figures/{figure}.log",
     benchmark:
         "benchmarks/out/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/own_ablation_figure.py"
 
@@ -154,6 +168,8 @@ rule rank_change_figure:
         "logs/figures/{figure}.log",
     benchmark:
         "benchmarks/out/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/rank_change_figure.py"
 
@@ -170,5 +186,7 @@ rule kendall_figure:
         "logs/figures/figG1_kendall.log",
     benchmark:
         "benchmarks/out/figures/figG1_kendall.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/kendall_figure.py"

@@ -1,21 +1,6 @@
 # Stage 3 (Section 3): base-model log-probabilities (Figure 2), implicit reward models between
 # two LLMs (MWLR and the other candidate measures), Figure 3's pairs, Tables 1/A2/A3, top-k.
 
-IMPLICIT = config["implicit"]
-FIG2_VARIANTS = {variant: ids for variant, ids in IMPLICIT["fig2"].items() if ids}
-FIG3_PAIRS = [
-    (a, b)
-    for a, ea in LLMS.items()
-    for b, eb in LLMS.items()
-    if ea["family"] == "llama" and eb["family"] == "gemma" and ea["type"] == eb["type"] == "instruction-tuned"
-]
-TABLES = {t["name"]: t for t in IMPLICIT["tables"]}
-
-
-def implicit_file(a, b, prompt=IMPLICIT["prompt"]):
-    return f"results/implicit/{prompt}/{a}__{b}.parquet"
-
-
 rule implicit_pair:
     input:
         logprobs_a="results/logprobs/{a}.parquet",
@@ -31,6 +16,8 @@ rule implicit_pair:
         "logs/implicit_pair/{prompt}/{a}__{b}.log",
     benchmark:
         "benchmarks/out/implicit_pair/{prompt}/{a}__{b}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/implicit_pair.py"
 
@@ -54,6 +41,8 @@ rule fig2_stats:
         "logs/fig2_stats/{variant}.log",
     benchmark:
         "benchmarks/out/fig2_stats/{variant}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig2_stats.py"
 
@@ -71,6 +60,8 @@ rule fig3_data:
         "logs/fig3_data.log",
     benchmark:
         "benchmarks/out/fig3_data.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig3_data.py"
 
@@ -95,6 +86,8 @@ rule table:
         "logs/tables/{table}.log",
     benchmark:
         "benchmarks/out/tables/{table}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/tables.py"
 
@@ -116,25 +109,12 @@ rule topk:
         "logs/topk.log",
     benchmark:
         "benchmarks/out/topk.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/topk.py"
 
 
-# Appendix F: boost 10 authority words in a base LLM by LoRA SFT, then ask which candidate
-# measure recovers them on held-out prompts, with and without the chat template.
-AUTHORITY = config["authority_boost"]
-AUTHORITY_HELD_OUT = [
-    key for key, p in PROMPTS.items() if p["valence"] == "positive" and key not in AUTHORITY["train_keys"]
-]
-
-
-def authority_entry(wc):
-    """The model entry whose log-probabilities rule authority_logprobs computes."""
-    entry = dict(LLMS[wc.base])
-    if wc.variant == "boosted":
-        entry.update(id=f"{wc.base}-boosted", hf=f"results/authority/{wc.base}/boosted")
-    entry["type"] = "instruction-tuned" if wc.template == "with" else "pretrained"
-    return entry
 
 
 rule authority_boost_sft:
@@ -161,6 +141,8 @@ rule authority_boost_sft:
         "logs/authority_boost_sft/{base}.log",
     benchmark:
         "benchmarks/out/authority_boost_sft/{base}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/authority_boost_sft.py"
 
@@ -185,6 +167,8 @@ rule authority_logprobs:
         "logs/authority_logprobs/{base}_{variant}_{template}.log",
     benchmark:
         "benchmarks/out/authority_logprobs/{base}_{variant}_{template}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/logprobs.py"
 
@@ -206,5 +190,7 @@ rule authority_analysis:
         "logs/authority_analysis.log",
     benchmark:
         "benchmarks/out/authority_analysis.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/authority_analysis.py"

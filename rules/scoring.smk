@@ -3,23 +3,6 @@
 # against the published scores. Resources come from each model's config entry (design §2).
 
 
-def model_entry(model_id):
-    return LLMS[model_id] if model_id in LLMS else RMS[model_id]
-
-
-def model_files(model_id):
-    """The model directory when the workflow builds it (demo world), else nothing (hub id)."""
-    return [f"results/models/{model_id}"] if model_id in DEMO_MODEL_IDS else []
-
-
-def model_resource(key, default=None):
-    """A resources callable reading ``key`` from the model entry named by the ``model`` wildcard.
-
-    The SLURM executor turns ``gpu`` into ``--gpus``, ``constraint`` into ``-C`` and
-    ``slurm_partition`` into ``-p``; a callable returning None adds no flag."""
-    return lambda wc: model_entry(wc.model)["resources"].get(key, default)
-
-
 rule token_table:
     input:
         lambda wc: model_files(wc.model),
@@ -31,6 +14,8 @@ rule token_table:
         "logs/token_table/{model}.log",
     benchmark:
         "benchmarks/out/token_table/{model}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/token_table.py"
 
@@ -54,6 +39,8 @@ rule logprobs:
         "logs/logprobs/{model}.log",
     benchmark:
         "benchmarks/out/logprobs/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/logprobs.py"
 
@@ -67,22 +54,10 @@ rule dictionary_candidates:
         "logs/dictionary_candidates.log",
     benchmark:
         "benchmarks/out/dictionary_candidates.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/dictionary_candidates.py"
-
-
-def scoring_candidates(wc):
-    if wc.scope == "vocab":
-        return f"results/tokens/{wc.model}.parquet"
-    return "results/corpora/dictionary_scope.parquet"
-
-
-def scope_prompts(scope):
-    """The prompts scored in ``scope``: all of them, or scoring.vocab_prompts for the vocab scope."""
-    keys = config["scoring"]["vocab_prompts"]
-    if scope == "dictionary" or keys == "all":
-        return PROMPTS
-    return {key: PROMPTS[key] for key in keys}
 
 
 rule rm_scores:
@@ -110,6 +85,8 @@ rule rm_scores:
         "logs/rm_scores/{scope}/{model}.log",
     benchmark:
         "benchmarks/out/rm_scores/{scope}/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/rm_scores.py"
 
@@ -124,5 +101,7 @@ rule reproduction_check:
         "logs/reproduction_check/{model}.log",
     benchmark:
         "benchmarks/out/reproduction_check/{model}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/reproduction_check.py"

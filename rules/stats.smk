@@ -27,6 +27,8 @@ rule fig1_reanalysis:
         "logs/fig1_reanalysis/{corpus}.log",
     benchmark:
         "benchmarks/out/fig1_reanalysis/{corpus}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig1_reanalysis.py"
 
@@ -43,5 +45,7 @@ rule published_ablations:
         "logs/published_ablations.log",
     benchmark:
         "benchmarks/out/published_ablations.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/published_ablations.py"

@@ -3,23 +3,6 @@
 # Checkpoints live in results/training/{run}/checkpoints/ outside the declared outputs, so a
 # killed or preempted job that Snakemake retries resumes from its last checkpoint.
 
-TRAINING = config["training"]
-RUNS = {run["id"]: run for run in TRAINING["runs"]}
-TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
-
-
-def run_resource(key, default=None):
-    """A resources callable reading ``key`` from the run's ``resources`` entry."""
-    return lambda wc: RUNS[wc.run]["resources"].get(key, default)
-
-
-def preference_file(wc):
-    data = RUNS[wc.run]["data"]
-    if data["source"] == "synthetic":
-        return f"results/training/data/synthetic-{data['size'] + TRAINING['heldout_pairs']}-{data['seed']}.jsonl"
-    return data.get("path") or f"data/preferences/{data['dataset']}.parquet"
-
-
 localrules:
     download_preferences,
 
@@ -35,6 +18,8 @@ rule download_preferences:
         "logs/download_preferences/{dataset}.log",
     benchmark:
         "benchmarks/out/download_preferences/{dataset}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/download_preferences.py"
 
@@ -53,6 +38,8 @@ rule synthetic_preferences:
         "logs/synthetic_preferences/{n}-{seed}.log",
     benchmark:
         "benchmarks/out/synthetic_preferences/{n}-{seed}.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/synthetic_preferences.py"
 
@@ -68,7 +55,7 @@ rule train_rm:
         settings=TRAINING["settings"],
         n_train=lambda wc: RUNS[wc.run]["data"].get("size"),
         n_heldout=TRAINING["heldout_pairs"],
-        checkpoint_dir="results/training/{run}/checkpoints",
+        checkpoint_dir=lambda wc, output: str(Path(output[0]).with_name("checkpoints")),
         device="auto",
     threads: lambda wc: RUNS[wc.run]["resources"]["cpus_per_task"]
     resources:
@@ -81,6 +68,8 @@ rule train_rm:
         "logs/train_rm/{run}.log",
     benchmark:
         "benchmarks/out/train_rm/{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/train_rm.py"
 
@@ -96,8 +85,8 @@ rule score_checkpoints:
         base=lambda wc: LLMS[RUNS[wc.run]["base"]],
         prompt_key=TRAINING["score_prompt"],
         prompt=lambda wc: PROMPTS[TRAINING["score_prompt"]],
-        checkpoint_dir="results/training/{run}/checkpoints",
-        shard_dir="results/training/{run}/scores.shards",
+        checkpoint_dir=lambda wc, input: str(Path(input.checkpoints).with_name("checkpoints")),
+        shard_dir=lambda wc, output: str(Path(output[0]).with_name("scores.shards")),
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],
         device="auto",
@@ -112,6 +101,8 @@ rule score_checkpoints:
         "logs/score_checkpoints/{run}.log",
     benchmark:
         "benchmarks/out/score_checkpoints/{run}.tsv"
+    conda:
+        "../envs/gpu.yaml"
     script:
         "../workflow_scripts/score_checkpoints.py"
 
@@ -142,5 +133,7 @@ rule training_dynamics:
         "logs/training_dynamics.log",
     benchmark:
         "benchmarks/out/training_dynamics.tsv"
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../workflow_scripts/training_dynamics.py"

@@ -31,7 +31,7 @@ def reference_mirror() -> Path:
     return mirror
 
 
-WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles")
+WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles", "envs")
 
 
 def copy_workflow(dest: Path) -> Path:
