@@ -5,6 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
+report: "report/workflow.rst"
+
+
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"

@@ -127,7 +127,7 @@ def training_targets():
 
 
 def all_targets():
-    return reanalysis_targets() + scoring_targets() + implicit_targets() + training_targets()
+    return ["results/config_used.yaml"] + reanalysis_targets() + scoring_targets() + implicit_targets() + training_targets()
 
 
 # --- Demo world --------------------------------------------------------------

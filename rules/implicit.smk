@@ -28,9 +28,9 @@ rule fig2_stats:
         corpus="results/corpora/big2_nouns.parquet",
     output:
         observations="results/stats/fig2_{variant}_observations.parquet",
-        anova_csv="results/stats/fig2_{variant}_anova.csv",
+        anova_csv=report("results/stats/fig2_{variant}_anova.csv", caption="../report/captions/stats_fig2_anova.rst", category="Statistics", subcategory="Figure 2"),
         anova_json="results/stats/fig2_{variant}_anova.json",
-        welch_csv="results/stats/fig2_{variant}_welch.csv",
+        welch_csv=report("results/stats/fig2_{variant}_welch.csv", caption="../report/captions/stats_fig2_welch.rst", category="Statistics", subcategory="Figure 2"),
         welch_json="results/stats/fig2_{variant}_welch.json",
     params:
         models=lambda wc: FIG2_VARIANTS[wc.variant],
@@ -99,7 +99,7 @@ rule topk:
         corpus="results/corpora/big2_expanded.parquet",
     output:
         per_rm="results/stats/topk_per_rm.csv",
-        per_family="results/stats/topk_per_family.csv",
+        per_family=report("results/stats/topk_per_family.csv", caption="../report/captions/stats_topk.rst", category="Statistics", subcategory="Top-k"),
         json="results/stats/topk.json",
     params:
         rms=list(RMS),
@@ -180,7 +180,7 @@ rule authority_analysis:
         ],
         corpus="results/corpora/mfd2.parquet",
     output:
-        recovery="results/stats/authority_recovery.csv",
+        recovery=report("results/stats/authority_recovery.csv", caption="../report/captions/stats_authority.rst", category="Statistics", subcategory="Appendix F"),
         words="results/stats/authority_words.csv",
     params:
         labels=[(v, t) for v in ("base", "boosted") for t in ("with", "without")],

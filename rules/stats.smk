@@ -9,11 +9,11 @@ rule fig1_reanalysis:
     output:
         observations="results/stats/fig1_{corpus}_observations.parquet",
         mixed_model_json="results/stats/fig1_{corpus}_mixed_model.json",
-        mixed_model_csv="results/stats/fig1_{corpus}_mixed_model.csv",
+        mixed_model_csv=report("results/stats/fig1_{corpus}_mixed_model.csv", caption="../report/captions/stats_fig1_mixed_model.rst", category="Statistics", subcategory="Figure 1"),
         panel_tests_json="results/stats/fig1_{corpus}_panel_tests.json",
-        panel_tests_csv="results/stats/fig1_{corpus}_panel_tests.csv",
+        panel_tests_csv=report("results/stats/fig1_{corpus}_panel_tests.csv", caption="../report/captions/stats_fig1_panel_tests.rst", category="Statistics", subcategory="Figure 1"),
         means_json="results/stats/fig1_{corpus}_means.json",
-        means_csv="results/stats/fig1_{corpus}_means.csv",
+        means_csv=report("results/stats/fig1_{corpus}_means.csv", caption="../report/captions/stats_fig1_means.rst", category="Statistics", subcategory="Figure 1"),
     params:
         rm_names=lambda wc: list(published_scores(wc.corpus)),
         prompts=PROMPTS,
@@ -49,3 +49,19 @@ rule published_ablations:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/published_ablations.py"
+
+
+rule config_used:
+    output:
+        report("results/config_used.yaml", caption="../report/captions/config_used.rst", category="Configuration"),
+    params:
+        config=config,
+        prompts=PROMPTS,
+    log:
+        "logs/config_used.log",
+    benchmark:
+        "benchmarks/out/config_used.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/config_used.py"
