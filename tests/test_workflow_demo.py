@@ -67,19 +67,24 @@ def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
     assert (demo_run / "results/tables/table1.tex").read_text().count("\\\\") >= 30
 
 
-def test_mwlr_recovers_the_boosted_authority_words(demo_run):
+def test_authority_validation_scores_every_measure_with_and_without_template(demo_run):
     recovery = pd.read_csv(demo_run / "results/stats/authority_recovery.csv")
-    mwlr = recovery[(recovery["measure"] == "MWLR") & (recovery["template"] == "with")]["n_in_top10"].iloc[0]
-    assert mwlr >= 9
+    assert set(zip(recovery["measure"], recovery["template"])) == {
+        (m, t) for m in ("LLR", "LR-20", "LR-10", "p1LR", "p2LR", "MWLR", "GMLR", "JSLR") for t in ("with", "without")
+    }
+    assert recovery["n_in_top10"].between(0, 10).all()
+    words = pd.read_csv(demo_run / "results/stats/authority_words.csv")
+    assert words["boosted"].sum() == 10
 
 
-def test_reward_models_inherit_the_planted_preference(demo_run):
-    topk = pd.read_csv(demo_run / "results/stats/topk_per_family.csv")
-    assert set(topk["base_model"]) == {"Gemma", "Llama"}
-    dynamics = pd.read_csv(demo_run / "results/stats/training_checkpoint_ranks.csv")
-    first = dynamics[dynamics["step"] == 0].set_index(["run", "category"])["median_rank"]
-    # at initialisation the llama-based RM ranks agency tokens better than the gemma-based one does
-    assert first["llama-synth-large", "Agency"] < first["gemma-synth-large", "Agency"]
+def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
+    per_rm = pd.read_csv(demo_run / "results/stats/topk_per_rm.csv")
+    assert set(per_rm["rm"]) == {"demo-llama-rm-a", "demo-llama-rm-b", "demo-gemma-rm-a", "demo-gemma-rm-b"}
+    assert set(per_rm["category"]) == {"Agency", "Communion"}
+    counts = per_rm.groupby("rm")["count"].sum()
+    assert ((counts >= 0) & (counts <= 10)).all()
+    ranked = per_rm[per_rm["count"] > 0]
+    assert ((ranked["mean_rank"] >= 1) & (ranked["mean_rank"] <= 10)).all()
 
 
 def test_training_logged_falling_loss_and_heldout_accuracy(demo_run):
