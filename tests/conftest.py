@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from workflow_helpers import copy_workflow
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,41 +31,6 @@ def reference_mirror() -> Path:
     if mirror is None:
         pytest.fail("no reference mirror: set RMBIAS_REFERENCE_MIRROR to a copy of the upstream reference data")
     return mirror
-
-
-WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles", "envs")
-
-
-def copy_workflow(dest: Path) -> Path:
-    """Copy the workflow definition (not results/ or data/) into ``dest`` and return it."""
-    import shutil
-
-    dest.mkdir(parents=True, exist_ok=True)
-    for part in WORKFLOW_PARTS:
-        source = REPO_ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            shutil.copy2(source, dest / part)
-    return dest
-
-
-def run_snakemake(workdir: Path, *args: str, timeout: int = 900, env: dict[str, str] | None = None):
-    """Run the installed snakemake in ``workdir`` (``env`` added to the environment); return the
-    CompletedProcess (text, stdout and stderr merged)."""
-    import subprocess
-    import sys
-
-    snakemake = Path(sys.executable).with_name("snakemake")
-    return subprocess.run(
-        [str(snakemake), *args],
-        cwd=workdir,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 import re
 
-from conftest import run_snakemake
-from test_workflow_demo import job_counts
+from workflow_helpers import job_counts, run_snakemake
 
 
 def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):

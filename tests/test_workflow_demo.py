@@ -7,14 +7,13 @@ builds only its ancestors, the report builds, and no log contains the Hugging Fa
 """
 
 import json
-import re
 import time
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_workflow, run_snakemake
+from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
 
@@ -30,18 +29,6 @@ def demo_run(tmp_path_factory, reference_mirror):
     assert result.returncode == 0, result.stdout[-6000:]
     print(f"demo world run: {elapsed:.0f} s")
     return workdir
-
-
-def job_counts(dry_run_output: str) -> dict[str, int]:
-    """rule → job count from the 'Job stats' table of a dry run (empty when nothing to do)."""
-    counts = {}
-    table = dry_run_output.split("Job stats:", 1)[-1] if "Job stats:" in dry_run_output else ""
-    for line in table.splitlines()[3:]:
-        match = re.fullmatch(r"(\S+)\s+(\d+)", line.strip())
-        if not match:
-            break
-        counts[match.group(1)] = int(match.group(2))
-    return counts
 
 
 def test_planted_effect_in_figure2_three_way_interaction(demo_run):

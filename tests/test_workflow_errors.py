@@ -5,7 +5,7 @@ import shutil
 
 import yaml
 
-from conftest import run_snakemake
+from workflow_helpers import run_snakemake
 
 NOUNS = "data/corpora/dict_big2_nouns.csv"
 

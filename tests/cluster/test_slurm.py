@@ -11,7 +11,6 @@ import re
 import time
 from pathlib import Path
 
-import pytest
 
 from slurm_cluster import NODE_FEATURE, SlurmCluster
 from snakemake_run import (
