@@ -14,7 +14,7 @@ rule fig1_figure:
         observations=lambda wc: f"results/stats/fig1_{FIG1_FIGURES[wc.figure][0]}_observations.parquet",
         panel_tests=lambda wc: f"results/stats/fig1_{FIG1_FIGURES[wc.figure][0]}_panel_tests.csv",
     output:
-        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/{figure}.rst", category="Reward models in the wild"),
+        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/fig1_figure.rst", category="Reward models in the wild"),
         png="results/figures/{figure}.png",
     params:
         points=lambda wc: FIG1_FIGURES[wc.figure][1],
@@ -35,7 +35,7 @@ rule published_ablation_figure:
         ablations="results/stats/published_ablations.csv",
         warnings="results/stats/published_ablations_warnings.json",
     output:
-        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/{figure}.rst", category="RM training (published)"),
+        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/published_ablation_figure.rst", category="RM training (published)"),
         png="results/figures/{figure}.png",
     params:
         include_qwen=lambda wc: PUBLISHED_ABLATION_FIGURES[wc.figure],
@@ -62,7 +62,7 @@ rule fig2_figure:
         observations=lambda wc: f"results/stats/fig2_{FIG2_FIGURES[wc.figure]}_observations.parquet",
         welch=lambda wc: f"results/stats/fig2_{FIG2_FIGURES[wc.figure]}_welch.csv",
     output:
-        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/{figure}.rst", category="Base models"),
+        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/fig2_figure.rst", category="Base models"),
         png="results/figures/{figure}.png",
     params:
         models=lambda wc: FIG2_VARIANTS[FIG2_FIGURES[wc.figure]],
@@ -117,7 +117,7 @@ rule checkpoint_figure:
     input:
         "results/stats/training_checkpoint_ranks.csv",
     output:
-        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/{figure}.rst", category="RM training"),
+        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/checkpoint_figure.rst", category="RM training"),
         png="results/figures/{figure}.png",
     params:
         runs=TRAINING["figures"]["checkpoint_runs"],
@@ -138,7 +138,7 @@ rule own_ablation_figure:
     input:
         "results/stats/training_final_ranks.csv",
     output:
-        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/{figure}.rst", category="RM training"),
+        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/own_ablation_figure.rst", category="RM training"),
         png="results/figures/{figure}.png",
     params:
         include_qwen=lambda wc: OWN_ABLATION_FIGURES[wc.figure],
@@ -158,7 +158,7 @@ rule rank_change_figure:
     input:
         "results/stats/training_rank_changes.csv",
     output:
-        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/{figure}.rst", category="RM training"),
+        pdf=report("results/figures/{figure}.pdf", caption="../report/captions/rank_change_figure.rst", category="RM training"),
         png="results/figures/{figure}.png",
     params:
         run=lambda wc: RANK_CHANGE_FIGURES[wc.figure],
