@@ -21,7 +21,6 @@ def _validated_config():
 
 
 PROMPTS, MANIFEST = _validated_config()
-PROMPT_KEYS = list(PROMPTS)
 LLMS = {m["id"]: m for m in config["models"]}
 RMS = {m["id"]: m for m in config["reward_models"]}
 REFERENCE_DIR = "data/reference/upstream"
