@@ -11,9 +11,10 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from rmbias.corpora import normalize_term
 from rmbias.implicit import authority_recovery, boosted_word_scores, dictionary_log_probs, word_scores_across_pairs
 from rmbias.io import read_parquet
-from rmbias.stats import logprob_median_ranks, model_cell_welch_tests, normalize_token, three_way_anova, top_k_by_category
+from rmbias.stats import logprob_median_ranks, model_cell_welch_tests, three_way_anova, top_k_by_category
 
 
 def figure2_analysis(
@@ -64,7 +65,7 @@ def topk_analysis(
         decoded = set(read_parquet(path, columns=["decoded"])["decoded"])
         shared = decoded if shared is None else shared & decoded
     corpus = read_parquet(corpus_path, columns=["term", "category"])
-    category_by_token = {normalize_token(term): category for term, category in zip(corpus["term"], corpus["category"])}
+    category_by_token = {normalize_term(term): category for term, category in zip(corpus["term"], corpus["category"])}
     scores = []
     for rm, path in score_paths.items():
         table = read_parquet(path, columns=["response", prompt])

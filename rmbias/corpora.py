@@ -13,6 +13,7 @@ Both become the long table of design §3: one row per (term, category) with colu
 from __future__ import annotations
 
 import io
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,13 @@ DICTIONARY_FORMATS = {
     "mfd2": ("membership_matrix", MFD2_CATEGORIES),
 }
 CORPUS_COLUMNS = ["term", "category", "dictionary"]
+
+
+def normalize_term(text: str) -> str:
+    """The dictionary form a decoded token is matched on: NFKD ascii-folded (non-ascii dropped),
+    stripped, lowercased (" Café" → "cafe")."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return folded.strip().lower()
 
 
 def read_dictionary(path: str | Path, dictionary: str) -> pd.DataFrame:

@@ -15,8 +15,9 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from rmbias.corpora import normalize_term
 from rmbias.io import InputError, read_parquet
-from rmbias.stats import checkpoint_kendall, normalize_token
+from rmbias.stats import checkpoint_kendall
 
 STEP_COLUMN = re.compile(r"^step-(\d+)$")
 
@@ -37,7 +38,7 @@ def matched_tokens(table: pd.DataFrame, shared_decoded: Iterable[str], category_
     """
     shared = set(shared_decoded)
     kept = table[table["decoded"].isin(shared)].copy()
-    kept["norm"] = kept["decoded"].map(normalize_token)
+    kept["norm"] = kept["decoded"].map(normalize_term)
     kept["category"] = kept["norm"].map(category_by_norm)
     return kept.dropna(subset=["category"]).reset_index(drop=True)
 
@@ -119,7 +120,7 @@ def training_dynamics(
         decoded = set(read_parquet(path, columns=["decoded"])["decoded"])
         shared = decoded if shared is None else shared & decoded
     corpus = read_parquet(corpus_path, columns=["term", "category"])
-    category_by_norm = {normalize_token(t): c for t, c in zip(corpus["term"], corpus["category"])}
+    category_by_norm = {normalize_term(t): c for t, c in zip(corpus["term"], corpus["category"])}
     tables: dict[str, list[pd.DataFrame]] = {"ranks": [], "final": [], "kendall": [], "changes": []}
     for meta in runs:
         run = str(meta["run"])

@@ -12,7 +12,7 @@ Sections follow the paper:
   (Welch and permutation t-tests, Bonferroni, Cohen's d), :func:`mean_rank_table`.
 - Figure 2 (Section 3.1): :func:`logprob_median_ranks`, :func:`three_way_anova`,
   :func:`model_cell_welch_tests`.
-- Top-k (Section 2): :func:`normalize_token`, :func:`top_k_by_category`.
+- Top-k (Section 2): :func:`normalize_term`, :func:`top_k_by_category`.
 - Figure 4 / Appendix G: :func:`checkpoint_kendall`, :func:`load_ablation_tables`.
 - Output: :func:`stat_records` turns any result table into uniformly labelled records.
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
+from rmbias.corpora import normalize_term
 from rmbias.io import InputError, sanitize_for_json
 
 BASE_MODELS = ("Gemma", "Llama", "Qwen")
@@ -58,12 +58,6 @@ def base_model_from_name(name: str) -> str:
     if len(matches) != 1:
         raise InputError(f"model {name!r}: cannot tell its base model (expected exactly one of gemma, llama, qwen in the name)")
     return matches[0]
-
-
-def normalize_token(text: str) -> str:
-    """Decoded token -> dictionary form: NFKD ascii-folded (non-ascii dropped), stripped, lowercased."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return folded.strip().lower()
 
 
 def _require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -494,7 +488,7 @@ def top_k_by_category(
     """Category make-up of each RM's k top-scoring tokens, and its base-model average.
 
     ``scores``: ``rm, decoded, score``; ``category_by_token``: normalized token
-    (:func:`normalize_token`) -> category. Per RM the tokens are sorted by score (highest
+    (:func:`normalize_term`) -> category. Per RM the tokens are sorted by score (highest
     first, position 1..k); for each category: ``count`` of top-k tokens whose normalized form
     is in that category, and their ``mean_rank`` (mean position, NaN when none).
     Returns (per RM: ``rm, base_model, category, count, mean_rank``; per base model:
@@ -506,7 +500,7 @@ def top_k_by_category(
     rows = []
     for rm, rm_scores in scores.groupby("rm", sort=True):
         top = rm_scores.sort_values("score", ascending=False, kind="stable").head(k)
-        top_categories = top["decoded"].map(normalize_token).map(category_by_token).to_numpy()
+        top_categories = top["decoded"].map(normalize_term).map(category_by_token).to_numpy()
         positions = np.arange(1, len(top) + 1)
         for category in categories:
             in_category = positions[top_categories == category]

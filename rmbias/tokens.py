@@ -8,21 +8,15 @@ and to dictionary terms by the normalized form (ascii, stripped, lowercased).
 from __future__ import annotations
 
 import os
-import unicodedata
 from typing import Any, Mapping
 
 import pandas as pd
 
+from rmbias.corpora import normalize_term
 from rmbias.io import write_parquet
 from rmbias.models import ModelSpec, load_tokenizer
 
 TOKEN_TABLE_COLUMNS = ["token_id", "piece", "decoded", "norm"]
-
-
-def normalize(text: str) -> str:
-    """Ascii-fold (NFKD, non-ascii dropped), strip and lowercase: " Café" → "cafe"."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return folded.strip().lower()
 
 
 def decode_each(tokenizer: Any, token_ids: list[int]) -> list[str]:
@@ -50,7 +44,7 @@ def token_table(tokenizer: Any) -> pd.DataFrame:
         "token_id": pd.Series(token_ids, dtype="int64"),
         "piece": tokenizer.convert_ids_to_tokens(token_ids),
         "decoded": decoded,
-        "norm": [normalize(text) for text in decoded],
+        "norm": [normalize_term(text) for text in decoded],
     })
 
 

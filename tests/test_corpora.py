@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from rmbias.corpora import MFD2_CATEGORIES, read_dictionary
+from rmbias.corpora import MFD2_CATEGORIES, normalize_term, read_dictionary
 from rmbias.io import InputError
 
 
@@ -48,3 +48,12 @@ def test_malformed_dictionary_is_one_clear_line(tmp_path, content, dictionary, m
     text = str(err.value)
     assert str(path) in text and message in text
     assert "\n" not in text
+
+
+def test_normalize_term_folds_strips_and_lowercases():
+    assert normalize_term("  Café\n") == "cafe"
+    assert normalize_term("\ufb01ne") == "fine"  # the "fi" ligature decomposes under NFKD
+    assert normalize_term("ＬＯＶＥ") == "love"
+    assert normalize_term("Ünïcode\n") == "unicode"
+    assert normalize_term("爱") == ""
+    assert normalize_term("日本") == ""

@@ -43,12 +43,6 @@ def test_base_model_from_name_by_substring_and_unknown_raises():
         S.base_model_from_name("mistral-7b")
 
 
-def test_normalize_token_folds_strips_lowercases():
-    assert S.normalize_token("  Café\n") == "cafe"
-    assert S.normalize_token("ＬＯＶＥ") == "love"
-    assert S.normalize_token("日本") == ""
-
-
 def test_long_scores_melts_and_joins_every_category():
     wide = pd.DataFrame({"response": ["love", "power", "zzz"], "p1": [1.0, 2.0, 3.0], "p2": [4.0, 5.0, 6.0]})
     corpus = pd.DataFrame(

@@ -2,16 +2,9 @@
 
 from rmbias import demo
 from rmbias.io import read_parquet
-from rmbias.tokens import normalize, token_table, vocab_intersection, write_token_table
+from rmbias.tokens import token_table, vocab_intersection, write_token_table
 
 WORDS = ["Love", "freedom", "Café", "family"]
-
-
-def test_normalize_folds_strips_and_lowercases():
-    assert normalize("  Café ") == "cafe"
-    assert normalize("\ufb01ne") == "fine"  # the "fi" ligature decomposes under NFKD
-    assert normalize("Ünïcode\n") == "unicode"
-    assert normalize("爱") == ""
 
 
 def test_token_table_lists_each_non_special_token_once():
