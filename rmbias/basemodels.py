@@ -17,6 +17,18 @@ from rmbias.io import read_parquet
 from rmbias.stats import logprob_median_ranks, model_cell_welch_tests, three_way_anova, top_k_by_category
 
 
+def read_shared_decoded(token_table_paths: Sequence[str | Path]) -> set[str]:
+    """The decoded strings present in every token table (the paper's shared vocabulary)."""
+    tables = [set(read_parquet(path, columns=["decoded"])["decoded"]) for path in token_table_paths]
+    return set.intersection(*tables) if tables else set()
+
+
+def read_category_by_term(corpus_path: str | Path) -> dict[str, str]:
+    """Normalized dictionary term (:func:`~rmbias.corpora.normalize_term`) → category."""
+    corpus = read_parquet(corpus_path, columns=["term", "category"])
+    return {normalize_term(term): category for term, category in zip(corpus["term"], corpus["category"])}
+
+
 def figure2_analysis(
     logprob_paths: Mapping[str, str | Path], corpus_path: str | Path, prompts: Mapping[str, Mapping[str, str]]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -60,18 +72,13 @@ def topk_analysis(
     Gemma ∩ Llama vocabulary); categories come from the expanded Big Two dictionary matched on
     the normalized token (ascii-folded, stripped, lowercased).
     """
-    shared = None
-    for path in token_table_paths:
-        decoded = set(read_parquet(path, columns=["decoded"])["decoded"])
-        shared = decoded if shared is None else shared & decoded
-    corpus = read_parquet(corpus_path, columns=["term", "category"])
-    category_by_token = {normalize_term(term): category for term, category in zip(corpus["term"], corpus["category"])}
+    shared = read_shared_decoded(token_table_paths)
     scores = []
     for rm, path in score_paths.items():
         table = read_parquet(path, columns=["response", prompt])
         table = table[table["response"].isin(shared)]
         scores.append(pd.DataFrame({"rm": rm, "decoded": table["response"], "score": table[prompt]}))
-    return top_k_by_category(pd.concat(scores, ignore_index=True), category_by_token, k=k)
+    return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k)
 
 
 def authority_analysis(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from rmbias.corpora import normalize_term
 from rmbias.io import InputError, read_parquet
+from rmbias.basemodels import read_category_by_term, read_shared_decoded
 from rmbias.stats import checkpoint_kendall
 
 STEP_COLUMN = re.compile(r"^step-(\d+)$")
@@ -115,17 +116,13 @@ def training_dynamics(
     run, plus the external points), ``kendall`` (tau per run and step) and ``changes`` (rank
     change of every matched token per run, first saved vs final checkpoint).
     """
-    shared: set[str] | None = None
-    for path in token_table_paths:
-        decoded = set(read_parquet(path, columns=["decoded"])["decoded"])
-        shared = decoded if shared is None else shared & decoded
-    corpus = read_parquet(corpus_path, columns=["term", "category"])
-    category_by_norm = {normalize_term(t): c for t, c in zip(corpus["term"], corpus["category"])}
+    shared = read_shared_decoded(token_table_paths)
+    category_by_norm = read_category_by_term(corpus_path)
     tables: dict[str, list[pd.DataFrame]] = {"ranks": [], "final": [], "kendall": [], "changes": []}
     for meta in runs:
         run = str(meta["run"])
         labels = {key: meta[key] for key in ("run", "base_model", "data_source", "data_size_k")}
-        matched = matched_tokens(read_parquet(score_paths[run]), shared or set(), category_by_norm)
+        matched = matched_tokens(read_parquet(score_paths[run]), shared, category_by_norm)
         if matched.empty:
             raise InputError(f"{score_paths[run]}: no shared-vocabulary token matches the Big Two dictionary")
         ranks = checkpoint_ranks(matched)
