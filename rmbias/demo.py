@@ -20,7 +20,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -600,13 +600,23 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     answers = torch.tensor(np.stack([
         corpus.loc[corpus["prompt_key"] == key, "answer"].map(token_of).to_numpy(dtype=np.int64) for key in keys
     ]))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lm_learning_rate)
-    losses = []
-    model.train()
-    for step in range(settings.lm_steps):
+
+    def step_loss(step: int) -> torch.Tensor:
         columns = (step * settings.lm_answers_per_step + torch.arange(settings.lm_answers_per_step)) % answers.shape[1]
         log_probs = model(**inputs, logits_to_keep=1).logits[:, -1].log_softmax(-1)
-        loss = -log_probs.gather(1, answers[:, columns]).mean()
+        return -log_probs.gather(1, answers[:, columns]).mean()
+
+    return _adamw_steps(model, settings.lm_learning_rate, settings.lm_steps, step_loss)
+
+
+def _adamw_steps(model: transformers.PreTrainedModel, learning_rate: float, steps: int,
+                 step_loss: Callable[[int], torch.Tensor]) -> list[float]:
+    """Train ``model`` in place: ``steps`` AdamW steps on ``step_loss(step)``; returns each step's loss."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    losses = []
+    model.train()
+    for step in range(steps):
+        loss = step_loss(step)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -642,23 +652,16 @@ def train_reward_model(model: transformers.PreTrainedModel, tokenizer, pairs: pd
 
     encoded = [(encode(prompt, chosen), encode(prompt, rejected))
                for prompt, chosen, rejected in pairs[["prompt", "chosen", "rejected"]].itertuples(index=False)]
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.rm_learning_rate)
-    losses = []
-    model.train()
-    for step in range(settings.rm_steps):
+
+    def step_loss(step: int) -> torch.Tensor:
         start = (step * settings.rm_batch_size) % len(encoded)
         batch = [encoded[(start + offset) % len(encoded)] for offset in range(settings.rm_batch_size)]
         inputs = _right_padded([chosen for chosen, _ in batch] + [rejected for _, rejected in batch],
                                tokenizer.pad_token_id)
-        rewards = model(**inputs).logits[:, 0]
-        chosen_rewards, rejected_rewards = rewards.chunk(2)
-        loss = -torch.nn.functional.logsigmoid(chosen_rewards - rejected_rewards).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    model.eval()
-    return losses
+        chosen_rewards, rejected_rewards = model(**inputs).logits[:, 0].chunk(2)
+        return -torch.nn.functional.logsigmoid(chosen_rewards - rejected_rewards).mean()
+
+    return _adamw_steps(model, settings.rm_learning_rate, settings.rm_steps, step_loss)
 
 
 def _derived_seed(seed: int, name: str) -> int:
