@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+import workflow_helpers
 from rmbias.io import read_parquet
 
-SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 # Paths in a checkout (relative to its root) that are build products, caches or local data.
 NOT_WORKFLOW = {".git", ".venv", ".snakemake", ".pytest_cache", "results", "data", "logs", "benchmarks/out"}
 
@@ -96,13 +94,10 @@ def copy_workflow(source: Path, destination: Path) -> Path:
 
 def run_snakemake(workdir: Path, args: list[str], env: dict[str, str], timeout_s: float) -> str:
     """Run snakemake in `workdir`; return its console log, or fail with the log's tail."""
-    result = subprocess.run(
-        [SNAKEMAKE, *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout_s
-    )
-    log_text = result.stdout + result.stderr
+    result = workflow_helpers.run_snakemake(workdir, *args, timeout=timeout_s, env=env)
     if result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed in {workdir} (exit {result.returncode}):\n{log_text[-6000:]}")
-    return log_text
+        raise AssertionError(f"snakemake {' '.join(args)} failed in {workdir} (exit {result.returncode}):\n{result.stdout[-6000:]}")
+    return result.stdout
 
 
 def output_files(workdir: Path, args: list[str], env: dict[str, str]) -> list[str]:
