@@ -151,6 +151,34 @@ def read_csv(path: str | os.PathLike, **options) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable CSV ({_first_line(err)})") from err
 
 
+def read_wide_scores(path: str | os.PathLike, prompt_keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """A wide score table in the published CSV layout: ``response`` kept verbatim as text (" Love",
+    "NA" and "null" stay strings) and one float column per prompt key (an empty cell is NaN).
+
+    ``prompt_keys`` are the score columns required and kept, in that order (None: every column
+    but ``response``). Raises :class:`InputError` naming the file when it is unreadable, lacks
+    ``response`` or a prompt column, or holds a non-numeric score.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a readable score CSV ({_first_line(err)})") from err
+    keys = list(prompt_keys) if prompt_keys is not None else [c for c in table.columns if c != "response"]
+    missing = [c for c in ["response", *keys] if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    scores = {}
+    for key in keys:
+        try:
+            scores[key] = pd.to_numeric(table[key].replace("", float("nan")))
+        except ValueError as err:
+            raise InputError(f"{path}: non-numeric score in column {key}") from err
+    return pd.concat([table[["response"]], pd.DataFrame(scores)], axis=1)
+
+
 def parquet_is_complete(path: str | os.PathLike) -> bool:
     """True when ``path`` exists and its footer and every row group can be read."""
     try:

@@ -8,35 +8,14 @@ every statistic as JSON and CSV with the uniform labels of ``results/stats/``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import pandas as pd
 
-from rmbias.io import InputError, read_parquet, write_csv, write_json, write_parquet
+from rmbias.io import InputError, read_parquet, read_wide_scores, write_csv, write_json, write_parquet
 from rmbias.stats import RankingAnalysis, analyse_rm_rankings, long_scores, stat_records
 
 MFD_SCHEMES = ("published_script", "virtue")
-
-
-def read_wide_scores(path: str | Path, prompt_keys: Sequence[str]) -> pd.DataFrame:
-    """Read a wide score CSV (``response`` + one float column per prompt key).
-
-    Raises :class:`InputError` naming the file when it is unreadable, lacks ``response`` or a
-    prompt column, or holds a non-numeric score.
-    """
-    path = Path(path)
-    try:
-        wide = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"response": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not a readable score CSV ({str(err).splitlines()[0]})") from err
-    missing = [c for c in ["response", *prompt_keys] if c not in wide.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
-    scores = wide[list(prompt_keys)]
-    non_numeric = [c for c in prompt_keys if not pd.api.types.is_numeric_dtype(scores[c])]
-    if non_numeric:
-        raise InputError(f"{path}: non-numeric scores in column {non_numeric[0]}")
-    return wide[["response", *prompt_keys]]
 
 
 def analysis_corpus(corpus: pd.DataFrame, mfd_scheme: str | None) -> tuple[pd.DataFrame, list[str]]:

@@ -39,7 +39,7 @@ import scipy.stats
 import torch
 from tqdm import tqdm
 
-from rmbias.io import InputError, parquet_is_complete, read_parquet, write_csv, write_parquet
+from rmbias.io import InputError, parquet_is_complete, read_parquet, read_wide_scores, write_csv, write_parquet
 from rmbias.models import (
     ModelSpec, encode, load_reward_model, load_tokenizer, prompt_texts, read_reward, render, render_responses,
     resolve_device,
@@ -363,22 +363,10 @@ def compare_scores(ours: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["prompt", "n", "spearman", "max_abs_diff"])
 
 
-def read_published_scores(path: str | os.PathLike) -> pd.DataFrame:
-    """A published wide CSV of rewards: ``response`` kept verbatim as text, other columns as floats."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file does not exist")
-    table = pd.read_csv(path, dtype={"response": str}, keep_default_na=False)
-    if "response" not in table.columns:
-        raise InputError(f"{path}: missing column response")
-    scores = table.drop(columns="response").apply(pd.to_numeric, errors="coerce")
-    return pd.concat([table[["response"]], scores], axis=1)
-
-
 def write_reproduction_check(ours_path: str | os.PathLike, published_path: str | os.PathLike,
                              out_path: str | os.PathLike) -> None:
     """Compare our score parquet with a published score CSV and write :func:`compare_scores` as CSV."""
-    comparison = compare_scores(read_parquet(ours_path), read_published_scores(published_path))
+    comparison = compare_scores(read_parquet(ours_path), read_wide_scores(published_path))
     logger.info("reproduction check %s vs %s: min spearman %.4f, max |diff| %.4g over %d prompts",
                 ours_path, published_path, comparison["spearman"].min(), comparison["max_abs_diff"].max(),
                 len(comparison))

@@ -8,10 +8,10 @@ import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from rmbias import demo
-from rmbias.io import InputError
+from rmbias.io import InputError, read_wide_scores
 from rmbias.models import ModelSpec, encode, load_tokenizer, render
 from rmbias.scoring import (
-    candidates_from_table, compare_scores, read_published_scores, score_candidates, split_suffix,
+    candidates_from_table, compare_scores, score_candidates, split_suffix,
 )
 
 PROMPTS = {
@@ -229,6 +229,6 @@ def test_compare_scores_identity_and_perturbation(tmp_path):
 def test_published_csv_keeps_responses_verbatim(tmp_path):
     path = tmp_path / "published.csv"
     path.write_text('response,a\nNA,1.5\nnull,2.5\n" Love",\n', encoding="utf-8")
-    table = read_published_scores(path)
+    table = read_wide_scores(path)
     assert table["response"].tolist() == ["NA", "null", " Love"]
     assert table["a"].iloc[:2].tolist() == [1.5, 2.5] and np.isnan(table["a"].iloc[2])
