@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import re
-import shutil
 import string
 import time
 import zlib
@@ -29,7 +28,7 @@ import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX as QWEN2_PRETOKENIZE_REGEX
 
-from rmbias.io import write_json
+from rmbias.io import save_pretrained_atomically, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -671,18 +670,6 @@ def _derived_seed(seed: int, name: str) -> int:
 
 def _prompt_words(prompts: dict[str, dict]) -> list[str]:
     return sorted({word for prompt in prompts.values() for word in re.findall(r"[A-Za-z]+", prompt["text"])})
-
-
-def save_pretrained_atomically(model: transformers.PreTrainedModel, tokenizer, directory: Path) -> None:
-    """Save ``model`` and ``tokenizer`` to a temporary sibling of ``directory``, then rename it
-    into place, so a killed build never leaves a half-written model directory."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(staging, directory)
 
 
 def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: str | os.PathLike,

@@ -69,6 +69,14 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+def save_pretrained_atomically(model, tokenizer, directory: str | os.PathLike) -> None:
+    """``save_pretrained`` a Hugging Face model and its tokenizer into ``directory`` through
+    :func:`atomic_directory`, so a killed job never leaves a half-written model behind."""
+    with atomic_directory(directory) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``frame`` (index dropped) to ``path`` atomically."""
     with atomic_path(path) as tmp:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 import transformers
 
-from rmbias.io import InputError, atomic_directory, write_csv
+from rmbias.io import InputError, atomic_directory, save_pretrained_atomically, write_csv
 from rmbias.models import ModelSpec, load_tokenizer, resolve_device
 from rmbias.preferences import read_preferences, render_conversation, split_pairs
 
@@ -535,9 +535,7 @@ def finetune_sft_lora(base: ModelSpec | str | os.PathLike, examples: pd.DataFram
                 (loss * len(micro) / sum(len(m) for m in group)).backward()
             _optimizer_step(model, optimizer, scheduler, cfg)
     merged = model.merge_and_unload()
-    with atomic_directory(out_dir) as tmp:
-        merged.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+    save_pretrained_atomically(merged, tokenizer, out_dir)
     return out_dir
 
 
