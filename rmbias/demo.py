@@ -234,6 +234,9 @@ _ARCHITECTURES: dict[str, tuple[type, type, type]] = {
               transformers.Qwen2ForSequenceClassification),
 }
 
+_NORM_GAIN_OFFSET: dict[str, float] = {"gemma2": 1.0}
+"""What an RMSNorm adds to its stored weight to get its gain (Gemma-2 stores gain − 1)."""
+
 INITIALIZER_RANGE = 0.02
 """Standard deviation of the random initial weights."""
 
@@ -286,11 +289,13 @@ def tiny_config(arch: str, tokenizer, hidden_size: int = 32,
 
 
 def tiny_model(arch: str, tokenizer, kind: str, seed: int = 0, hidden_size: int = 32,
-               num_layers: int = 2) -> transformers.PreTrainedModel:
+               num_layers: int = 2, output_scale: float = 1.0) -> transformers.PreTrainedModel:
     """A randomly initialised float32 ``arch`` model over ``tokenizer``'s vocabulary.
 
     ``kind`` is "causal_lm" (``*ForCausalLM``) or "reward_model" (``*ForSequenceClassification``
-    with one label). The weights depend only on ``seed``; the global torch RNG is left as it was.
+    with one label). ``output_scale`` is the initial gain of the final RMSNorm (1 is the
+    architecture's default); the logits scale with it. The weights depend only on ``seed``; the
+    global torch RNG is left as it was.
     """
     config = tiny_config(arch, tokenizer, hidden_size=hidden_size, num_layers=num_layers)
     model_classes = {"causal_lm": _ARCHITECTURES[arch][1], "reward_model": _ARCHITECTURES[arch][2]}
@@ -299,6 +304,8 @@ def tiny_model(arch: str, tokenizer, kind: str, seed: int = 0, hidden_size: int 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_classes[kind](config)
+    with torch.no_grad():
+        model.base_model.norm.weight.fill_(output_scale - _NORM_GAIN_OFFSET.get(arch, 0.0))
     return model.to(torch.float32).eval()
 
 
@@ -340,7 +347,8 @@ WORDS_ONLY_IN_ONE_FAMILY = 4
 @dataclass(frozen=True)
 class DemoLM:
     """One causal LM of the demo world: ``type`` is "pretrained" (trained on raw prompts) or
-    "instruction-tuned" (trained on chat-templated prompts)."""
+    "instruction-tuned" (trained on chat-templated prompts); ``output_scale`` is the initial
+    gain of its final norm (:func:`tiny_model`)."""
 
     id: str
     family: str
@@ -348,6 +356,19 @@ class DemoLM:
     type: str
     hidden_size: int = 32
     num_layers: int = 2
+    output_scale: float = 1.0
+
+
+LARGE_LM = dict(hidden_size=256, output_scale=4.0)
+"""The "large" demo LMs, wide and with a logit range a LoRA fine-tune can use, like real LLMs.
+
+Appendix F boosts 10 words by LoRA, which cannot touch the embeddings or the final norm, so
+one hidden direction must lift those 10 above every other token. With 32 dimensions no
+direction separates 10 random word vectors from 11 000 others (the 10 project at about
+1/√10 of their length onto their mean, the best of the others at about 3.9/√32); with 256
+it does, once the logits span tens of nats as a real LLM's do. The one-word answers that the
+demo LMs learn need only a few nats, so the range is set at initialisation (a gain of 4;
+at 5 the 150 training steps no longer fit the answers)."""
 
 
 @dataclass(frozen=True)
@@ -362,10 +383,10 @@ class DemoRM:
 DEMO_LMS = (
     DemoLM("demo-llama-base", "llama", "llama", "pretrained"),
     DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned"),
-    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", hidden_size=64),
+    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
     DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned"),
-    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", hidden_size=64),
+    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM),
     DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned"),
 )
 DEMO_RMS = (
@@ -705,7 +726,7 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
                                answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step,
                                seed=model_seed)
         model = tiny_model(spec.arch, tokenizers[spec.family], "causal_lm", seed=model_seed,
-                           hidden_size=spec.hidden_size, num_layers=spec.num_layers)
+                           hidden_size=spec.hidden_size, num_layers=spec.num_layers, output_scale=spec.output_scale)
         add_category_structure(model, tokenizers[spec.family],
                                {**dictionary_pools(family_pools[spec.family]), **valence_adjectives(prompts)},
                                seed=model_seed)

@@ -43,6 +43,25 @@ def test_planted_effect_in_figure2_three_way_interaction(demo_run):
     assert means["negative", "Communion", "demo-llama-it"] < means["negative", "Communion", "demo-gemma-it"]
 
 
+@pytest.mark.parametrize("model, favoured_on_positive", [
+    ("demo-llama-it-large", "Agency"), ("demo-gemma-it-large", "Communion"),
+])
+def test_large_demo_models_learn_the_planted_preference(demo_run, model, favoured_on_positive):
+    # The 256-wide LMs learn the planted effect in the full world (in the 60-word world of
+    # tests/test_demo.py some seeds stall at the unconditional answer distribution).
+    prompts = yaml.safe_load((demo_run / "config/prompts.yaml").read_text())["prompts"]
+    corpus = pd.read_parquet(demo_run / "results/corpora/big2_nouns.parquet")
+    categories = corpus.groupby("term")["category"].agg(lambda c: c.iloc[0] if c.nunique() == 1 else None).dropna()
+    logprobs = pd.read_parquet(demo_run / f"results/logprobs/{model}.parquet")
+    logprobs["category"] = logprobs["decoded"].str.strip().str.lower().map(categories)
+    by_category = logprobs.dropna(subset=["category"]).groupby("category")
+    sign = 1 if favoured_on_positive == "Agency" else -1
+    for valence, direction in (("positive", sign), ("negative", -sign)):
+        keys = [key for key, prompt in prompts.items() if prompt["valence"] == valence]
+        mean_logp = by_category[keys].mean().mean(axis=1)
+        assert direction * (mean_logp["Agency"] - mean_logp["Communion"]) > 1.0, (valence, mean_logp)
+
+
 def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
     corpus = pd.read_parquet(demo_run / "results/corpora/big2_expanded.parquet")
     category = dict(zip(corpus["term"], corpus["category"]))
@@ -54,14 +73,19 @@ def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
     assert (demo_run / "results/tables/table1.tex").read_text().count("\\\\") >= 30
 
 
-def test_authority_validation_scores_every_measure_with_and_without_template(demo_run):
+def test_authority_boost_is_recovered_by_mwlr_on_held_out_prompts(demo_run):
     recovery = pd.read_csv(demo_run / "results/stats/authority_recovery.csv")
     assert set(zip(recovery["measure"], recovery["template"])) == {
         (m, t) for m in ("LLR", "LR-20", "LR-10", "p1LR", "p2LR", "MWLR", "GMLR", "JSLR") for t in ("with", "without")
     }
     assert recovery["n_in_top10"].between(0, 10).all()
+    in_top10 = recovery.set_index(["measure", "template"])["n_in_top10"]
+    # Appendix F's claim, with the training chat template: MWLR finds (nearly) all 10 words
+    assert in_top10["MWLR", "with"] >= 9
     words = pd.read_csv(demo_run / "results/stats/authority_words.csv")
     assert words["boosted"].sum() == 10
+    # Figure A3b: only the boosted words gain; the other authority.virtue words stay near 0
+    assert words.loc[words["boosted"], "mwlr"].min() > 5 * words.loc[~words["boosted"], "mwlr"].abs().max()
 
 
 def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
