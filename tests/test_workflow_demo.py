@@ -142,14 +142,19 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # demo-gemma-it-large feeds Figure 3 (two Llama pairs) and Table A2, and the config record
+    # demo-gemma-it-large feeds Figure 3 (two Llama pairs), Table A2, the whole Appendix F
+    # chain (it is the boosted base) and the config record
     assert job_counts(result.stdout) == {
         "logprobs": 1,
         "implicit_pair": 2,
         "table": 1,
         "fig3_data": 1,
         "fig3_figure": 1,
+        "authority_boost_sft": 1,
+        "authority_logprobs": 4,
+        "authority_analysis": 1,
+        "authority_figures": 1,
         "config_used": 1,
         "all": 1,
-        "total": 8,
+        "total": 15,
     }
