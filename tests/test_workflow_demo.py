@@ -12,8 +12,10 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
+
+from rmbias.basemodels import read_category_by_term
+from rmbias.corpora import normalize_term
 
 HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
 
@@ -50,10 +52,9 @@ def test_large_demo_models_learn_the_planted_preference(demo_run, model, favoure
     # The 256-wide LMs learn the planted effect in the full world (in the 60-word world of
     # tests/test_demo.py some seeds stall at the unconditional answer distribution).
     prompts = yaml.safe_load((demo_run / "config/prompts.yaml").read_text())["prompts"]
-    corpus = pd.read_parquet(demo_run / "results/corpora/big2_nouns.parquet")
-    categories = corpus.groupby("term")["category"].agg(lambda c: c.iloc[0] if c.nunique() == 1 else None).dropna()
+    category_by_term = read_category_by_term(demo_run / "results/corpora/big2_nouns.parquet")
     logprobs = pd.read_parquet(demo_run / f"results/logprobs/{model}.parquet")
-    logprobs["category"] = logprobs["decoded"].str.strip().str.lower().map(categories)
+    logprobs["category"] = logprobs["decoded"].map(lambda decoded: category_by_term.get(normalize_term(decoded)))
     by_category = logprobs.dropna(subset=["category"]).groupby("category")
     sign = 1 if favoured_on_positive == "Agency" else -1
     for valence, direction in (("positive", sign), ("negative", -sign)):
