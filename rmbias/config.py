@@ -16,6 +16,7 @@ import yaml
 from rmbias.io import InputError, read_text_utf8
 
 PINNED_REVISION = re.compile(r"^[0-9a-f]{40}$")
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -28,6 +29,19 @@ def load_yaml(path: str | Path) -> Any:
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise InputError(f"{path}:{where}: invalid YAML: {problem}") from err
+
+
+def schema_defaults(*path: str) -> dict[str, Any]:
+    """The ``default`` of every property of the schema object at ``path``, the one place defaults live.
+
+    ``path`` names properties from the top (``"scoring"``) or a definition (``"definitions", "model"``);
+    library functions called outside the workflow take their defaults from here, so they agree
+    with what a validated config holds.
+    """
+    node = load_yaml(SCHEMA_PATH)
+    for part in path:
+        node = node[part] if part == "definitions" or "properties" not in node else node["properties"][part]
+    return {key: spec["default"] for key, spec in node.get("properties", {}).items() if "default" in spec}
 
 
 def key_path(parts: list[Any]) -> str:
