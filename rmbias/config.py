@@ -6,9 +6,11 @@ Every problem is reported as one line that names the offending key, e.g.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jsonschema
 import yaml
@@ -38,10 +40,25 @@ def schema_defaults(*path: str) -> dict[str, Any]:
     library functions called outside the workflow take their defaults from here, so they agree
     with what a validated config holds.
     """
-    node = load_yaml(SCHEMA_PATH)
+    node = _schema()
     for part in path:
         node = node[part] if part == "definitions" or "properties" not in node else node["properties"][part]
-    return {key: spec["default"] for key, spec in node.get("properties", {}).items() if "default" in spec}
+    return {key: copy.deepcopy(spec["default"]) for key, spec in node.get("properties", {}).items() if "default" in spec}
+
+
+def require_pinned_revision(entry: Mapping[str, Any], where: str) -> None:
+    """``trust_remote_code`` runs the hub's code: only at a pinned 40-hex commit ``revision``.
+    Raises an :class:`InputError` starting with ``where``."""
+    if entry.get("trust_remote_code") and not PINNED_REVISION.match(str(entry.get("revision") or "")):
+        raise InputError(
+            f"{where}: {entry.get('id')} sets trust_remote_code but does not pin a 40-character commit "
+            f"revision (got {entry.get('revision')!r}); remote code is only run at a pinned revision"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict:
+    return load_yaml(SCHEMA_PATH)
 
 
 def key_path(parts: list[Any]) -> str:
@@ -99,11 +116,7 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
             if entry["id"] in seen:
                 raise InputError(f"config error at {where}.id: duplicate model id {entry['id']!r}")
             seen.add(entry["id"])
-            if entry.get("trust_remote_code") and not PINNED_REVISION.match(str(entry.get("revision") or "")):
-                raise InputError(
-                    f"config error at {where}.revision: {entry['id']} sets trust_remote_code but does not pin "
-                    "a 40-character commit revision; remote code is only run at a pinned revision"
-                )
+            require_pinned_revision(entry, f"config error at {where}.revision")
     datasets = config["training"]["preference_datasets"]
     for i, run in enumerate(config["training"]["runs"]):
         data = run["data"]
