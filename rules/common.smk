@@ -1,10 +1,11 @@
-# Config access and input functions shared by every stage. The config is validated here,
-# before any rule is defined, so a bad key stops the run with one line naming it.
+# Config access and input functions shared by every stage (no rules). The config is validated
+# here, before any rule is defined, so a bad key stops the run with one line naming it.
 import re
 import sys
 from pathlib import Path
 
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
+from rmbias.families import family_label
 from rmbias.io import InputError
 
 
@@ -28,6 +29,11 @@ REFERENCE_DIR = "data/reference/upstream"
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9._-]*",
     dictionary="big2_nouns|big2_expanded|mfd2",
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly ``names``; with no names, one that matches nothing."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def reference(rel_path):
@@ -68,74 +74,37 @@ def published_scores(corpus):
     }
 
 
-def figure_files(*names):
-    return [f"results/figures/{name}.{ext}" for name in names for ext in ("pdf", "png")]
-
-
-def reanalysis_targets():
-    """Issue-2 outputs: Figures 1, A1, 4b, A5b and their statistics from the published data."""
-    if not config["reanalysis"]["enabled"]:
-        return []
-    stats = [
-        f"results/stats/fig1_{corpus}_{name}.{ext}"
-        for corpus in ("big2", "mfd")
-        for name in ("mixed_model", "panel_tests", "means")
-        for ext in ("json", "csv")
-    ]
-    figures = figure_files("fig1a_big2", "fig1b_mfd", "figA1a_big2", "figA1b_mfd", "fig4b_ablations", "figA5b_ablations")
-    return stats + figures + ["results/stats/published_ablations.csv"]
-
-
-def scoring_targets():
-    logprobs = [f"results/logprobs/{m}.parquet" for m in LLMS]
-    scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
-    checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
-    return logprobs + scores + checks
-
-
-def implicit_targets():
-    """Section 3: Figure 2 (with its statistics), Figure 3, the MWLR tables and top-k."""
-    implicit = config["implicit"]
-    targets = []
-    if implicit["fig2"]["instruct"]:
-        targets += figure_files("fig2a_instruct") + ["results/stats/fig2_instruct_anova.json"]
-    if implicit["fig2"]["pretrained"]:
-        targets += figure_files("fig2b_pretrained") + ["results/stats/fig2_pretrained_anova.json"]
-    llama_it = [m for m, e in LLMS.items() if e["family"] == "llama" and e["type"] == "instruction-tuned"]
-    gemma_it = [m for m, e in LLMS.items() if e["family"] == "gemma" and e["type"] == "instruction-tuned"]
-    if llama_it and gemma_it:
-        targets += figure_files("fig3_lollipop")
-    targets += [f"results/tables/{t['name']}.{ext}" for t in implicit["tables"] for ext in ("tex", "csv")]
-    if implicit["topk_vocabulary"] and "vocab" in config["scoring"]["scopes"] and RMS:
-        targets.append("results/stats/topk.json")
-    if config["authority_boost"]["enabled"]:
-        targets += figure_files("figA3a_authority", "figA3b_authority")
-    return targets
-
-
-def training_targets():
-    """Section 4: checkpoint dynamics, own ablations, rank changes, Kendall tau."""
-    training = config["training"]
-    if not training["enabled"] or not training["runs"]:
-        return []
-    targets = ["results/stats/training_dynamics.json"] + figure_files("fig4b_ablations_own", "figA5b_ablations_own")
-    if training["figures"]["checkpoint_runs"]:
-        targets += figure_files("fig4a_training_checkpoints", "figA5a_training_checkpoints", "figG1_kendall")
-    targets += figure_files(*training["figures"]["rank_changes"])
-    return targets
-
-
-def all_targets():
-    return ["results/config_used.yaml"] + reanalysis_targets() + scoring_targets() + implicit_targets() + training_targets()
-
-
 # --- Demo world --------------------------------------------------------------
 
 # The config's models whose weights live in results/models/<id> are the demo world's.
 DEMO_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
 
 
-# --- Scoring (models, resources, candidates) ---------------------------------
+# --- GPU jobs ----------------------------------------------------------------
+
+def gpu_job_resources(resources_of):
+    """The ``resources:`` of a GPU job, read from the config entry ``resources_of(wildcards)``.
+
+    The entry is a validated ``resources`` object of config/schema.yaml, so ``gpus``, ``mem_mb``
+    and ``runtime`` hold the schema's defaults when the config omits them. The SLURM executor
+    turns ``gpu`` into ``--gpus``, ``slurm_partition`` into ``-p`` and ``constraint`` into ``-C``;
+    a callable returning None (no partition or constraint in the entry) adds no flag.
+    """
+    return {
+        "gpu": lambda wc: resources_of(wc)["gpus"],
+        "mem_mb": lambda wc: resources_of(wc)["mem_mb"],
+        "runtime": lambda wc: resources_of(wc)["runtime"],
+        "slurm_partition": lambda wc: resources_of(wc).get("slurm_partition"),
+        "constraint": lambda wc: resources_of(wc).get("constraint"),
+    }
+
+
+def gpu_job_threads(resources_of):
+    """The ``threads:`` of a GPU job: ``cpus_per_task`` of its config entry's ``resources``."""
+    return lambda wc: resources_of(wc)["cpus_per_task"]
+
+
+# --- Scoring (models, candidates) ---------------------------------------------
 
 def model_entry(model_id):
     return LLMS[model_id] if model_id in LLMS else RMS[model_id]
@@ -146,12 +115,9 @@ def model_files(model_id):
     return [f"results/models/{model_id}"] if model_id in DEMO_MODEL_IDS else []
 
 
-def model_resource(key, default=None):
-    """A resources callable reading ``key`` from the model entry named by the ``model`` wildcard.
-
-    The SLURM executor turns ``gpu`` into ``--gpus``, ``constraint`` into ``-C`` and
-    ``slurm_partition`` into ``-p``; a callable returning None adds no flag."""
-    return lambda wc: model_entry(wc.model)["resources"].get(key, default)
+def model_resources(wc):
+    """The ``resources`` entry of the model named by the ``model`` wildcard."""
+    return model_entry(wc.model)["resources"]
 
 
 def scoring_candidates(wc):
@@ -202,6 +168,11 @@ AUTHORITY_HELD_OUT = [
 ]
 
 
+def authority_resources(wc):
+    """The ``resources`` entry of the Appendix F jobs (the SFT and its log-probabilities)."""
+    return AUTHORITY["resources"]
+
+
 # --- Training ----------------------------------------------------------------
 
 TRAINING = config["training"]
@@ -209,9 +180,9 @@ RUNS = {run["id"]: run for run in TRAINING["runs"]}
 TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
 
 
-def run_resource(key, default=None):
-    """A resources callable reading ``key`` from the run's ``resources`` entry."""
-    return lambda wc: RUNS[wc.run]["resources"].get(key, default)
+def run_resources(wc):
+    """The ``resources`` entry of the training run named by the ``run`` wildcard."""
+    return RUNS[wc.run]["resources"]
 
 
 def preference_file(wc):

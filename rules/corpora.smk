@@ -19,7 +19,7 @@ rule fetch_reference:
     log:
         "logs/fetch_reference/{path}.log",
     benchmark:
-        "benchmarks/out/fetch_reference/{path}.tsv"
+        "results/benchmarks/fetch_reference/{path}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -34,7 +34,7 @@ rule corpus:
     log:
         "logs/corpus/{dictionary}.log",
     benchmark:
-        "benchmarks/out/corpus/{dictionary}.tsv"
+        "results/benchmarks/corpus/{dictionary}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:

@@ -18,7 +18,7 @@ rule demo_models:
     log:
         "logs/demo_models.log",
     benchmark:
-        "benchmarks/out/demo_models.tsv"
+        "results/benchmarks/demo_models.tsv"
     conda:
         "../envs/gpu.yaml"
     script:

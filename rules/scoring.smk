@@ -13,7 +13,7 @@ rule token_table:
     log:
         "logs/token_table/{model}.log",
     benchmark:
-        "benchmarks/out/token_table/{model}.tsv"
+        "results/benchmarks/token_table/{model}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -28,17 +28,13 @@ rule logprobs:
     params:
         entry=lambda wc: LLMS[wc.model],
         prompts=PROMPTS,
-    threads: lambda wc: model_entry(wc.model)["resources"]["cpus_per_task"]
+    threads: gpu_job_threads(model_resources)
     resources:
-        gpu=model_resource("gpus", 0),
-        mem_mb=model_resource("mem_mb", 4000),
-        runtime=model_resource("runtime", 60),
-        slurm_partition=model_resource("slurm_partition"),
-        constraint=model_resource("constraint"),
+        **gpu_job_resources(model_resources),
     log:
         "logs/logprobs/{model}.log",
     benchmark:
-        "benchmarks/out/logprobs/{model}.tsv"
+        "results/benchmarks/logprobs/{model}.tsv"
     conda:
         "../envs/gpu.yaml"
     script:
@@ -53,7 +49,7 @@ rule dictionary_candidates:
     log:
         "logs/dictionary_candidates.log",
     benchmark:
-        "benchmarks/out/dictionary_candidates.tsv"
+        "results/benchmarks/dictionary_candidates.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -74,17 +70,13 @@ rule rm_scores:
         shard_dir=lambda wc: f"results/rm_scores/{wc.scope}/{wc.model}.shards",
     wildcard_constraints:
         scope="dictionary|vocab",
-    threads: lambda wc: model_entry(wc.model)["resources"]["cpus_per_task"]
+    threads: gpu_job_threads(model_resources)
     resources:
-        gpu=model_resource("gpus", 0),
-        mem_mb=model_resource("mem_mb", 4000),
-        runtime=model_resource("runtime", 60),
-        slurm_partition=model_resource("slurm_partition"),
-        constraint=model_resource("constraint"),
+        **gpu_job_resources(model_resources),
     log:
         "logs/rm_scores/{scope}/{model}.log",
     benchmark:
-        "benchmarks/out/rm_scores/{scope}/{model}.tsv"
+        "results/benchmarks/rm_scores/{scope}/{model}.tsv"
     conda:
         "../envs/gpu.yaml"
     script:
@@ -100,7 +92,7 @@ rule reproduction_check:
     log:
         "logs/reproduction_check/{model}.log",
     benchmark:
-        "benchmarks/out/reproduction_check/{model}.tsv"
+        "results/benchmarks/reproduction_check/{model}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:

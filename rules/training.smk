@@ -13,11 +13,11 @@ rule download_preferences:
     params:
         source=lambda wc: TRAINING["preference_datasets"][wc.dataset],
     wildcard_constraints:
-        dataset="|".join(TRAINING["preference_datasets"]) or "no-datasets",
+        dataset=one_of(TRAINING["preference_datasets"]),
     log:
         "logs/download_preferences/{dataset}.log",
     benchmark:
-        "benchmarks/out/download_preferences/{dataset}.tsv"
+        "results/benchmarks/download_preferences/{dataset}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -37,7 +37,7 @@ rule synthetic_preferences:
     log:
         "logs/synthetic_preferences/{n}-{seed}.log",
     benchmark:
-        "benchmarks/out/synthetic_preferences/{n}-{seed}.tsv"
+        "results/benchmarks/synthetic_preferences/{n}-{seed}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -57,17 +57,13 @@ rule train_rm:
         n_heldout=TRAINING["heldout_pairs"],
         checkpoint_dir=lambda wc, output: str(Path(output[0]).with_name("checkpoints")),
         device="auto",
-    threads: lambda wc: RUNS[wc.run]["resources"]["cpus_per_task"]
+    threads: gpu_job_threads(run_resources)
     resources:
-        gpu=run_resource("gpus", 0),
-        mem_mb=run_resource("mem_mb", 4000),
-        runtime=run_resource("runtime", 60),
-        slurm_partition=run_resource("slurm_partition"),
-        constraint=run_resource("constraint"),
+        **gpu_job_resources(run_resources),
     log:
         "logs/train_rm/{run}.log",
     benchmark:
-        "benchmarks/out/train_rm/{run}.tsv"
+        "results/benchmarks/train_rm/{run}.tsv"
     conda:
         "../envs/gpu.yaml"
     script:
@@ -90,17 +86,13 @@ rule score_checkpoints:
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],
         device="auto",
-    threads: lambda wc: RUNS[wc.run]["resources"]["cpus_per_task"]
+    threads: gpu_job_threads(run_resources)
     resources:
-        gpu=run_resource("gpus", 0),
-        mem_mb=run_resource("mem_mb", 4000),
-        runtime=run_resource("runtime", 60),
-        slurm_partition=run_resource("slurm_partition"),
-        constraint=run_resource("constraint"),
+        **gpu_job_resources(run_resources),
     log:
         "logs/score_checkpoints/{run}.log",
     benchmark:
-        "benchmarks/out/score_checkpoints/{run}.tsv"
+        "results/benchmarks/score_checkpoints/{run}.tsv"
     conda:
         "../envs/gpu.yaml"
     script:
@@ -122,7 +114,7 @@ rule training_dynamics:
         runs=[
             {
                 "run": run_id,
-                "base_model": LLMS[run["base"]]["family"].capitalize(),
+                "base_model": family_label(LLMS[run["base"]]["family"]),
                 "data_source": run["data"]["source"],
                 "data_size_k": (run["data"].get("size") or 0) / 1000,
             }
@@ -132,7 +124,7 @@ rule training_dynamics:
     log:
         "logs/training_dynamics.log",
     benchmark:
-        "benchmarks/out/training_dynamics.tsv"
+        "results/benchmarks/training_dynamics.tsv"
     conda:
         "../envs/analysis.yaml"
     script:

@@ -17,7 +17,7 @@ import workflow_helpers
 from rmbias.io import read_parquet
 
 # Paths in a checkout (relative to its root) that are build products, caches or local data.
-NOT_WORKFLOW = {".git", ".venv", ".snakemake", ".pytest_cache", "results", "data", "logs", "benchmarks/out"}
+NOT_WORKFLOW = {".git", ".venv", ".snakemake", ".pytest_cache", "results", "data", "logs"}
 
 JOB_BLOCK = re.compile(r"^(local)?rule (\S+):\n((?:    .*\n)+)", re.MULTILINE)
 JOB_ID_LINE = re.compile(r"^    jobid: (\d+)$", re.MULTILINE)

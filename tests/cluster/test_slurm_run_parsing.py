@@ -84,7 +84,7 @@ def test_copy_workflow_leaves_out_build_products_and_data(tmp_path):
     for kept in ("Snakefile", "rules/corpora.smk", "benchmarks/compare.py", "rmbias/data/words.txt"):
         (source / kept).parent.mkdir(parents=True, exist_ok=True)
         (source / kept).write_text(kept)
-    for dropped in (".venv/bin/python", "results/x.parquet", "data/reference/f.csv", "benchmarks/out/a.tsv",
+    for dropped in (".venv/bin/python", "results/x.parquet", "data/reference/f.csv", "results/benchmarks/a.tsv",
                     ".snakemake/log/x.log", "rmbias/__pycache__/io.pyc", "rmbias.egg-info/PKG-INFO"):
         (source / dropped).parent.mkdir(parents=True, exist_ok=True)
         (source / dropped).write_text(dropped)

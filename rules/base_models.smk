@@ -1,5 +1,6 @@
-# Stage 3 (Section 3): base-model log-probabilities (Figure 2), implicit reward models between
-# two LLMs (MWLR and the other candidate measures), Figure 3's pairs, Tables 1/A2/A3, top-k.
+# Base models (Section 3): statistics of the log-probability ranks (Figure 2), implicit reward
+# models between two LLMs (MWLR and the other candidate measures), Figure 3's pairs, the MWLR
+# tables (Tables 1/A2/A3) and the top-k analysis of the RMs' vocabulary scores.
 
 rule implicit_pair:
     input:
@@ -15,7 +16,7 @@ rule implicit_pair:
     log:
         "logs/implicit_pair/{prompt}/{a}__{b}.log",
     benchmark:
-        "benchmarks/out/implicit_pair/{prompt}/{a}__{b}.tsv"
+        "results/benchmarks/implicit_pair/{prompt}/{a}__{b}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -40,7 +41,7 @@ rule fig2_stats:
     log:
         "logs/fig2_stats/{variant}.log",
     benchmark:
-        "benchmarks/out/fig2_stats/{variant}.tsv"
+        "results/benchmarks/fig2_stats/{variant}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -59,7 +60,7 @@ rule fig3_data:
     log:
         "logs/fig3_data.log",
     benchmark:
-        "benchmarks/out/fig3_data.tsv"
+        "results/benchmarks/fig3_data.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -81,11 +82,11 @@ rule table:
         ),
         label=lambda wc: f"tab:{wc.table}",
     wildcard_constraints:
-        table="|".join(TABLES) or "no-tables",
+        table=one_of(TABLES),
     log:
         "logs/tables/{table}.log",
     benchmark:
-        "benchmarks/out/tables/{table}.tsv"
+        "results/benchmarks/tables/{table}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -108,89 +109,8 @@ rule topk:
     log:
         "logs/topk.log",
     benchmark:
-        "benchmarks/out/topk.tsv"
+        "results/benchmarks/topk.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/topk.py"
-
-
-
-
-rule authority_boost_sft:
-    input:
-        lambda wc: model_files(wc.base),
-    output:
-        directory("results/authority/{base}/boosted"),
-    params:
-        base=lambda wc: LLMS[wc.base],
-        prompts=PROMPTS,
-        train_keys=AUTHORITY["train_keys"],
-        extra_prompts=AUTHORITY["extra_prompts"],
-        words=AUTHORITY.get("words", []),
-        settings=AUTHORITY["settings"],
-        device="auto",
-    threads: AUTHORITY["resources"]["cpus_per_task"]
-    resources:
-        gpu=lambda wc: AUTHORITY["resources"].get("gpus", 0),
-        mem_mb=lambda wc: AUTHORITY["resources"].get("mem_mb", 4000),
-        runtime=lambda wc: AUTHORITY["resources"].get("runtime", 60),
-        slurm_partition=lambda wc: AUTHORITY["resources"].get("slurm_partition"),
-        constraint=lambda wc: AUTHORITY["resources"].get("constraint"),
-    log:
-        "logs/authority_boost_sft/{base}.log",
-    benchmark:
-        "benchmarks/out/authority_boost_sft/{base}.tsv"
-    conda:
-        "../envs/gpu.yaml"
-    script:
-        "../workflow_scripts/authority_boost_sft.py"
-
-
-rule authority_logprobs:
-    input:
-        lambda wc: [f"results/authority/{wc.base}/boosted"] if wc.variant == "boosted" else model_files(wc.base),
-    output:
-        "results/authority/{base}/logprobs_{variant}_{template}.parquet",
-    params:
-        entry=authority_entry,
-        prompts={key: PROMPTS[key] for key in AUTHORITY_HELD_OUT},
-    wildcard_constraints:
-        variant="base|boosted",
-        template="with|without",
-    threads: AUTHORITY["resources"]["cpus_per_task"]
-    resources:
-        gpu=lambda wc: AUTHORITY["resources"].get("gpus", 0),
-        mem_mb=lambda wc: AUTHORITY["resources"].get("mem_mb", 4000),
-        runtime=lambda wc: AUTHORITY["resources"].get("runtime", 60),
-    log:
-        "logs/authority_logprobs/{base}_{variant}_{template}.log",
-    benchmark:
-        "benchmarks/out/authority_logprobs/{base}_{variant}_{template}.tsv"
-    conda:
-        "../envs/gpu.yaml"
-    script:
-        "../workflow_scripts/logprobs.py"
-
-
-rule authority_analysis:
-    input:
-        logprobs=lambda wc: [
-            f"results/authority/{AUTHORITY['base']}/logprobs_{v}_{t}.parquet" for v in ("base", "boosted") for t in ("with", "without")
-        ],
-        corpus="results/corpora/mfd2.parquet",
-    output:
-        recovery=report("results/stats/authority_recovery.csv", caption="../report/captions/stats_authority.rst", category="Statistics", subcategory="Appendix F"),
-        words="results/stats/authority_words.csv",
-    params:
-        labels=[(v, t) for v in ("base", "boosted") for t in ("with", "without")],
-        held_out=AUTHORITY_HELD_OUT,
-        words=AUTHORITY.get("words", []),
-    log:
-        "logs/authority_analysis.log",
-    benchmark:
-        "benchmarks/out/authority_analysis.tsv"
-    conda:
-        "../envs/analysis.yaml"
-    script:
-        "../workflow_scripts/authority_analysis.py"

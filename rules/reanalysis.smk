@@ -1,5 +1,7 @@
-# Stage 3: statistics (design §6). Every statistic is written as JSON and CSV with its test,
-# statistic, degrees of freedom, p and correction.
+# Reanalysis of the published data (Section 2, Figures 1/A1, 4b/A5b): the statistics of
+# Figure 1 from the published RM scores of every dictionary, and the published ablation runs.
+# Every statistic is written as JSON and CSV with its test, statistic, degrees of freedom, p
+# and correction.
 
 
 rule fig1_reanalysis:
@@ -26,7 +28,7 @@ rule fig1_reanalysis:
     log:
         "logs/fig1_reanalysis/{corpus}.log",
     benchmark:
-        "benchmarks/out/fig1_reanalysis/{corpus}.tsv"
+        "results/benchmarks/fig1_reanalysis/{corpus}.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
@@ -44,24 +46,8 @@ rule published_ablations:
     log:
         "logs/published_ablations.log",
     benchmark:
-        "benchmarks/out/published_ablations.tsv"
+        "results/benchmarks/published_ablations.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/published_ablations.py"
-
-
-rule config_used:
-    output:
-        report("results/config_used.yaml", caption="../report/captions/config_used.rst", category="Configuration"),
-    params:
-        config=config,
-        prompts=PROMPTS,
-    log:
-        "logs/config_used.log",
-    benchmark:
-        "benchmarks/out/config_used.tsv"
-    conda:
-        "../envs/analysis.yaml"
-    script:
-        "../workflow_scripts/config_used.py"
