@@ -1,0 +1,144 @@
+# The figure registry, FIGURES: one entry per figure naming the figure (its outputs
+# results/figures/<name>.pdf and .png), its short alias (`snakemake fig3`), the rule that
+# draws it, its report caption and category, the params its rule passes to the script, the
+# stage whose targets it belongs to, and whether the config enables it. The figure rules'
+# wildcard constraints, params, captions and categories (rules/figures.smk), the aliases and
+# the figure targets of `rule all` (rules/targets.smk) are all derived from it; a disabled
+# figure has no alias, is no target and no rule matches it. Adding a figure = one entry here
+# + its rule's script. Snakemake reads a rule's caption file statically, so the figures one
+# rule draws share that file (it picks its text by ``snakemake.wildcards.figure``).
+# Functions only, no rules: the stage targets of `rule all` are defined here too.
+
+REANALYSIS_ON = config["reanalysis"]["enabled"]
+TRAINING_ON = TRAINING["enabled"] and bool(RUNS)
+CHECKPOINT_RUNS = TRAINING["figures"]["checkpoint_runs"]
+RANK_CHANGES = TRAINING["figures"]["rank_changes"]
+
+
+def figure(alias, rule, stage, caption, category, enabled, params=None, stats=None):
+    """One registry entry; ``stats`` is the prefix of the statistics files the figure draws
+    (results/stats/<stats>_*), for rules that draw one figure per statistics set."""
+    return dict(
+        alias=alias, rule=rule, stage=stage, caption=caption, category=category,
+        enabled=bool(enabled), params=params or {}, stats=stats,
+    )
+
+
+FIGURES = {
+    # Section 2, reanalysis of the published RM scores
+    "fig1a_big2": figure("fig1a", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm"}, "fig1_big2"),
+    "fig1b_mfd": figure("fig1b", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm"}, "fig1_mfd"),
+    "figA1a_big2": figure("figA1a", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm_prompt"}, "fig1_big2"),
+    "figA1b_mfd": figure("figA1b", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm_prompt"}, "fig1_mfd"),
+    "fig4b_ablations": figure("fig4b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": False}),
+    "figA5b_ablations": figure("figA5b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": True}),
+    # Section 3, base models and implicit reward models
+    "fig2a_instruct": figure("fig2a", "fig2_figure", "base_models", "fig2_figure.rst", "Base models", IMPLICIT["fig2"]["instruct"], {"models": IMPLICIT["fig2"]["instruct"]}, "fig2_instruct"),
+    "fig2b_pretrained": figure("fig2b", "fig2_figure", "base_models", "fig2_figure.rst", "Base models", IMPLICIT["fig2"]["pretrained"], {"models": IMPLICIT["fig2"]["pretrained"]}, "fig2_pretrained"),
+    "fig3_lollipop": figure("fig3", "fig3_figure", "base_models", "fig3_lollipop.rst", "Implicit reward models", FIG3_PAIRS),
+    # Appendix F
+    "figA3a_authority": figure("figA3a", "authority_figures", "authority_boost", "figA3a_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
+    "figA3b_authority": figure("figA3b", "authority_figures", "authority_boost", "figA3b_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
+    # Section 4 and Appendices G, H: the workflow's own training runs
+    "fig4a_training_checkpoints": figure("fig4a", "checkpoint_figure", "training", "checkpoint_figure.rst", "RM training", TRAINING_ON and CHECKPOINT_RUNS, {"runs": CHECKPOINT_RUNS, "include_qwen": False}),
+    "figA5a_training_checkpoints": figure("figA5a", "checkpoint_figure", "training", "checkpoint_figure.rst", "RM training", TRAINING_ON and CHECKPOINT_RUNS, {"runs": CHECKPOINT_RUNS, "include_qwen": True}),
+    "fig4b_ablations_own": figure("fig4b_own", "own_ablation_figure", "training", "own_ablation_figure.rst", "RM training", TRAINING_ON, {"include_qwen": False}),
+    "figA5b_ablations_own": figure("figA5b_own", "own_ablation_figure", "training", "own_ablation_figure.rst", "RM training", TRAINING_ON, {"include_qwen": True}),
+    "fig5_llama": figure("fig5_llama", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "fig5_llama" in RANK_CHANGES, {"run": RANK_CHANGES.get("fig5_llama")}),
+    "fig5_gemma": figure("fig5_gemma", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "fig5_gemma" in RANK_CHANGES, {"run": RANK_CHANGES.get("fig5_gemma")}),
+    "figA6_qwen": figure("figA6", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "figA6_qwen" in RANK_CHANGES, {"run": RANK_CHANGES.get("figA6_qwen")}),
+    "figG1_kendall": figure("figG1", "kendall_figure", "training", "figG1_kendall.rst", "RM training", TRAINING_ON and CHECKPOINT_RUNS, {"runs": CHECKPOINT_RUNS}),
+}
+
+
+def figure_files(*names):
+    return [f"results/figures/{name}.{ext}" for name in names for ext in ("pdf", "png")]
+
+
+def enabled_figures(rule=None, stage=None):
+    """Names of the enabled figures, optionally only those of one rule or one stage."""
+    return [
+        name
+        for name, entry in FIGURES.items()
+        if entry["enabled"] and rule in (None, entry["rule"]) and stage in (None, entry["stage"])
+    ]
+
+
+def figure_pdf(rule, name="{figure}"):
+    """The PDF output of a figure rule, marked for the report with its registry caption and
+    category: figure ``name``, or with the default every figure of ``rule`` (which must share
+    one caption and category)."""
+    entries = [FIGURES[name]] if name in FIGURES else [e for e in FIGURES.values() if e["rule"] == rule]
+    captions = {(e["caption"], e["category"]) for e in entries}
+    if len(captions) != 1:
+        raise ValueError(f"rules/figures.smk: the figures of rule {rule} need one caption and category, not {sorted(captions)}")
+    ((caption, category),) = captions
+    return report(f"results/figures/{name}.pdf", caption=f"../report/captions/{caption}", category=category)
+
+
+def figure_params(rule):
+    """The params of a figure rule: the registry ``params`` of the figure it draws (a rule that
+    draws one figure gets the values, one with a ``figure`` wildcard looks them up)."""
+    entries = [e for e in FIGURES.values() if e["rule"] == rule]
+    if len(entries) == 1:
+        return dict(entries[0]["params"])
+    return {key: (lambda wc, key=key: FIGURES[wc.figure]["params"][key]) for key in entries[0]["params"]}
+
+
+def figure_stats(wc, kind):
+    """results/stats/<stats>_<kind> of the figure named by the ``figure`` wildcard."""
+    return f"results/stats/{FIGURES[wc.figure]['stats']}_{kind}"
+
+
+# --- Targets of each stage (rule all, rule reanalysis) ----------------------
+
+def reanalysis_targets():
+    """Section 2 from the published data: Figures 1, A1, 4b, A5b and their statistics."""
+    if not config["reanalysis"]["enabled"]:
+        return []
+    stats = [
+        f"results/stats/fig1_{corpus}_{name}.{ext}"
+        for corpus in ("big2", "mfd")
+        for name in ("mixed_model", "panel_tests", "means")
+        for ext in ("json", "csv")
+    ]
+    return stats + ["results/stats/published_ablations.csv"] + figure_files(*enabled_figures(stage="reanalysis"))
+
+
+def scoring_targets():
+    logprobs = [f"results/logprobs/{m}.parquet" for m in LLMS]
+    scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
+    checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
+    return logprobs + scores + checks
+
+
+def base_model_targets():
+    """Section 3: Figure 2 (with its statistics), Figure 3, the MWLR tables and top-k."""
+    targets = [f"results/stats/fig2_{variant}_anova.json" for variant in FIG2_VARIANTS]
+    targets += [f"results/tables/{name}.{ext}" for name in TABLES for ext in ("tex", "csv")]
+    if IMPLICIT["topk_vocabulary"] and "vocab" in config["scoring"]["scopes"] and RMS:
+        targets.append("results/stats/topk.json")
+    return targets + figure_files(*enabled_figures(stage="base_models"))
+
+
+def authority_boost_targets():
+    """Appendix F: Figures A3a and A3b."""
+    return figure_files(*enabled_figures(stage="authority_boost"))
+
+
+def training_targets():
+    """Section 4: checkpoint dynamics, own ablations, rank changes, Kendall tau."""
+    if not TRAINING_ON:
+        return []
+    return ["results/stats/training_dynamics.json"] + figure_files(*enabled_figures(stage="training"))
+
+
+def all_targets():
+    return (
+        ["results/config_used.yaml"]
+        + reanalysis_targets()
+        + scoring_targets()
+        + base_model_targets()
+        + authority_boost_targets()
+        + training_targets()
+    )
