@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from rmbias import demo
-from rmbias.models import DTYPES, ModelSpec, encode, render
+from rmbias.conversations import encode_rendered
+from rmbias.models import DTYPES, ModelSpec
 from rmbias.scoring import score_prompt
 from rmbias.tokens import token_table
 
@@ -67,8 +68,8 @@ def bench_architecture(arch: str, family: str, args: argparse.Namespace) -> tupl
     spec = ModelSpec.from_entry({"id": f"bench-{arch}", "hf": "(in memory)", "family": family,
                                  "kind": "reward_model", "type": "instruction-tuned", "dtype": args.dtype})
     responses = token_table(tokenizer)["decoded"].tolist()
-    prefix_ids = encode(tokenizer, spec, [render(tokenizer, spec, args.prompt)])[0]
-    full_ids = encode(tokenizer, spec, [render(tokenizer, spec, args.prompt, responses[len(responses) // 2])])[0]
+    prefix_ids = encode_rendered(tokenizer, args.prompt, chat=spec.chat)
+    full_ids = encode_rendered(tokenizer, args.prompt, responses[len(responses) // 2], chat=spec.chat)
     n_params = sum(parameter.numel() for parameter in model.parameters())
     print(f"{arch}: {n_params / 1e6:.1f}M parameters, {len(responses)} candidates, prefix {len(prefix_ids)} tokens, "
           f"suffix e.g. {len(full_ids) - len(prefix_ids)} tokens, batch {args.batch_size}, {args.device} {args.dtype}")

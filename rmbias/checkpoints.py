@@ -17,33 +17,42 @@ import pandas as pd
 import torch
 
 from rmbias.io import read_parquet, write_parquet
-from rmbias.models import ModelSpec
+from rmbias.models import ModelSpec, load_model
+from rmbias.reward_training import saved_checkpoint_steps
 from rmbias.scoring import candidates_from_table, directory_identity, score_candidates
-from rmbias.training import load_checkpoint_model, saved_checkpoint_steps
 
 logger = logging.getLogger(__name__)
 
 
-def _merged_checkpoint(base_entry: Mapping[str, Any], checkpoint: Path, device: torch.device) -> torch.nn.Module:
-    return load_checkpoint_model(ModelSpec.from_entry(base_entry), checkpoint, device)[1]
+def load_checkpoint_model(base: ModelSpec, checkpoint: str | os.PathLike,
+                          device: str | torch.device = "auto") -> tuple[Any, torch.nn.Module]:
+    """(tokenizer, reward model) of one checkpoint: ``base`` as a sequence classifier in its
+    entry's dtype with the checkpoint's LoRA adapter merged in and its trained score head, the
+    pad token as in training. An ordinary ``*ForSequenceClassification`` (prefix caches work)."""
+    return load_model(base, device, head="reward_model", adapter=checkpoint, pad_from_tokenizer=True)
+
+
+def _merged_checkpoint(base: ModelSpec, checkpoint: Path, device: torch.device) -> torch.nn.Module:
+    return load_checkpoint_model(base, checkpoint, device)[1]
 
 
 def score_checkpoints(base_entry: Mapping[str, Any], checkpoint_dir: str | os.PathLike, prompt_key: str,
                       prompt: Mapping[str, str], candidates: pd.DataFrame, shard_dir: str | os.PathLike, *,
-                      method: str = "prefix", shard_size: int = 4096, device: str = "auto") -> pd.DataFrame:
+                      method: str = "prefix", shard_size: int | None = None, device: str = "auto") -> pd.DataFrame:
     """Rewards of every candidate under every checkpoint for one prompt.
 
     ``base_entry`` is the base model's config entry (an instruction-tuned entry's chat template is
     used); ``candidates`` has ``response`` and ``token_id``. Returns ``decoded``, ``token_id`` and
     one float32 column ``step-{N}`` per checkpoint, steps ascending.
     """
+    base = ModelSpec.from_entry(base_entry)
     entry = {**base_entry, "kind": "reward_model", "score": "logits[:, 0]"}
     table = candidates.rename(columns={"response": "decoded"})[["decoded", "token_id"]].reset_index(drop=True)
     for step in saved_checkpoint_steps(checkpoint_dir):
         checkpoint = Path(checkpoint_dir) / f"checkpoint-{step}"
         wide, report = score_candidates(
             entry, {prompt_key: prompt}, candidates, Path(shard_dir) / f"step-{step}", method=method,
-            shard_size=shard_size, device=device, load_model=partial(_merged_checkpoint, entry, checkpoint),
+            shard_size=shard_size, device=device, model_loader=partial(_merged_checkpoint, base, checkpoint),
             extra_identity=directory_identity(checkpoint),
         )
         logger.info("checkpoint %d: %s", step, report)
@@ -53,8 +62,10 @@ def score_checkpoints(base_entry: Mapping[str, Any], checkpoint_dir: str | os.Pa
 
 def write_checkpoint_scores(base_entry: Mapping[str, Any], checkpoint_dir: str | os.PathLike, prompt_key: str,
                             prompt: Mapping[str, str], token_table_path: str | os.PathLike, shard_dir: str | os.PathLike,
-                            out_path: str | os.PathLike, **options) -> None:
-    """:func:`score_checkpoints` over the base tokenizer's vocabulary, written to ``out_path``."""
+                            out_path: str | os.PathLike, threads: int = 1, **options) -> None:
+    """:func:`score_checkpoints` over the base tokenizer's vocabulary on ``threads`` CPU threads,
+    written to ``out_path``."""
+    torch.set_num_threads(threads)
     candidates = candidates_from_table(read_parquet(token_table_path), "vocab")
     write_parquet(score_checkpoints(base_entry, checkpoint_dir, prompt_key, prompt, candidates, shard_dir, **options),
                   out_path)

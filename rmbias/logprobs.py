@@ -19,14 +19,12 @@ import pandas as pd
 import torch
 
 from rmbias.io import write_parquet
-from rmbias.models import (
-    ModelSpec, encode, load_causal_lm, load_tokenizer, prompt_texts, render, resolve_device,
-)
+from rmbias.conversations import encode, render
+from rmbias.models import ModelSpec, load_model, prompt_texts
 from rmbias.tokens import decode_each
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 64
 
 
 def batches_by_length(sequences: list[list[int]], batch_size: int) -> list[list[int]]:
@@ -81,11 +79,10 @@ def write_logprobs(entry: Mapping[str, Any], prompts: Mapping[str, Any], out_pat
     and write the wide table to ``out_path`` (parquet)."""
     torch.set_num_threads(threads)
     spec = ModelSpec.from_entry(entry)
-    tokenizer = load_tokenizer(spec)
-    model = load_causal_lm(spec, resolve_device(device))
+    tokenizer, model = load_model(spec, device, head="causal_lm")
     texts = prompt_texts(prompts)
-    sequences = encode(tokenizer, spec, [render(tokenizer, spec, text) for text in texts.values()])
-    logprobs = next_token_logprobs(model, sequences, batch_size or spec.batch_size or DEFAULT_BATCH_SIZE)
+    sequences = encode(tokenizer, [render(tokenizer, text, chat=spec.chat) for text in texts.values()], chat=spec.chat)
+    logprobs = next_token_logprobs(model, sequences, batch_size or spec.logprob_batch_size)
     decoded = decode_each(tokenizer, list(range(len(tokenizer))))
     logger.info("%s: next-token log-probabilities for %d prompts over %d logits (%d decodable tokens)",
                 spec.id, len(texts), logprobs.shape[1], len(decoded))

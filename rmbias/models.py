@@ -1,21 +1,30 @@
-"""Model entries from the config: validation, loading, prompt rendering and reward reading.
+"""The model-access layer: config entries, the one loader, and reward reading.
 
-A model entry (design §2) is a dict from the config; :class:`ModelSpec` is its validated,
-immutable form. Everything that depends on how a model was published (its dtype, whether it
-uses a chat template, how its scalar reward is read) is decided here, so that the scoring and
-log-probability code treats every model alike.
+A model entry (docs/architecture.md) is a dict from the config; :class:`ModelSpec` is its
+validated, immutable form. Everything that depends on how a model was published (its dtype,
+attention implementation, device placement, pad token, whether it uses a chat template, how
+its scalar reward is read) is decided here, so that log-probabilities, exhaustive search,
+training, checkpoint scoring and the authority SFT treat every model alike. Rendering lives in
+:mod:`rmbias.conversations`, padding in :mod:`rmbias.batching`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import peft
 import torch
 import transformers
 
+from rmbias.config import require_pinned_revision, schema_defaults
+from rmbias.conversations import require_chat_template
 from rmbias.io import InputError
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("causal_lm", "reward_model")
 TYPES = ("pretrained", "instruction-tuned")
@@ -24,7 +33,6 @@ DEFAULT_SCORE = "logits[:, 0]"
 
 _LOGITS_COLUMN = re.compile(r"^logits\[\s*:\s*,\s*(\d+)\s*\]$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,8 @@ class ModelSpec:
 
     ``score`` (reward models only) is ``"logits[:, i]"`` (column ``i`` of the output logits)
     or the name of an output attribute holding the reward (e.g. ``"score"``).
-    ``batch_size`` is None when the entry leaves it to the caller.
+    ``logprob_batch_size`` is prompts per forward pass (LLMs), ``scoring_batch_size`` candidates
+    per forward pass (RMs, and checkpoints trained from this base); both default to the schema's.
     """
 
     id: str
@@ -46,7 +55,8 @@ class ModelSpec:
     device_map: str | None
     trust_remote_code: bool
     score: str | None
-    batch_size: int | None
+    logprob_batch_size: int
+    scoring_batch_size: int
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> "ModelSpec":
@@ -59,28 +69,31 @@ class ModelSpec:
                 raise InputError(f"model {model_id}: '{key}' must be a non-empty string")
         _require_choice(model_id, "kind", entry["kind"], KINDS)
         _require_choice(model_id, "type", entry["type"], TYPES)
-        dtype = entry.get("dtype") or "float32"
+        defaults = schema_defaults("definitions", "model")
+        dtype = entry.get("dtype") or defaults["dtype"]
         _require_choice(model_id, "dtype", dtype, tuple(DTYPES))
         revision = entry.get("revision")
         trust_remote_code = bool(entry.get("trust_remote_code", False))
-        if trust_remote_code and not (isinstance(revision, str) and _COMMIT.match(revision)):
-            raise InputError(
-                f"model {model_id}: trust_remote_code is true but 'revision' is {revision!r}; "
-                "pin it to a 40-character commit hash so the remote code cannot change"
-            )
+        require_pinned_revision(entry, f"model {model_id}")
         score = None
         if entry["kind"] == "reward_model":
             score = entry.get("score") or DEFAULT_SCORE
             parse_score(model_id, score)
-        batch_size = entry.get("batch_size")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise InputError(f"model {model_id}: 'batch_size' must be a positive integer, got {batch_size!r}")
+        batch_sizes = {key: entry.get(key, defaults[key]) for key in ("logprob_batch_size", "scoring_batch_size")}
+        for key, value in batch_sizes.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InputError(f"model {model_id}: '{key}' must be a positive integer, got {value!r}")
         return cls(
             id=model_id, hf=entry["hf"], revision=revision, family=entry["family"],
             kind=entry["kind"], type=entry["type"], dtype=dtype,
             device_map=entry.get("device_map"), trust_remote_code=trust_remote_code,
-            score=score, batch_size=batch_size,
+            score=score, **batch_sizes,
         )
+
+    @property
+    def chat(self) -> bool:
+        """Whether the model reads its chat template (instruction-tuned) or plain text (pretrained)."""
+        return self.type == "instruction-tuned"
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -110,7 +123,7 @@ def prompt_texts(prompts: Mapping[str, Any]) -> dict[str, str]:
     return {key: value["text"] if isinstance(value, Mapping) else value for key, value in prompts.items()}
 
 
-def resolve_device(device: str) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → the first CUDA device when one is available, else the CPU; anything else as given."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -122,51 +135,65 @@ def _pretrained_kwargs(spec: ModelSpec) -> dict[str, Any]:
 
 
 def load_tokenizer(spec: ModelSpec) -> transformers.PreTrainedTokenizerBase:
-    """The model's tokenizer; an instruction-tuned entry must come with a chat template."""
+    """The model's tokenizer; an entry that renders with a chat template must come with one."""
     tokenizer = transformers.AutoTokenizer.from_pretrained(spec.hf, **_pretrained_kwargs(spec))
-    if spec.type == "instruction-tuned":
-        _require_chat_template(tokenizer, spec)
+    if spec.chat:
+        require_chat_template(tokenizer, spec.id)
     return tokenizer
 
 
-def _require_chat_template(tokenizer: Any, spec: ModelSpec) -> None:
-    if not tokenizer.chat_template:
-        raise InputError(
-            f"{spec.id}: tokenizer at {spec.hf} has no chat template; "
-            "set type: pretrained or give a tokenizer with a template"
-        )
+def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None = None,
+               dtype: torch.dtype | None = None, adapter: str | os.PathLike | None = None,
+               pad_from_tokenizer: bool = False) -> tuple[Any, torch.nn.Module]:
+    """(tokenizer, model) of ``spec``: the one place model weights are loaded.
 
-
-def _load(auto_class: type, spec: ModelSpec, device: torch.device) -> torch.nn.Module:
-    """Load weights in the entry's dtype, in eval mode, on ``device`` (or spread by ``device_map``).
-
-    Models with attention-logit softcapping (Gemma-2) are loaded with eager attention, the
-    only implementation that applies the softcap.
+    ``head`` is ``"causal_lm"`` or ``"reward_model"`` (a sequence classifier; default
+    ``spec.kind``; a causal LM loaded as one gets a new one-output score head). Decided here
+    for every stage alike: the dtype (``spec.dtype`` unless ``dtype`` is given, e.g. fp32
+    trainable weights on a CPU), the attention implementation (eager for models with
+    attention-logit softcapping such as Gemma-2, the only one that applies the softcap), the
+    device placement (``spec.device_map`` spreads the weights, otherwise all go to ``device``),
+    and the pad token: a published model keeps its config's; with ``pad_from_tokenizer`` (the
+    models this workflow trains, and their checkpoints when scored) the tokenizer's pad token,
+    or its end-of-sequence token when it has none, is written to the model config, where the
+    reward head looks for each row's last token. ``adapter`` is a LoRA checkpoint directory
+    whose adapter is merged into the weights (its saved modules, such as a trained score head,
+    replace the base's). The model is in eval mode; one log line records these decisions.
     """
+    head = head or spec.kind
+    tokenizer = load_tokenizer(spec)
     kwargs = _pretrained_kwargs(spec)
     config = transformers.AutoConfig.from_pretrained(spec.hf, **kwargs)
     if getattr(config.get_text_config(), "attn_logit_softcapping", None):
         kwargs["attn_implementation"] = "eager"
     if spec.device_map is not None:
         kwargs["device_map"] = spec.device_map
-    model = auto_class.from_pretrained(spec.hf, dtype=spec.torch_dtype, **kwargs)
+    if head == "reward_model" and spec.kind != "reward_model":
+        kwargs["num_labels"] = 1
+    dtype = dtype or spec.torch_dtype
+    model = _AUTO_CLASSES[head].from_pretrained(spec.hf, dtype=dtype, **kwargs)
+    if pad_from_tokenizer:
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if adapter is not None:
+        model = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     if spec.device_map is None:
-        model = model.to(device)
-    return model.eval()
+        model = model.to(resolve_device(device))
+    logger.info("%s: %s", spec.id, describe_loaded(model, adapter))
+    return tokenizer, model.eval()
 
 
-def load_causal_lm(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
-    """The causal language model of a ``causal_lm`` entry, ready for inference."""
-    if spec.kind != "causal_lm":
-        raise InputError(f"model {spec.id}: kind is {spec.kind}, not causal_lm")
-    return _load(transformers.AutoModelForCausalLM, spec, device)
+_AUTO_CLASSES = {"causal_lm": transformers.AutoModelForCausalLM,
+                 "reward_model": transformers.AutoModelForSequenceClassification}
 
 
-def load_reward_model(spec: ModelSpec, device: torch.device) -> torch.nn.Module:
-    """The sequence-classification reward model of a ``reward_model`` entry, ready for inference."""
-    if spec.kind != "reward_model":
-        raise InputError(f"model {spec.id}: kind is {spec.kind}, not reward_model")
-    return _load(transformers.AutoModelForSequenceClassification, spec, device)
+def describe_loaded(model: torch.nn.Module, adapter: str | os.PathLike | None = None) -> str:
+    """How a loaded model runs: class, dtype, attention implementation, device placement, adapter."""
+    placement = getattr(model, "hf_device_map", None) or str(next(model.parameters()).device)
+    return (f"{type(model).__name__} dtype={next(model.parameters()).dtype} "
+            f"attention={model.config._attn_implementation} device={placement}"
+            + (f" adapter={adapter}" if adapter is not None else ""))
 
 
 def read_reward(spec: ModelSpec, outputs: Any) -> torch.Tensor:
@@ -185,39 +212,3 @@ def read_reward(spec: ModelSpec, outputs: Any) -> torch.Tensor:
     if reward.dim() != 1:
         raise InputError(f"model {spec.id}: output attribute {which!r} has shape {tuple(reward.shape)}, not [batch]")
     return reward
-
-
-def render(tokenizer: Any, spec: ModelSpec, prompt: str, response: str | None = None) -> str:
-    """The text a model sees for ``prompt`` (and ``response``).
-
-    Instruction-tuned models: the tokenizer's chat template with the prompt as the user turn and
-    the response as the assistant turn; without a response, the generation prompt is appended.
-    Pretrained models: the raw prompt, followed by one space and the response when given (the
-    separator a pretrained reward model would see in plain running text).
-    """
-    if response is not None:
-        return render_responses(tokenizer, spec, prompt, [response])[0]
-    if spec.type == "pretrained":
-        return prompt
-    _require_chat_template(tokenizer, spec)
-    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                         add_generation_prompt=True)
-
-
-def render_responses(tokenizer: Any, spec: ModelSpec, prompt: str, responses: list[str]) -> list[str]:
-    """:func:`render` of ``prompt`` with each of ``responses``, the chat template applied in one batched call."""
-    if spec.type == "pretrained":
-        return [f"{prompt} {response}" for response in responses]
-    _require_chat_template(tokenizer, spec)
-    user = {"role": "user", "content": prompt}
-    conversations = [[user, {"role": "assistant", "content": response}] for response in responses]
-    return tokenizer.apply_chat_template(conversations, tokenize=False) if conversations else []
-
-
-def encode(tokenizer: Any, spec: ModelSpec, texts: list[str]) -> list[list[int]]:
-    """Token ids of rendered ``texts``.
-
-    A chat template already writes the special tokens it wants (e.g. ``<bos>``), so they are
-    added by the tokenizer only for pretrained models fed raw text.
-    """
-    return tokenizer(texts, add_special_tokens=spec.type == "pretrained")["input_ids"]

@@ -23,15 +23,14 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 
-from rmbias.demo import synthetic_preference_pairs, word_pools
-from rmbias.io import InputError, atomic_path, read_parquet, read_text_utf8, write_text
+from rmbias.io import InputError, atomic_path, read_parquet, read_text_utf8
 
 log = logging.getLogger(__name__)
 
@@ -221,36 +220,6 @@ def split_pairs(
     return pairs.iloc[order[:n_train]], pairs.iloc[heldout]
 
 
-def prompt_messages(prompt: str | Sequence[Mapping[str, str]]) -> list[dict]:
-    """Message list of a prompt given as plain text (one user turn) or as messages."""
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    return [{"role": m["role"], "content": m["content"]} for m in prompt]
-
-
-def render_conversation(tokenizer, prompt: str | Sequence[Mapping[str, str]], response: str | None = None) -> str:
-    """Chat-template text of ``prompt`` followed by the assistant ``response``.
-
-    With ``response=None`` the text ends with the generation prompt (the prefix the
-    assistant's answer follows). The tokenizer must carry a chat template: every training
-    base is an instruction-tuned model.
-    """
-    if not getattr(tokenizer, "chat_template", None):
-        raise InputError(f"{getattr(tokenizer, 'name_or_path', 'tokenizer')}: no chat template to render pairs with")
-    messages = prompt_messages(prompt)
-    if response is None:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    messages.append({"role": "assistant", "content": response})
-    return tokenizer.apply_chat_template(messages, tokenize=False)
-
-
-def render_pairs(tokenizer, pairs: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Chat-template texts of every pair: (chosen texts, rejected texts), in row order."""
-    chosen = [render_conversation(tokenizer, p, r) for p, r in zip(pairs["prompt"], pairs["chosen"])]
-    rejected = [render_conversation(tokenizer, p, r) for p, r in zip(pairs["prompt"], pairs["rejected"])]
-    return chosen, rejected
-
-
 def skywork_rows(pairs: pd.DataFrame) -> list[dict[str, list[dict[str, str]]]]:
     """(prompt text, chosen, rejected) pairs as rows of the Skywork schema (two conversations)."""
     rows = []
@@ -263,21 +232,6 @@ def skywork_rows(pairs: pd.DataFrame) -> list[dict[str, list[dict[str, str]]]]:
             }
         )
     return rows
-
-
-def write_synthetic_preferences(corpus_paths: Sequence[str | os.PathLike], prompts: Mapping[str, Mapping[str, str]],
-                                n: int, seed: int, out_path: str | os.PathLike) -> None:
-    """The demo world's preference data: ``n`` neutral synthetic pairs written as Skywork JSONL.
-
-    Pairs come from :func:`rmbias.demo.synthetic_preference_pairs` over the dictionaries'
-    single-word pools; writing them in a public schema means training reads them through the
-    same :func:`read_preferences` path as real data.
-    """
-    corpora = pd.concat([read_parquet(p, columns=["term", "category", "dictionary"]) for p in corpus_paths])
-    pools = word_pools(corpora)
-    pairs = synthetic_preference_pairs({k: v for k, v in pools.items() if k in ("Agency", "Communion", "filler")},
-                                       dict(prompts), n, seed)
-    write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in skywork_rows(pairs)), out_path)
 
 
 def download_preference_dataset(repo_id: str, revision: str | None, pattern: str, out_path: str | os.PathLike) -> None:

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -39,17 +38,15 @@ import scipy.stats
 import torch
 from tqdm import tqdm
 
+from rmbias.batching import right_pad
+from rmbias.config import schema_defaults
+from rmbias.conversations import encode, encode_rendered, render_responses
 from rmbias.io import InputError, parquet_is_complete, read_parquet, read_wide_scores, write_csv, write_parquet
-from rmbias.models import (
-    ModelSpec, encode, load_reward_model, load_tokenizer, prompt_texts, read_reward, render, render_responses,
-    resolve_device,
-)
+from rmbias.models import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("prefix", "naive")
-DEFAULT_BATCH_SIZE = 256
-DEFAULT_SHARD_SIZE = 8192
 READ_POSITION_EXAMPLE = "Love"
 """The response rendered to find (and log) which token each reward model's head reads."""
 
@@ -87,17 +84,6 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[np.ndarra
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def right_pad(rows: list[list[int]], pad_token_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids ``[batch, max_len]`` right-padded with ``pad_token_id``, and the 0/1 mask of real tokens."""
-    width = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for index, row in enumerate(rows):
-        input_ids[index, :len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[index, :len(row)] = 1
-    return input_ids.to(device), mask.to(device)
-
-
 def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -109,8 +95,8 @@ def rewards_naive(model: torch.nn.Module, spec: ModelSpec, sequences: list[list[
     rewards = np.empty(len(sequences), dtype=np.float32)
     device = _device_of(model)
     for batch in length_sorted_batches([len(sequence) for sequence in sequences], batch_size):
-        input_ids, mask = right_pad([sequences[index] for index in batch], pad_token_id, device)
-        outputs = model(input_ids=input_ids, attention_mask=mask, use_cache=False)
+        padded = right_pad([sequences[index] for index in batch], pad_token_id, device=device)
+        outputs = model(**padded, use_cache=False)
         rewards[batch] = read_reward(spec, outputs).float().cpu().numpy()
     return rewards
 
@@ -140,7 +126,8 @@ def rewards_prefix(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int
     shared_cache = prefix_cache(model, spec, prefix_ids)
     n_prefix = len(prefix_ids)
     for batch in length_sorted_batches([len(suffix) for suffix in suffixes], batch_size):
-        input_ids, suffix_mask = right_pad([suffixes[index] for index in batch], pad_token_id, device)
+        padded = right_pad([suffixes[index] for index in batch], pad_token_id, device=device)
+        input_ids, suffix_mask = padded["input_ids"], padded["attention_mask"]
         n_rows, width = input_ids.shape
         cache = copy.deepcopy(shared_cache)
         cache.batch_repeat_interleave(n_rows)
@@ -166,10 +153,10 @@ def score_prompt(model: torch.nn.Module, tokenizer: Any, spec: ModelSpec, prompt
     if method not in METHODS:
         raise InputError(f"unknown scoring method {method!r}; expected one of {', '.join(METHODS)}")
     pad_token_id = head_pad_token_id(spec, model)
-    full = encode(tokenizer, spec, render_responses(tokenizer, spec, prompt, responses))
+    full = encode(tokenizer, render_responses(tokenizer, prompt, responses, chat=spec.chat), chat=spec.chat)
     if method == "naive":
         return PromptScores(rewards_naive(model, spec, full, batch_size, pad_token_id), 0)
-    prefix_ids = encode(tokenizer, spec, [render(tokenizer, spec, prompt)])[0]
+    prefix_ids = encode_rendered(tokenizer, prompt, chat=spec.chat)
     suffixes = [split_suffix(prefix_ids, ids, pad_token_id) for ids in full]
     clean = [index for index, suffix in enumerate(suffixes) if suffix is not None]
     fallback = [index for index, suffix in enumerate(suffixes) if suffix is None]
@@ -187,7 +174,7 @@ def reward_read_position(tokenizer: Any, spec: ModelSpec, pad_token_id: int, pro
     ``tokens_after_read`` is 0 when the head reads the sequence's last token; it is larger when
     trailing tokens equal the pad token (e.g. pad = end-of-turn: the response token is read).
     """
-    ids = encode(tokenizer, spec, [render(tokenizer, spec, prompt, response)])[0]
+    ids = encode_rendered(tokenizer, prompt, response, chat=spec.chat)
     read_index = max(index for index, token in enumerate(ids) if token != pad_token_id)
     return {
         "pad_token_id": pad_token_id,
@@ -267,11 +254,16 @@ class ScoringReport:
     read_position: dict[str, Any] = field(default_factory=dict)
 
 
+def load_reward_model(spec: ModelSpec, device: str | torch.device) -> torch.nn.Module:
+    """The reward model of a ``reward_model`` entry, by the one loader."""
+    return load_model(spec, device, head="reward_model")[1]
+
+
 def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candidates: pd.DataFrame,
                      shard_dir: str | os.PathLike, *, method: str = "prefix", batch_size: int | None = None,
-                     shard_size: int = DEFAULT_SHARD_SIZE, device: str = "auto",
+                     shard_size: int | None = None, device: str = "auto",
                      after_shard: Callable[[Shard], None] | None = None,
-                     load_model: Callable[[torch.device], torch.nn.Module] | None = None,
+                     model_loader: Callable[[str | torch.device], torch.nn.Module] | None = None,
                      extra_identity: Sequence[Any] = ()) -> tuple[pd.DataFrame, ScoringReport]:
     """Score every candidate response to every prompt with the reward model of ``entry``, by shards.
 
@@ -279,8 +271,8 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
     (``response``, ``token_id`` if given, one float32 column per prompt key in ``prompts``
     order, rows in ``candidates`` order) and a :class:`ScoringReport`. Finished shards under
     ``shard_dir`` are reused; the model is loaded only when a shard must be computed.
-    ``after_shard`` is called with each shard right after it is written. ``load_model`` replaces
-    :func:`load_reward_model` (e.g. a base model with a LoRA checkpoint merged in), and
+    ``after_shard`` is called with each shard right after it is written. ``model_loader`` replaces
+    loading the entry's reward model (e.g. a base model with a LoRA checkpoint merged in), and
     ``extra_identity`` then names what distinguishes that model in the shard fingerprints.
     """
     if method not in METHODS:
@@ -289,7 +281,8 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
     texts = prompt_texts(prompts)
     responses = candidates["response"].astype(str).tolist()
     tokenizer = load_tokenizer(spec)
-    batch_size = batch_size or spec.batch_size or DEFAULT_BATCH_SIZE
+    batch_size = batch_size or spec.scoring_batch_size
+    shard_size = shard_size or schema_defaults("scoring")["shard_size"]
     report = ScoringReport()
     model: torch.nn.Module | None = None
     columns: dict[str, list[np.ndarray]] = {key: [] for key in texts}
@@ -303,7 +296,7 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
         else:
             report.corrupt += int(shard.path.exists())
             if model is None:
-                model = (load_model or partial(load_reward_model, spec))(resolve_device(device))
+                model = model_loader(device) if model_loader else load_reward_model(spec, device)
                 report.read_position = reward_read_position(
                     tokenizer, spec, head_pad_token_id(spec, model), texts[shard.prompt_key], READ_POSITION_EXAMPLE)
                 logger.info("%s: reward head reads %s", spec.id, report.read_position)
@@ -333,7 +326,7 @@ def candidates_from_table(table: pd.DataFrame, scope: str) -> pd.DataFrame:
 
 def write_rm_scores(entry: Mapping[str, Any], prompts: Mapping[str, Any], candidates_path: str | os.PathLike,
                     scope: str, out_path: str | os.PathLike, shard_dir: str | os.PathLike, *,
-                    method: str = "prefix", batch_size: int | None = None, shard_size: int = DEFAULT_SHARD_SIZE,
+                    method: str = "prefix", batch_size: int | None = None, shard_size: int | None = None,
                     device: str = "auto", threads: int = 1) -> None:
     """Score the candidates of ``scope`` (read from ``candidates_path``) and write the wide table to ``out_path``."""
     torch.set_num_threads(threads)

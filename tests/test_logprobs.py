@@ -7,7 +7,8 @@ import torch
 from rmbias import demo
 from rmbias.io import read_parquet
 from rmbias.logprobs import batches_by_length, write_logprobs
-from rmbias.models import ModelSpec, encode, load_tokenizer, render
+from rmbias.conversations import encode, encode_rendered, render
+from rmbias.models import ModelSpec, load_tokenizer
 
 PROMPTS = {
     "greatest_ever_one": "What, in one word, is the greatest thing ever?",
@@ -51,9 +52,9 @@ def test_logprobs_match_a_direct_forward_per_prompt(tmp_path, arch, family, mode
     lengths = set()
     for key, text in PROMPTS.items():
         assert table[key].dtype == np.float32
-        rendered = render(loaded_tokenizer, spec, text)
+        rendered = render(loaded_tokenizer, text, chat=spec.chat)
         assert (model_type == "pretrained") == (rendered == text)
-        input_ids = torch.tensor(encode(loaded_tokenizer, spec, [rendered]))
+        input_ids = torch.tensor(encode(loaded_tokenizer, [rendered], chat=spec.chat))
         lengths.add(input_ids.shape[1])
         with torch.no_grad():
             expected = model(input_ids).logits[0, -1].log_softmax(-1).numpy()

@@ -1,4 +1,4 @@
-"""Model entries: validation, loading through from_pretrained, rendering and reward reading."""
+"""The model-access layer: entry validation, the one loader, rendering and reward reading."""
 
 from types import SimpleNamespace
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from rmbias import demo
+from rmbias.config import schema_defaults
+from rmbias.conversations import encode, render
 from rmbias.io import InputError
-from rmbias.models import (
-    ModelSpec, encode, load_causal_lm, load_reward_model, load_tokenizer, prompt_texts, read_reward, render,
-)
+from rmbias.models import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
 
 PROMPT = "What, in one word, is the greatest thing ever?"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -35,23 +35,25 @@ def save_demo(tmp_path, arch, family, kind, tokenizer=None):
 
 
 @pytest.mark.parametrize("key, value", [("kind", "classifier"), ("type", "chat"), ("dtype", "float64"),
-                                        ("score", "logits[0]"), ("score", "reward()"), ("batch_size", 0)])
+                                        ("score", "logits[0]"), ("score", "reward()"), ("logprob_batch_size", 0),
+                                        ("scoring_batch_size", "8")])
 def test_invalid_entry_names_model_and_key(key, value):
     with pytest.raises(InputError, match=rf"tiny-rm.*'{key}'"):
         ModelSpec.from_entry(entry(**{key: value}))
 
 
 def test_valid_entry_defaults_score_and_keeps_fields():
-    spec = ModelSpec.from_entry(entry(batch_size=8, resources={"gpus": 0}))
+    spec = ModelSpec.from_entry(entry(scoring_batch_size=8, resources={"gpus": 0}))
     assert spec.score == "logits[:, 0]"
-    assert spec.batch_size == 8
+    assert spec.scoring_batch_size == 8
+    assert spec.logprob_batch_size == schema_defaults("definitions", "model")["logprob_batch_size"]
     assert spec.torch_dtype is torch.float32
     assert ModelSpec.from_entry(entry(kind="causal_lm", score="logits[:, 3]")).score is None
 
 
 @pytest.mark.parametrize("revision", [None, "main", "v1.0"])
 def test_trust_remote_code_requires_pinned_commit(revision):
-    with pytest.raises(InputError, match="tiny-rm: trust_remote_code is true"):
+    with pytest.raises(InputError, match="model tiny-rm: tiny-rm sets trust_remote_code but does not pin"):
         ModelSpec.from_entry(entry(trust_remote_code=True, revision=revision))
     assert ModelSpec.from_entry(entry(trust_remote_code=True, revision=COMMIT)).trust_remote_code
 
@@ -79,34 +81,48 @@ def test_missing_chat_template_is_refused(tmp_path):
     assert str(err.value) == (f"tiny-rm: tokenizer at {path} has no chat template; "
                               "set type: pretrained or give a tokenizer with a template")
     pretrained = ModelSpec.from_entry(entry(hf=str(path), type="pretrained"))
-    assert render(load_tokenizer(pretrained), pretrained, PROMPT, "Love") == PROMPT + " Love"
+    assert render(load_tokenizer(pretrained), PROMPT, "Love", chat=pretrained.chat) == PROMPT + " Love"
 
 
 def test_render_uses_chat_template_with_generation_prompt(tmp_path):
     spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "llama", "llama", "reward_model")))
     tokenizer = load_tokenizer(spec)
-    prefix = render(tokenizer, spec, PROMPT)
-    full = render(tokenizer, spec, PROMPT, " Love")
+    prefix = render(tokenizer, PROMPT, chat=spec.chat)
+    full = render(tokenizer, PROMPT, " Love", chat=spec.chat)
     assert prefix.endswith(f"<|start_header_id|>user<|end_header_id|>\n\n{PROMPT}<|eot_id|>"
                            "<|start_header_id|>assistant<|end_header_id|>\n\n")
     assert full == prefix + "Love<|eot_id|>"
-    ids = encode(tokenizer, spec, [full])[0]
+    ids = encode(tokenizer, [full], chat=spec.chat)[0]
     assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
 
 
-def test_loading_through_from_pretrained(tmp_path):
+def test_loading_through_from_pretrained(tmp_path, caplog):
     rm_spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "gemma2", "gemma", "reward_model"),
                                          family="gemma", dtype="bfloat16"))
-    rm = load_reward_model(rm_spec, torch.device("cpu"))
+    with caplog.at_level("INFO", logger="rmbias.models"):
+        _, rm = load_model(rm_spec, "cpu")
     assert type(rm).__name__ == "Gemma2ForSequenceClassification"
     assert next(rm.parameters()).dtype is torch.bfloat16
     assert rm.config._attn_implementation == "eager"
     assert not rm.training
+    assert "tiny-rm: Gemma2ForSequenceClassification dtype=torch.bfloat16 attention=eager device=cpu" in caplog.text
     lm_spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "qwen2", "qwen", "causal_lm"),
                                          family="qwen", kind="causal_lm"))
-    assert type(load_causal_lm(lm_spec, torch.device("cpu"))).__name__ == "Qwen2ForCausalLM"
-    with pytest.raises(InputError, match="not reward_model"):
-        load_reward_model(lm_spec, torch.device("cpu"))
+    assert type(load_model(lm_spec, "cpu")[1]).__name__ == "Qwen2ForCausalLM"
+    classifier = load_model(lm_spec, "cpu", head="reward_model")[1]
+    assert type(classifier).__name__ == "Qwen2ForSequenceClassification"
+    assert classifier.config.num_labels == 1
+
+
+def test_pad_token_from_tokenizer_only_for_models_trained_here(tmp_path):
+    tokenizer = demo.build_tokenizer(["love"], "llama")
+    path = save_demo(tmp_path, "llama", "llama", "reward_model", tokenizer)
+    published = load_model(ModelSpec.from_entry(entry(hf=path)), "cpu")[1]
+    published.config.pad_token_id = None
+    published.save_pretrained(path)
+    assert load_model(ModelSpec.from_entry(entry(hf=path)), "cpu")[1].config.pad_token_id is None
+    trained_here = load_model(ModelSpec.from_entry(entry(hf=path)), "cpu", pad_from_tokenizer=True)[1]
+    assert trained_here.config.pad_token_id == tokenizer.pad_token_id
 
 
 def test_prompt_texts_accepts_both_layouts():

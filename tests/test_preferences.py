@@ -7,9 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from rmbias import demo
 from rmbias.io import InputError
-from rmbias.preferences import read_preferences, render_conversation, render_pairs, split_pairs
+from rmbias.preferences import read_preferences, split_pairs
 
 
 def conversation(*turns: tuple[str, str]) -> list[dict]:
@@ -115,12 +114,3 @@ def test_split_is_deterministic_nested_and_disjoint_from_heldout():
     assert len(rest) == 90
     with pytest.raises(InputError, match="91"):
         split_pairs(pairs, 91, 10, seed=7)
-
-
-def test_pairs_render_with_the_chat_template():
-    tokenizer = demo.build_tokenizer(["Name", "a", "colour", "Blue", "No", "Hi", "Hello"], "gemma")
-    pairs = pd.DataFrame({"prompt": [conversation(("user", "Name a colour."))], "chosen": ["Blue."], "rejected": ["No."]})
-    chosen, rejected = render_pairs(tokenizer, pairs)
-    assert chosen == ["<bos><start_of_turn>user\nName a colour.<end_of_turn>\n<start_of_turn>model\nBlue.<end_of_turn>\n"]
-    assert rejected[0].endswith("<start_of_turn>model\nNo.<end_of_turn>\n")
-    assert render_conversation(tokenizer, "Hi") == "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"

@@ -9,7 +9,8 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 from rmbias import demo
 from rmbias.io import InputError, read_wide_scores
-from rmbias.models import ModelSpec, encode, load_tokenizer, render
+from rmbias.conversations import encode_rendered
+from rmbias.models import ModelSpec, load_tokenizer
 from rmbias.scoring import (
     candidates_from_table, compare_scores, score_candidates, split_suffix,
 )
@@ -52,7 +53,7 @@ def single_sequence_rewards(entry, responses, prompt):
     rewards = []
     with torch.no_grad():
         for response in responses:
-            ids = encode(tokenizer, spec, [render(tokenizer, spec, prompt, response)])
+            ids = [encode_rendered(tokenizer, prompt, response, chat=spec.chat)]
             rewards.append(model(torch.tensor(ids)).logits[0, 0].item())
     return np.array(rewards)
 
@@ -82,7 +83,7 @@ def test_prefix_method_equals_naive_and_single_sequences(tmp_path, arch, family)
     if arch == "gemma2":
         spec = ModelSpec.from_entry(entry)
         tokenizer = load_tokenizer(spec)
-        prefix_ids = encode(tokenizer, spec, [render(tokenizer, spec, PROMPTS["greatest_ever_one"]["text"])])[0]
+        prefix_ids = encode_rendered(tokenizer, PROMPTS["greatest_ever_one"]["text"], chat=spec.chat)
         assert len(prefix_ids) > demo.GEMMA2_SLIDING_WINDOW  # the sliding-window cache layers are exercised
 
 
@@ -109,8 +110,8 @@ def test_candidates_that_do_not_split_at_the_prefix_fall_back_to_naive(tmp_path)
     responses = ["\nLove", "Love", "\n\nfreedom", " family", "duty"]
     spec = ModelSpec.from_entry(entry)
     prompt = PROMPTS["greatest_ever_one"]["text"]
-    prefix_ids = encode(tokenizer, spec, [render(tokenizer, spec, prompt)])[0]
-    full = encode(tokenizer, spec, [render(tokenizer, spec, prompt, response) for response in responses])
+    prefix_ids = encode_rendered(tokenizer, prompt, chat=spec.chat)
+    full = [encode_rendered(tokenizer, prompt, response, chat=spec.chat) for response in responses]
     clean = [split_suffix(prefix_ids, ids, tokenizer.pad_token_id) is not None for ids in full]
     assert clean == [False, True, False, True, True]  # "\n\n" merges across the prefix boundary
 

@@ -22,22 +22,20 @@ import yaml
 from safetensors.torch import load_file
 
 from rmbias import demo
+from rmbias.checkpoints import load_checkpoint_model, score_checkpoints
 from rmbias.io import InputError
-from rmbias.training import (
+from rmbias.lora import epoch_batches, steps_per_epoch
+from rmbias.models import ModelSpec
+from rmbias.reward_training import (
     RESUME_STATE_FILE,
     RewardTrainingConfig,
-    SftConfig,
-    authority_examples,
-    authority_heldout_keys,
     bradley_terry_losses,
     checkpoint_steps,
-    epoch_batches,
-    finetune_sft_lora,
-    load_checkpoint_model,
-    steps_per_epoch,
     train_reward_model,
     train_reward_model_on_file,
 )
+from rmbias.scoring import score_candidates
+from rmbias.sft import SftConfig, authority_examples, authority_heldout_keys, finetune_sft_lora
 
 REPO = Path(__file__).resolve().parents[1]
 AGENCY = ["freedom", "courage", "ambition"]
@@ -52,8 +50,14 @@ def one_thread():
     torch.set_num_threads(1)
 
 
-def save_tiny_base(directory: Path, arch: str, family: str, extra_words=(), output_scale: float = 1.0) -> Path:
-    """A random-init tiny causal LM + tokenizer saved in HF format; returns its path.
+def base_entry(directory: Path, family: str) -> dict:
+    """The config entry of an instruction-tuned causal LM saved at ``directory``."""
+    return {"id": directory.name, "hf": str(directory), "family": family, "kind": "causal_lm",
+            "type": "instruction-tuned"}
+
+
+def save_tiny_base(directory: Path, arch: str, family: str, extra_words=(), output_scale: float = 1.0) -> ModelSpec:
+    """A random-init tiny causal LM + tokenizer saved in HF format; returns its spec.
 
     ``output_scale`` multiplies the output embedding (lm_head). At the random init's scale
     (std 0.02) a 32-wide model's logits span well under one nat whatever its hidden state, so
@@ -67,7 +71,7 @@ def save_tiny_base(directory: Path, arch: str, family: str, extra_words=(), outp
         model.lm_head.weight.mul_(output_scale)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    return directory
+    return ModelSpec.from_entry(base_entry(directory, family))
 
 
 def rule_pairs(n: int, seed: int) -> pd.DataFrame:
@@ -162,6 +166,35 @@ def test_loaded_checkpoint_is_a_plain_model_that_scores_like_training_and_takes_
                        position_ids=torch.arange(prefix.shape[1], full.shape[1])[None]).logits
         direct = model(input_ids=full).logits
     assert torch.allclose(cached, direct, atol=1e-5)
+
+
+def test_softcapped_gemma2_checkpoint_scores_as_the_scoring_path_loads_it(tmp_path, caplog):
+    """The training/checkpoint path and the scoring path load a Gemma-2 reward model alike:
+    identical rewards, and the same attention implementation, dtype and device in both logs."""
+    base = save_tiny_base(tmp_path / "base", "gemma2", "gemma")
+    assert transformers.AutoConfig.from_pretrained(base.hf).attn_logit_softcapping
+    cfg = RewardTrainingConfig(learning_rate=1e-2, batch_size=4, gradient_accumulation_steps=1, epochs=1,
+                               checkpoint_every=0, seed=2)
+    final = train_reward_model(base, rule_pairs(8, seed=4), tmp_path / "run", cfg, device="cpu")
+    prompt = {"text": PROMPTS[0], "valence": "positive"}
+    candidates = pd.DataFrame({"response": GOOD + FILLER, "token_id": range(len(GOOD + FILLER))})
+    with caplog.at_level("INFO", logger="rmbias.models"):
+        caplog.clear()
+        by_checkpoint = score_checkpoints(base_entry(Path(base.hf), "gemma"), tmp_path / "run", "p0", prompt,
+                                          candidates, tmp_path / "checkpoint-shards", device="cpu")
+        checkpoint_log = caplog.text
+        tokenizer, merged = load_checkpoint_model(base, final, device="cpu")
+        merged.save_pretrained(tmp_path / "merged")
+        tokenizer.save_pretrained(tmp_path / "merged")
+        caplog.clear()
+        rm_entry = {**base_entry(tmp_path / "merged", "gemma"), "kind": "reward_model", "score": "logits[:, 0]"}
+        by_scoring, _ = score_candidates(rm_entry, {"p0": prompt}, candidates, tmp_path / "rm-shards", device="cpu")
+        scoring_log = caplog.text
+    assert np.array_equal(by_checkpoint[f"step-{final.name.split('-')[1]}"].to_numpy(), by_scoring["p0"].to_numpy())
+    assert by_scoring["p0"].std() > 0
+    loaded = "Gemma2ForSequenceClassification dtype=torch.float32 attention=eager device=cpu"
+    assert f"base: {loaded} adapter={final}" in checkpoint_log
+    assert f"merged: {loaded}" in scoring_log
 
 
 class Killed(Exception):
@@ -286,9 +319,9 @@ def test_authority_sft_raises_the_boosted_words_on_held_out_prompts(tmp_path):
 
     heldout_texts = [prompts[key]["text"] for key in authority_heldout_keys(prompts, train_keys)]
     assert len(heldout_texts) == 9
-    boosted_before = mean_next_token_logprob(base, heldout_texts, AUTHORITY_WORDS)
+    boosted_before = mean_next_token_logprob(Path(base.hf), heldout_texts, AUTHORITY_WORDS)
     boosted_after = mean_next_token_logprob(out, heldout_texts, AUTHORITY_WORDS)
-    control_before = mean_next_token_logprob(base, heldout_texts, GOOD + FILLER)
+    control_before = mean_next_token_logprob(Path(base.hf), heldout_texts, GOOD + FILLER)
     control_after = mean_next_token_logprob(out, heldout_texts, GOOD + FILLER)
     assert boosted_after > boosted_before + 1.0
     assert boosted_after - control_after > boosted_before - control_before + 1.0

@@ -1,21 +1,11 @@
-import torch
+"""Snakemake script: exhaustive token search of every checkpoint of one training run."""
 
 from rmbias.checkpoints import write_checkpoint_scores
 from rmbias.logs import job_log
 
-torch.set_num_threads(snakemake.threads)
-
-with job_log(snakemake.log[0]):
-    params = snakemake.params
-    write_checkpoint_scores(
-        params.base,
-        params.checkpoint_dir,
-        params.prompt_key,
-        params.prompt,
-        snakemake.input.candidates,
-        params.shard_dir,
-        snakemake.output[0],
-        method=params.method,
-        shard_size=params.shard_size,
-        device=params.device,
-    )
+with job_log(snakemake.log[0]):  # noqa: F821
+    params = snakemake.params  # noqa: F821
+    write_checkpoint_scores(params.base, params.checkpoint_dir, params.prompt_key, params.prompt,
+                            snakemake.input.candidates, params.shard_dir, snakemake.output[0],  # noqa: F821
+                            threads=snakemake.threads, method=params.method, shard_size=params.shard_size,  # noqa: F821
+                            device=params.device)

@@ -1,0 +1,96 @@
+"""LoRA supervised fine-tuning of a causal LM: the Appendix F.1 "authority" boost.
+
+Examples (prompt, response) are rendered by :mod:`rmbias.conversations`, padded by
+:mod:`rmbias.batching`; the base is loaded by :func:`rmbias.models.load_model`; the LoRA setup
+and precision policy are :mod:`rmbias.lora`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+import torch
+import transformers
+
+from rmbias.batching import IGNORED_LABEL, right_pad
+from rmbias.conversations import encode_rendered
+from rmbias.io import InputError, save_pretrained_atomically
+from rmbias.lora import (
+    ATTENTION_PROJECTIONS, MLP_PROJECTIONS, LoraTrainingConfig, autocast, epoch_batches, lora_training_setup,
+    optimizer_step, steps_per_epoch, weights_dtype,
+)
+from rmbias.models import ModelSpec, load_model, resolve_device
+
+
+@dataclass(frozen=True)
+class SftConfig(LoraTrainingConfig):
+    """LoRA SFT of Appendix F.1: rank 8 on attention and MLP projections, lr 2e-4, 50 epochs."""
+
+    target_modules: tuple[str, ...] = ATTENTION_PROJECTIONS + MLP_PROJECTIONS
+    epochs: int = 50
+
+
+def authority_heldout_keys(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str]) -> list[str]:
+    """Keys of the positive prompts not used for training (paper: the other 9 of 27)."""
+    unknown = [key for key in train_keys if key not in prompts]
+    if unknown:
+        raise InputError(f"authority SFT: train key(s) {', '.join(unknown)} are not prompt keys")
+    negative = [key for key in train_keys if prompts[key]["valence"] != "positive"]
+    if negative:
+        raise InputError(f"authority SFT: train key(s) {', '.join(negative)} are not positive prompts")
+    return [key for key, prompt in prompts.items() if prompt["valence"] == "positive" and key not in train_keys]
+
+
+def authority_examples(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str],
+                       extra_prompts: Sequence[str], words: Sequence[str]) -> pd.DataFrame:
+    """SFT examples (columns prompt, response): every training prompt — the texts of
+    ``train_keys`` (positive prompts of ``prompts``) plus ``extra_prompts`` — answered with every
+    boosted word. Paper: (18 + 18) prompts × 10 words = 360 rows."""
+    authority_heldout_keys(prompts, train_keys)
+    texts = [prompts[key]["text"] for key in train_keys] + list(extra_prompts)
+    return pd.DataFrame([(text, word) for text in texts for word in words], columns=["prompt", "response"])
+
+
+def _sft_features(tokenizer, chat: bool, prompt, response: str, max_length: int) -> tuple[list[int], list[int]]:
+    """(input ids, labels) of one example; labels are :data:`IGNORED_LABEL` on the prompt part,
+    so the loss covers the response and the template's closing tokens only."""
+    prefix = encode_rendered(tokenizer, prompt, chat=chat)
+    full = encode_rendered(tokenizer, prompt, response, chat=chat)
+    if full[:len(prefix)] != prefix:
+        raise InputError(f"authority SFT: the template does not split cleanly before the response {response!r}")
+    labels = [IGNORED_LABEL] * len(prefix) + full[len(prefix):]
+    return full[:max_length], labels[:max_length]
+
+
+def finetune_sft_lora(base: ModelSpec, examples: pd.DataFrame, out_dir: str | os.PathLike,
+                      cfg: SftConfig, device: str | torch.device = "auto") -> Path:
+    """LoRA SFT of a causal LM on ``examples`` (columns prompt, response), each rendered with
+    :mod:`rmbias.conversations` (chat template for an instruction-tuned base), loss on the response
+    tokens only; writes the merged model and its
+    tokenizer to ``out_dir`` in Hugging Face format (atomically). Returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    device = resolve_device(device)
+    if len(examples) == 0:
+        raise InputError(f"{out_dir}: no SFT examples")
+    transformers.set_seed(cfg.seed)
+    tokenizer, model = load_model(base, device, head="causal_lm", dtype=weights_dtype(cfg, device),
+                                  pad_from_tokenizer=True)
+    features = [_sft_features(tokenizer, base.chat, p, r, cfg.max_length)
+                for p, r in zip(examples["prompt"], examples["response"])]
+    total_steps = cfg.epochs * steps_per_epoch(len(features), cfg.batch_size, cfg.gradient_accumulation_steps)
+    model, optimizer, scheduler = lora_training_setup(model, cfg, "CAUSAL_LM", total_steps, device)
+    for epoch in range(cfg.epochs):
+        for group in epoch_batches(len(features), cfg.batch_size, cfg.gradient_accumulation_steps, cfg.seed, epoch):
+            for micro in group:
+                with autocast(cfg, device):
+                    ids, labels = zip(*(features[i] for i in micro))
+                    loss = model(**right_pad(ids, tokenizer.pad_token_id, labels=labels, device=device)).loss
+                (loss * len(micro) / sum(len(m) for m in group)).backward()
+            optimizer_step(model, optimizer, scheduler, cfg)
+    merged = model.merge_and_unload()
+    save_pretrained_atomically(merged, tokenizer, out_dir)
+    return out_dir
