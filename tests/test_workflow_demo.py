@@ -159,3 +159,25 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "all": 1,
         "total": 15,
     }
+
+
+def test_every_job_wrote_its_declared_log(demo_run, reference_mirror):
+    # The logs each finished output's job declared, as Snakemake recorded them (--summary).
+    result = run_snakemake(demo_run, "--summary", "--cores", "1", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    rows = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    header, outputs = rows[0], rows[1:]
+    column = header.index("log-file(s)")
+    logs_by_rule = {}
+    for row in outputs:
+        logs_by_rule.setdefault(row[header.index("rule")], set()).update(row[column].split(","))
+    assert {"fetch_reference", "logprobs", "rm_scores", "train_rm", "fig1_figure", "config_used"} <= set(logs_by_rule)
+    without_log = sorted(rule for rule, logs in logs_by_rule.items() if logs & {"-", ""})
+    assert not without_log, f"rules that declare no log: {without_log}"
+    missing_or_empty = sorted(
+        f"{rule}: {log}"
+        for rule, logs in logs_by_rule.items()
+        for log in logs
+        if not (demo_run / log).is_file() or (demo_run / log).stat().st_size == 0
+    )
+    assert not missing_or_empty, missing_or_empty
