@@ -1,4 +1,5 @@
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,24 @@ def test_vocab_prompts_default_all_and_topk_prompt_must_be_scored():
         checked({"models": [LLAMA], "scoring": {"vocab_prompts": ["worst_ever_one"]}, "implicit": {"topk_vocabulary": ["llama-it"]}})
     with pytest.raises(InputError, match=r"config error at scoring.vocab_prompts\[0\]: unknown prompt key"):
         checked({"scoring": {"vocab_prompts": ["best_forever_one"]}})
+
+
+def schema_keys(node):
+    """Every property name of a JSON schema, at every nesting level and in its definitions."""
+    if isinstance(node, list):
+        return {key for item in node for key in schema_keys(item)}
+    if not isinstance(node, dict):
+        return set()
+    keys = set(node.get("properties", {}))
+    return keys | {key for value in node.values() for key in schema_keys(value)}
+
+
+def test_every_schema_key_is_documented_in_config_readme():
+    documented = set()
+    for line in (ROOT / "config" / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| "):
+            first_cell = line.split("|")[1]
+            documented |= {part for span in re.findall(r"`([^`]+)`", first_cell) for part in span.split(".")}
+    keys = schema_keys(SCHEMA)
+    assert {"gpus", "scoring_batch_size", "median_rank", "rank_changes"} <= keys
+    assert sorted(keys - documented) == []
