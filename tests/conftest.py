@@ -1,11 +1,13 @@
-"""Shared fixtures: the repository root and the local mirror of the published reference data."""
+"""Shared fixtures: the repository root and a local mirror of the published reference data."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-from workflow_helpers import copy_workflow
+from workflow_helpers import copy_workflow, fill_reference_cache, reference_cache
+
+from rmbias.io import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,11 +28,20 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def reference_mirror() -> Path:
-    """Directory with the published reference files; the tests that read them need it."""
+    """Directory with the published reference files; the tests that read them need it. Without
+    a mirror they are downloaded (URL + sha256, as the workflow does) into the reference cache."""
     mirror = mirror_directory()
-    if mirror is None:
-        pytest.fail("no reference mirror: set RMBIAS_REFERENCE_MIRROR to a copy of the upstream reference data")
-    return mirror
+    if mirror is not None:
+        return mirror
+    cache = reference_cache()
+    try:
+        return fill_reference_cache(cache)
+    except InputError as err:
+        pytest.fail(
+            f"no reference data: downloading it into {cache} failed ({err}); "
+            "set RMBIAS_REFERENCE_MIRROR to a directory holding a copy",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

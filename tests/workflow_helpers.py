@@ -1,4 +1,5 @@
-"""Run the workflow the way a user does: a copy of its definition, the installed snakemake."""
+"""Run the workflow the way a user does: a copy of its definition, the installed snakemake;
+and obtain the published reference data the way the workflow does (URL + sha256)."""
 
 import os
 import re
@@ -7,8 +8,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rmbias.config import load_yaml
+from rmbias.fetch import fetch_reference_file, sha256_of
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles", "envs")
+REFERENCE_MANIFEST = REPO_ROOT / "config" / "reference.yaml"
+
+
+def reference_cache() -> Path:
+    """Where the tests keep the published reference data they download: $RMBIAS_REFERENCE_CACHE,
+    else ~/.cache/rmbias/reference (reused by every later run)."""
+    return Path(os.environ.get("RMBIAS_REFERENCE_CACHE") or Path.home() / ".cache" / "rmbias" / "reference")
+
+
+def fill_reference_cache(cache: Path, manifest_path: Path = REFERENCE_MANIFEST) -> Path:
+    """Fetch every file of the manifest that ``cache`` lacks (or holds with another sha256) with
+    the workflow's own fetch (base URL + path, sha256 checked); return ``cache``, which then
+    serves as a reference mirror. Raises InputError (one line naming the file) on failure."""
+    manifest = load_yaml(manifest_path)
+    for rel_path, entry in manifest["files"].items():
+        dest = cache / rel_path
+        if not (dest.is_file() and sha256_of(dest) == entry["sha256"]):
+            fetch_reference_file(rel_path, dest, entry["sha256"], manifest["base_url"])
+    return cache
 
 
 def copy_workflow(dest: Path) -> Path:
