@@ -1,4 +1,4 @@
-"""Section 4 analyses of checkpoint scores: Big Two ranks over training, rank changes, ablations.
+"""Section 4 training dynamics: Big Two ranks over checkpoints, Kendall tau, rank changes, ablations.
 
 Input is a checkpoint score table (design §3): ``decoded``, ``token_id`` and one reward column
 ``step-{N}`` per checkpoint, for one prompt. Following design §6, the analysis keeps the tokens
@@ -11,14 +11,17 @@ ties averaged).
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from rmbias.corpora import normalize_term
 from rmbias.io import InputError, read_parquet
-from rmbias.basemodels import read_category_by_term, read_shared_decoded
-from rmbias.stats import checkpoint_kendall
+from rmbias.records import entries_from_table, statistics_record, write_statistics
+from rmbias.vocabulary import read_category_by_term, read_shared_decoded
 
 STEP_COLUMN = re.compile(r"^step-(\d+)$")
 
@@ -42,6 +45,31 @@ def matched_tokens(table: pd.DataFrame, shared_decoded: Iterable[str], category_
     kept["norm"] = kept["decoded"].map(normalize_term)
     kept["category"] = kept["norm"].map(category_by_norm)
     return kept.dropna(subset=["category"]).reset_index(drop=True)
+
+
+def checkpoint_kendall(table: pd.DataFrame) -> pd.DataFrame:
+    """Kendall tau-b between checkpoint score columns (rows = tokens, columns ``step-{N}``).
+
+    Checkpoints are ordered by N. Per checkpoint: tau with the previous checkpoint
+    (``tau_previous``, NaN for the first) and with the final one (``tau_final``, 1 for the
+    final itself), with two-sided p-values. Rows missing either score are left out of a pair.
+    Returns columns ``step, tau_previous, p_previous, tau_final, p_final``.
+    """
+    steps = step_columns(table)
+    if len(steps) < 2:
+        raise InputError("checkpoint scores: need at least two step-{N} columns")
+    final = table[steps[-1][1]]
+
+    def tau(x: pd.Series, y: pd.Series) -> tuple[float, float]:
+        result = stats.kendalltau(x, y, nan_policy="omit", variant="b")
+        return float(result.statistic), float(result.pvalue)
+
+    rows = []
+    for index, (step, column) in enumerate(steps):
+        tau_previous, p_previous = tau(table[steps[index - 1][1]], table[column]) if index else (np.nan, np.nan)
+        tau_final, p_final = tau(table[column], final)
+        rows.append({"step": step, "tau_previous": tau_previous, "p_previous": p_previous, "tau_final": tau_final, "p_final": p_final})
+    return pd.DataFrame(rows)
 
 
 def checkpoint_ranks(matched: pd.DataFrame) -> pd.DataFrame:
@@ -136,3 +164,57 @@ def training_dynamics(
     if not external.empty:
         frames["final"] = pd.concat([frames["final"], external.assign(run="external")], ignore_index=True)
     return frames
+
+
+def kendall_record(kendall: pd.DataFrame, final: pd.DataFrame) -> dict:
+    """Record of the training dynamics: per run and checkpoint a Kendall tau-b with the previous
+    checkpoint and one with the final checkpoint (the final's tau with itself is left out);
+    ``final_ranks`` holds the rows of the final-ranks table."""
+    ordered = kendall.sort_values(["run", "step"], kind="stable")
+    ordered = ordered.assign(
+        previous_step=ordered.groupby("run")["step"].shift(), final_step=ordered.groupby("run")["step"].transform("max")
+    )
+    cell = ["run", "base_model", "step"]
+    previous = entries_from_table(
+        ordered.dropna(subset=["tau_previous"]),
+        test="Kendall tau-b, consecutive checkpoints",
+        statistic="tau_previous",
+        p="p_previous",
+        cell=cell,
+        inputs=["previous_step"],
+    )
+    to_final = entries_from_table(
+        ordered[ordered["step"] < ordered["final_step"]],
+        test="Kendall tau-b, checkpoint vs final checkpoint",
+        statistic="tau_final",
+        p="p_final",
+        cell=cell,
+        inputs=["final_step"],
+    )
+    return statistics_record(
+        "training_dynamics",
+        "Kendall tau-b between the token rankings of checkpoints of each own RM training run",
+        [*previous, *to_final],
+        final_ranks=final.to_dict(orient="records"),
+    )
+
+
+def training_dynamics_statistics(
+    score_paths: Sequence[str | Path],
+    token_table_paths: Iterable[str],
+    corpus_path: str,
+    runs: Sequence[Mapping[str, object]],
+    external_points: Iterable[Mapping[str, object]],
+    outputs: Mapping[str, str | Path],
+) -> None:
+    """The ``training_dynamics`` job: ``score_paths`` are the runs' checkpoint score parquets in the
+    order of ``runs``; :func:`training_dynamics`'s four tables are written to the CSVs ``outputs``
+    names by table (``ranks``, ``final``, ``kendall``, ``changes``), :func:`kendall_record` to
+    ``outputs["json"]``."""
+    by_run = dict(zip((str(meta["run"]) for meta in runs), score_paths))
+    frames = training_dynamics(by_run, token_table_paths, corpus_path, runs, external_points)
+    write_statistics(
+        kendall_record(frames["kendall"], frames["final"]),
+        outputs["json"],
+        {outputs[name]: frames[name] for name in ("ranks", "final", "kendall", "changes")},
+    )

@@ -22,13 +22,16 @@ The LaTeX renders any decoded string safely inside ``\\texttt``:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import unicodedata
 
 import pandas as pd
 
-from rmbias.io import write_csv, write_text
+from rmbias.io import read_parquet, write_csv, write_text
+
+logger = logging.getLogger(__name__)
 
 TOP_N = 15
 """Tokens shown at each end of Table 1."""
@@ -213,3 +216,18 @@ def write_top_bottom(
     table = top_bottom(frame, measure, n)
     write_csv(table, csv_path)
     write_text(top_bottom_latex(table, caption, label), tex_path)
+
+
+def top_bottom_table(
+    implicit_path: str | os.PathLike,
+    csv_path: str | os.PathLike,
+    tex_path: str | os.PathLike,
+    caption: str,
+    label: str,
+    measure: str = "MWLR",
+    n: int = TOP_N,
+) -> None:
+    """The ``table`` job: :func:`write_top_bottom` of the implicit pair file ``implicit_path``."""
+    frame = read_parquet(implicit_path, columns=["decoded", measure])
+    write_top_bottom(frame, csv_path, tex_path, caption, label, measure, n)
+    logger.info("%s: top and bottom %d of %d tokens by %s -> %s, %s", implicit_path, n, len(frame), measure, csv_path, tex_path)

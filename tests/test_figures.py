@@ -1,4 +1,4 @@
-"""Tests of rmbias.figures on small synthetic frames.
+"""Tests of the rmbias.figures package on small synthetic frames.
 
 Each frame builder seeds its own generator, so calling it twice gives the same frame.
 
@@ -16,7 +16,10 @@ import pandas as pd
 import pytest
 from plotnine import geom_pointrange, geom_text, geom_violin, ggplot, scale_y_reverse
 
-from rmbias import figures
+from rmbias.figures.base_models import plot_authority_recovery, plot_authority_words, plot_lollipop, plot_split_violins
+from rmbias.figures.reward_models import plot_ablations, plot_rank_violins
+from rmbias.figures.scaffold import BASE_MODEL_COLOURS, colour_map
+from rmbias.figures.training import plot_checkpoint_ranks, plot_kendall, plot_rank_changes
 from rmbias.io import InputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -118,20 +121,20 @@ def kendall_figG1() -> pd.DataFrame:
 
 # name -> (function, input frames, options, {frame index: a column the brief requires in it})
 CASES = {
-    "rank_violins_rm": (figures.plot_rank_violins, [median_ranks_fig1(), panel_tests_fig1()], {"points": "rm"},
+    "rank_violins_rm": (plot_rank_violins, [median_ranks_fig1(), panel_tests_fig1()], {"points": "rm"},
                         {0: "median_rank", 1: "stars"}),
-    "rank_violins_rm_prompt": (figures.plot_rank_violins, [median_ranks_fig1(), panel_tests_fig1()],
+    "rank_violins_rm_prompt": (plot_rank_violins, [median_ranks_fig1(), panel_tests_fig1()],
                                {"points": "rm_prompt"}, {0: "framing", 1: "star_p"}),
-    "split_violins": (figures.plot_split_violins, [median_ranks_fig2(), cell_tests_fig2()], {},
+    "split_violins": (plot_split_violins, [median_ranks_fig2(), cell_tests_fig2()], {},
                       {0: "valence", 1: "stars"}),
-    "lollipop": (figures.plot_lollipop, [mwlr_fig3()], {}, {0: "gemma_size_b"}),
-    "authority_recovery": (figures.plot_authority_recovery, [recovery_figA3a()], {}, {0: "n_in_top10"}),
-    "authority_words": (figures.plot_authority_words, [word_scores_figA3b()], {}, {0: "boosted"}),
-    "checkpoint_ranks": (figures.plot_checkpoint_ranks, [checkpoint_ranks_fig4a()], {}, {0: "step"}),
-    "ablations": (figures.plot_ablations, [final_ranks_fig4b()], {"caption_note": "uf_13 and uf_27 byte-identical"},
+    "lollipop": (plot_lollipop, [mwlr_fig3()], {}, {0: "gemma_size_b"}),
+    "authority_recovery": (plot_authority_recovery, [recovery_figA3a()], {}, {0: "n_in_top10"}),
+    "authority_words": (plot_authority_words, [word_scores_figA3b()], {}, {0: "boosted"}),
+    "checkpoint_ranks": (plot_checkpoint_ranks, [checkpoint_ranks_fig4a()], {}, {0: "step"}),
+    "ablations": (plot_ablations, [final_ranks_fig4b()], {"caption_note": "uf_13 and uf_27 byte-identical"},
                   {0: "data_size_k"}),
-    "rank_changes": (figures.plot_rank_changes, [rank_changes_fig5()], {"n_tokens": 3}, {0: "rank_change"}),
-    "kendall": (figures.plot_kendall, [kendall_figG1()], {"width": 4.0, "height": 2.0}, {0: "tau_final"}),
+    "rank_changes": (plot_rank_changes, [rank_changes_fig5()], {"n_tokens": 3}, {0: "rank_change"}),
+    "kendall": (plot_kendall, [kendall_figG1()], {"width": 4.0, "height": 2.0}, {0: "tau_final"}),
 }
 
 
@@ -173,7 +176,7 @@ def test_missing_column_names_it_and_writes_nothing(tmp_path, name):
 
 def test_empty_frame_is_rejected(tmp_path):
     with pytest.raises(InputError, match="no rows"):
-        figures.plot_kendall(kendall_figG1().iloc[0:0], tmp_path / "k.pdf", tmp_path / "k.png")
+        plot_kendall(kendall_figG1().iloc[0:0], tmp_path / "k.pdf", tmp_path / "k.png")
 
 
 @pytest.mark.parametrize("name", ["rank_violins_rm", "split_violins", "checkpoint_ranks", "ablations"])
@@ -224,7 +227,7 @@ def test_split_violins_put_first_model_left_and_second_right(rendered):
 def test_split_violins_need_exactly_two_models(tmp_path):
     three = pd.concat([median_ranks_fig2(), median_ranks_fig2().assign(model="qwen-2.5-3b")])
     with pytest.raises(InputError, match="two models"):
-        figures.plot_split_violins(three, cell_tests_fig2(), tmp_path / "f.pdf", tmp_path / "f.png")
+        plot_split_violins(three, cell_tests_fig2(), tmp_path / "f.pdf", tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -250,13 +253,13 @@ def test_rank_changes_show_the_biggest_risers_and_fallers(rendered):
 def test_rank_changes_reject_duplicate_tokens(tmp_path):
     doubled = pd.concat([rank_changes_fig5(), rank_changes_fig5().head(1)])
     with pytest.raises(InputError, match="word0"):
-        figures.plot_rank_changes(doubled, tmp_path / "f.pdf", tmp_path / "f.png")
+        plot_rank_changes(doubled, tmp_path / "f.pdf", tmp_path / "f.png")
 
 
 def test_qwen_is_dropped_unless_asked_for(rendered, tmp_path):
     plot, _ = rendered["checkpoint_ranks"]
     assert set(plot.data["base_model"]) == {"Gemma", "Llama"}
-    with_qwen = figures.plot_checkpoint_ranks(
+    with_qwen = plot_checkpoint_ranks(
         checkpoint_ranks_fig4a(), tmp_path / "a.pdf", tmp_path / "a.png", include_qwen=True
     )
     assert set(with_qwen.data["base_model"]) == {"Gemma", "Llama", "Qwen"}
@@ -266,7 +269,7 @@ def test_ablation_note_is_the_subtitle(rendered, tmp_path):
     plot, _ = rendered["ablations"]
     assert plot.labels.subtitle == "uf_13 and uf_27 byte-identical"
     long_note = "; ".join(f"rank_results_uf_{k}.csv repeats rows 212 times" for k in (13, 27, 54, 100))
-    wrapped = figures.plot_ablations(final_ranks_fig4b(), tmp_path / "a.pdf", tmp_path / "a.png",
+    wrapped = plot_ablations(final_ranks_fig4b(), tmp_path / "a.pdf", tmp_path / "a.png",
                                      caption_note=long_note, width=5.0)
     lines = wrapped.labels.subtitle.split("\n")
     assert len(lines) > 1 and " ".join(lines) == long_note
@@ -275,12 +278,12 @@ def test_ablation_note_is_the_subtitle(rendered, tmp_path):
 def test_authority_counts_outside_0_to_10_are_rejected(tmp_path):
     bad = recovery_figA3a().assign(n_in_top10=11)
     with pytest.raises(InputError, match="n_in_top10"):
-        figures.plot_authority_recovery(bad, tmp_path / "f.pdf", tmp_path / "f.png")
+        plot_authority_recovery(bad, tmp_path / "f.pdf", tmp_path / "f.png")
 
 
 def test_bad_option_leaves_no_output(tmp_path):
     with pytest.raises(InputError, match="points"):
-        figures.plot_rank_violins(median_ranks_fig1(), panel_tests_fig1(), tmp_path / "f.pdf", tmp_path / "f.png",
+        plot_rank_violins(median_ranks_fig1(), panel_tests_fig1(), tmp_path / "f.pdf", tmp_path / "f.png",
                                   points="every_token")
     assert list(tmp_path.iterdir()) == []
 
@@ -289,12 +292,12 @@ def test_plot_failing_while_drawing_leaves_no_file_or_temp(tmp_path):
     # Words on a continuous reversed axis cannot be drawn: the error comes from plotnine at render time.
     broken = checkpoint_ranks_fig4a().assign(median_rank="not a number")
     with pytest.raises(Exception):
-        figures.plot_checkpoint_ranks(broken, tmp_path / "f.pdf", tmp_path / "f.png")
+        plot_checkpoint_ranks(broken, tmp_path / "f.pdf", tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_base_model_colours_are_the_same_in_every_figure(rendered):
-    gemma, llama = figures.BASE_MODEL_COLOURS["Gemma"], figures.BASE_MODEL_COLOURS["Llama"]
+    gemma, llama = BASE_MODEL_COLOURS["Gemma"], BASE_MODEL_COLOURS["Llama"]
     for name, family_by_name in (("split_violins", {"gemma-2-2b-it": gemma, "Llama-3.2-3B-Instruct": llama}),
                                  ("checkpoint_ranks", {"Gemma": gemma, "Llama": llama}),
                                  ("kendall", {"Gemma": gemma, "Llama": llama})):
@@ -305,8 +308,8 @@ def test_base_model_colours_are_the_same_in_every_figure(rendered):
 
 
 def test_colour_map_matches_family_substrings_and_gives_others_distinct_colours():
-    colours = figures.colour_map(["google/gemma-2-9b-it", "QWEN2.5", "mistral-7b", "phi-3"], figures.BASE_MODEL_COLOURS)
+    colours = colour_map(["google/gemma-2-9b-it", "QWEN2.5", "mistral-7b", "phi-3"], BASE_MODEL_COLOURS)
     assert colours["google/gemma-2-9b-it"] == "#DB4437"
     assert colours["QWEN2.5"] == "#7C3AED"
     others = {colours["mistral-7b"], colours["phi-3"]}
-    assert len(others) == 2 and not others & set(figures.BASE_MODEL_COLOURS.values())
+    assert len(others) == 2 and not others & set(BASE_MODEL_COLOURS.values())

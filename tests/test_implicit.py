@@ -1,4 +1,5 @@
-"""Tests for rmbias.implicit: the measures, the vocabulary join, variant averaging, Figure 3 and Appendix F."""
+"""Tests of the implicit-reward measures, the vocabulary join and variant averaging (rmbias.implicit), the
+implicit_pair job (rmbias.implicit_pairs), Figure 3 (rmbias.figure3) and Appendix F (rmbias.authority_boost)."""
 
 import math
 
@@ -7,17 +8,10 @@ import pandas as pd
 import pytest
 from scipy.special import log_softmax
 
-from rmbias.implicit import (
-    ANTISYMMETRIC_MEASURES,
-    MEASURES,
-    add_measures,
-    authority_recovery,
-    boosted_word_scores,
-    implicit_pair_table,
-    join_vocabularies,
-    variant_score,
-    word_scores_across_pairs,
-)
+from rmbias.authority_boost import authority_recovery, boosted_word_scores
+from rmbias.figure3 import word_scores_across_pairs
+from rmbias.implicit import ANTISYMMETRIC_MEASURES, MEASURES, add_measures, join_vocabularies, variant_score
+from rmbias.implicit_pairs import implicit_pair_table
 from rmbias.io import InputError, write_parquet
 
 LN2 = math.log(2.0)

@@ -1,4 +1,5 @@
-"""Tests of rmbias.stats; every expected value is derived here from the raw numbers, not by the code under test."""
+"""Tests of the statistics (ranks, mixed_model, group_tests, figure1, figure2, topk, dynamics,
+published_ablations); every expected value is derived here from the raw numbers, not by the code under test."""
 
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ import pytest
 import yaml
 from scipy import stats as scipy_stats
 
-from rmbias import stats as S
+from rmbias.dynamics import checkpoint_kendall
+from rmbias.figure1 import analyse_rm_rankings, mean_rank_table
+from rmbias.figure2 import FIG2_FACTORS, model_cell_welch_tests
+from rmbias.group_tests import cohens_d, panel_tests, permutation_welch_p, stars, three_way_anova, welch_t
 from rmbias.io import InputError
+from rmbias.mixed_model import fit_random_intercept_model, nlme_fixed_effect_df
+from rmbias.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables
+from rmbias.ranks import logprob_median_ranks, long_scores, rm_median_ranks
+from rmbias.topk import top_k_by_category
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "upstream" / "data"
@@ -35,20 +43,12 @@ def welch_by_formula(first, second):
 # --------------------------------------------------------------------------- names and ranks
 
 
-def test_base_model_from_name_by_substring_and_unknown_raises():
-    assert S.base_model_from_name("Skywork-Reward-Gemma-2-27B") == "Gemma"
-    assert S.base_model_from_name("LxzGordon_URM-LLaMa-3.1-8B") == "Llama"
-    assert S.base_model_from_name("Qwen2.5-3B-Instruct") == "Qwen"
-    with pytest.raises(InputError, match="mistral-7b"):
-        S.base_model_from_name("mistral-7b")
-
-
 def test_long_scores_melts_and_joins_every_category():
     wide = pd.DataFrame({"response": ["love", "power", "zzz"], "p1": [1.0, 2.0, 3.0], "p2": [4.0, 5.0, 6.0]})
     corpus = pd.DataFrame(
         {"term": ["love", "power", "power"], "category": ["Communion", "Agency", "Communion"], "dictionary": ["d"] * 3}
     )
-    long = S.long_scores(wide, "rm-gemma", corpus)
+    long = long_scores(wide, "rm-gemma", corpus)
     assert len(long) == 2 * 3  # zzz dropped, power twice
     assert set(long.columns) == {"rm", "prompt", "term", "category", "dictionary", "score"}
     assert long.query("term == 'power' and prompt == 'p2'")["score"].tolist() == [5.0, 5.0]
@@ -65,7 +65,7 @@ def test_ranks_average_ties_and_rank_each_term_once():
         }
     )
     # ranks over the five distinct terms: a=1, b=c=2.5 (tie), d=4, e=5 (once, though in X and Y)
-    obs = S.rm_median_ranks(scores, VALENCE).set_index("category")
+    obs = rm_median_ranks(scores, VALENCE).set_index("category")
     assert obs.loc["X", "median_rank"] == pytest.approx(np.median([1, 2.5, 5]))
     assert obs.loc["Y", "median_rank"] == pytest.approx(np.median([2.5, 4, 5]))
     assert set(obs["framing"]) == {"positive"} and set(obs["base_model"]) == {"Gemma"}
@@ -78,7 +78,7 @@ def test_logprob_ranks_keep_only_terms_of_every_model():
             rows.append((model, "worst_ever_one", term, category, logprob))
     rows.append(("gemma-it", "worst_ever_one", "only_gemma", "Y", 0.0))
     frame = pd.DataFrame(rows, columns=["model", "prompt", "term", "category", "logprob"])
-    obs = S.logprob_median_ranks(frame, VALENCE)
+    obs = logprob_median_ranks(frame, VALENCE)
     gemma = obs[obs["model"] == "gemma-it"].set_index("category")["median_rank"]
     assert gemma["X"] == 1.5 and gemma["Y"] == 3.0  # only_gemma (highest log-prob) not ranked
     assert set(obs["valence"]) == {"negative"}
@@ -89,7 +89,7 @@ def test_logprob_ranks_keep_only_terms_of_every_model():
 
 def test_welch_t_matches_formula():
     first, second = [1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0, 10.0]
-    t, df, p = S.welch_t(np.array(first), np.array(second))
+    t, df, p = welch_t(np.array(first), np.array(second))
     expected_t, expected_df = welch_by_formula(first, second)
     assert t == pytest.approx(expected_t, rel=1e-12)
     assert df == pytest.approx(expected_df, rel=1e-12)
@@ -110,19 +110,19 @@ def test_permutation_p_equals_exact_enumeration():
     lower = np.mean(null <= observed + 1e-12)
     expected = min(1.0, 2 * min(upper, lower))
     assert len(null) == 35
-    assert S.permutation_welch_p(np.array(first), np.array(second), n_resamples=9999, seed=1) == pytest.approx(expected, rel=1e-12)
+    assert permutation_welch_p(np.array(first), np.array(second), n_resamples=9999, seed=1) == pytest.approx(expected, rel=1e-12)
 
 
 def test_cohens_d_both_conventions_by_hand():
     # first: mean 2, var 1; second: mean 5, var 20/3
-    d = S.cohens_d(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0, 8.0]))
+    d = cohens_d(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0, 8.0]))
     assert d["d_pooled"] == pytest.approx(3 / math.sqrt((2 * 1 + 3 * 20 / 3) / 5), rel=1e-12)
     assert d["d_average"] == pytest.approx(3 / math.sqrt((1 + 20 / 3) / 2), rel=1e-12)
-    assert S.cohens_d(np.array([2.0, 4.0, 6.0, 8.0]), np.array([1.0, 2.0, 3.0]))["d_pooled"] < 0
+    assert cohens_d(np.array([2.0, 4.0, 6.0, 8.0]), np.array([1.0, 2.0, 3.0]))["d_pooled"] < 0
 
 
 def test_star_thresholds():
-    assert [S.stars(p) for p in (0.0009, 0.001, 0.0099, 0.01, 0.0499, 0.05, 0.5)] == ["***", "**", "**", "*", "*", "ns", "ns"]
+    assert [stars(p) for p in (0.0009, 0.001, 0.0099, 0.01, 0.0499, 0.05, 0.5)] == ["***", "**", "**", "*", "*", "ns", "ns"]
 
 
 def _panel_frame(seed=3):
@@ -137,11 +137,11 @@ def _panel_frame(seed=3):
 
 def test_panel_tests_bonferroni_and_star_source():
     obs = _panel_frame()
-    table = S.panel_tests(obs, n_resamples=999, seed=0, star_p="welch")
+    table = panel_tests(obs, n_resamples=999, seed=0, star_p="welch")
     assert len(table) == 3
     np.testing.assert_allclose(table["p_welch_bonferroni"], np.minimum(1, 3 * table["p_welch"]))
     np.testing.assert_allclose(table["p_permutation_bonferroni"], np.minimum(1, 3 * table["p_permutation"]))
-    assert table["stars"].tolist() == [S.stars(p) for p in table["p_welch_bonferroni"]]
+    assert table["stars"].tolist() == [stars(p) for p in table["p_welch_bonferroni"]]
     assert set(table["star_p"]) == {"welch (bonferroni)"}
     for _, row in table.iterrows():
         cell = obs[obs["category"] == row["category"]]
@@ -149,15 +149,15 @@ def test_panel_tests_bonferroni_and_star_source():
             cell.loc[cell.base_model == "Gemma", "median_rank"].tolist(), cell.loc[cell.base_model == "Llama", "median_rank"].tolist()
         )
         assert row["t"] == pytest.approx(expected_t) and row["df"] == pytest.approx(expected_df)
-    permutation_stars = S.panel_tests(obs, n_resamples=999, seed=0)
-    assert permutation_stars["stars"].tolist() == [S.stars(p) for p in permutation_stars["p_permutation_bonferroni"]]
+    permutation_stars = panel_tests(obs, n_resamples=999, seed=0)
+    assert permutation_stars["stars"].tolist() == [stars(p) for p in permutation_stars["p_permutation_bonferroni"]]
     with pytest.raises(InputError, match="star_p"):
-        S.panel_tests(obs, star_p="both")
+        panel_tests(obs, star_p="both")
 
 
 def test_mean_rank_table_difference_column():
     obs = _panel_frame()
-    table = S.mean_rank_table(obs).set_index("category")
+    table = mean_rank_table(obs).set_index("category")
     gemma_b = obs.query("category == 'B' and base_model == 'Gemma'")["median_rank"].mean()
     llama_b = obs.query("category == 'B' and base_model == 'Llama'")["median_rank"].mean()
     assert table.loc["B", "Llama - Gemma"] == pytest.approx(llama_b - gemma_b)
@@ -188,7 +188,7 @@ def test_mixed_model_balanced_between_factor_closed_form():
     # balanced one-way random-effects ANOVA, groups nested in the between factor
     s2_means = ((group_means - level_of.map(level_means)) ** 2).sum() / (n_groups - 2)
     msw = ((data["y"] - data["grp"].map(group_means)) ** 2).sum() / (n_groups * (per_group - 1))
-    fit = S.fit_random_intercept_model(data, response="y", factors=("B",), group="grp")
+    fit = fit_random_intercept_model(data, response="y", factors=("B",), group="grp")
     effects = fit.fixed_effects.set_index("term")
     assert effects.loc["Bb", "estimate"] == pytest.approx(level_means["b"] - level_means["a"], rel=1e-4)
     assert effects.loc["(Intercept)", "estimate"] == pytest.approx(level_means["a"], rel=1e-4)
@@ -204,7 +204,7 @@ def test_mixed_model_balanced_between_factor_closed_form():
 def test_mixed_model_interaction_estimates_are_cell_mean_contrasts_with_r_names():
     data = _balanced_groups()
     cells = data.groupby(["B", "W"])["y"].mean()
-    fit = S.fit_random_intercept_model(data, response="y", factors=("B", "W"), group="grp")
+    fit = fit_random_intercept_model(data, response="y", factors=("B", "W"), group="grp")
     effects = fit.fixed_effects.set_index("term")
     assert list(effects.index) == ["(Intercept)", "Bb", "Wv", "Bb:Wv"]
     expected = {
@@ -225,7 +225,7 @@ def test_nlme_df_rule_on_orthodont_shaped_design():
     age = np.tile(ages, subjects).astype(float)
     design = np.column_stack([np.ones(subjects * len(ages)), age, female])
     groups = np.repeat(np.arange(subjects), len(ages))
-    assert S.nlme_fixed_effect_df(design, groups).tolist() == [80, 80, 25]
+    assert nlme_fixed_effect_df(design, groups).tolist() == [80, 80, 25]
 
 
 # --------------------------------------------------------------------------- Figure 2
@@ -240,10 +240,10 @@ def test_fig2_welch_cells_fdr_and_anova_interaction():
                 for prompt in range(27):
                     rows.append((model, f"p{prompt}", valence, category, 40 + 5 * sign * flip * direction + rng.normal(0, 2)))
     obs = pd.DataFrame(rows, columns=["model", "prompt", "valence", "category", "median_rank"])
-    anova = S.three_way_anova(obs).set_index("term")
+    anova = three_way_anova(obs, FIG2_FACTORS).set_index("term")
     assert anova.loc["C(category):C(valence):C(model)", "p"] < 1e-6
     assert anova.loc["Residual", "df"] == len(obs) - 8
-    cells = S.model_cell_welch_tests(obs)
+    cells = model_cell_welch_tests(obs)
     p = cells["p_welch"].to_numpy()
     order = np.argsort(p)
     stepped = p[order] * len(p) / np.arange(1, len(p) + 1)
@@ -266,7 +266,7 @@ def test_top_k_counts_and_mean_ranks():
         columns=["rm", "decoded", "score"],
     )
     mapping = {"love": "Communion", "cafe": "Communion", "freedom": "Agency"}
-    per_rm, per_family = S.top_k_by_category(scores, mapping, k=4)
+    per_rm, per_family = top_k_by_category(scores, mapping, k=4)
     per_rm = per_rm.set_index(["rm", "category"])
     assert per_rm.loc[("A-gemma", "Communion"), "count"] == 2 and per_rm.loc[("A-gemma", "Communion"), "mean_rank"] == 1.5
     assert per_rm.loc[("A-gemma", "Agency"), "count"] == 1 and per_rm.loc[("A-gemma", "Agency"), "mean_rank"] == 3
@@ -291,7 +291,7 @@ def test_checkpoint_kendall_previous_and_final():
     table = pd.DataFrame(
         {"step-1000": [1, 2, 3, 4, 5], "step-10000": [5, 4, 1, 3, 2], "step-2000": [1, 3, 2, 4, 5], "token": list("abcde")}
     )
-    result = S.checkpoint_kendall(table).set_index("step")
+    result = checkpoint_kendall(table).set_index("step")
     assert list(result.index) == [1000, 2000, 10000]
     assert np.isnan(result.loc[1000, "tau_previous"])
     assert result.loc[2000, "tau_previous"] == pytest.approx(pair_tau(table["step-1000"], table["step-2000"]))
@@ -300,20 +300,14 @@ def test_checkpoint_kendall_previous_and_final():
     assert result.loc[10000, "tau_final"] == pytest.approx(1.0)
 
 
-def test_stat_records_uniform_keys_and_nan_to_none():
-    frame = pd.DataFrame({"category": ["A"], "t": [1.5], "df": [np.nan], "p_welch": [0.2]})
-    [record] = S.stat_records(frame, analysis="fig1_big2", test="welch_t", statistic="t", p="p_welch", df="df", correction="bonferroni")
-    assert record == {"analysis": "fig1_big2", "test": "welch_t", "statistic": 1.5, "df": None, "p": 0.2, "correction": "bonferroni", "category": "A"}
-
-
 # --------------------------------------------------------------------------- published data
 
 
-ABLATIONS = {label: REFERENCE / "reward_model_training" / f"rank_results_{label}.csv" for label in S.PUBLISHED_ABLATIONS}
+ABLATIONS = {label: REFERENCE / "reward_model_training" / f"rank_results_{label}.csv" for label in PUBLISHED_ABLATIONS}
 
 
 def test_ablation_loader_on_published_files():
-    final, warnings = S.load_ablation_tables(ABLATIONS)
+    final, warnings = load_ablation_tables(ABLATIONS)
     identical = [w for w in warnings if "byte-identical" in w]
     assert len(identical) == 1 and "rank_results_uf_13.csv" in identical[0] and "rank_results_uf_27.csv" in identical[0]
     assert any(w.startswith("rank_results_uf_100.csv") and "repeated rows" in w for w in warnings)
@@ -322,7 +316,7 @@ def test_ablation_loader_on_published_files():
     assert len(uf100) == 6 and set(uf100["checkpoint"]) == {13258}
     assert set(uf100["base_model"]) == {"Gemma", "Llama", "Qwen"}
     assert final.groupby("label")["data_size_k"].first().to_dict() == {"grm_80k": 632, "sky_80k": 77, "uf_100": 106, "uf_27": 26, "uf_54": 53}
-    dropped_both, _ = S.load_ablation_tables(ABLATIONS, keep_on_identical=())
+    dropped_both, _ = load_ablation_tables(ABLATIONS, keep_on_identical=())
     assert not {"uf_13", "uf_27"} & set(dropped_both["label"])
 
 
@@ -332,12 +326,12 @@ def _published_big2_scores():
     frames = []
     for path in sorted(glob.glob(str(REFERENCE / "reward_model_scores" / "dict_big2_nouns" / "*.csv"))):
         rm = re.sub(r"^big2_rewards_", "", Path(path).stem)
-        frames.append(S.long_scores(pd.read_csv(path), rm, corpus))
+        frames.append(long_scores(pd.read_csv(path), rm, corpus))
     return pd.concat(frames, ignore_index=True)
 
 
 def test_published_big_two_reproduces_paper_claims():
-    analysis = S.analyse_rm_rankings(_published_big2_scores(), VALENCE, n_resamples=9999, seed=0)
+    analysis = analyse_rm_rankings(_published_big2_scores(), VALENCE, n_resamples=9999, seed=0)
     obs = analysis.observations
     assert len(obs) == 10 * 54 * 2 and obs["rm"].nunique() == 10
     means = analysis.means.set_index(["framing", "category"])

@@ -1,4 +1,4 @@
-"""Cross-check of rmbias.stats.fit_random_intercept_model against R's nlme::lme (REML).
+"""Cross-check of rmbias.mixed_model.fit_random_intercept_model against R's nlme::lme (REML).
 
 Needs ``Rscript`` with the ``nlme`` package (Debian: r-base-core, r-cran-nlme); skipped,
 with the reason printed, when Rscript is absent. R is run with tight optimizer tolerances
@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmbias import stats as S
+from rmbias.mixed_model import MixedModelFit, fit_random_intercept_model
+from rmbias.ranks import rm_median_ranks
 from test_stats import VALENCE, _balanced_groups, _published_big2_scores
 
 R_SCRIPT = """
@@ -47,7 +48,7 @@ def run_lme(data: pd.DataFrame, formula: str, group: str, tmp_path) -> tuple[pd.
     return table.set_index("term"), pd.read_csv(variances_csv).iloc[0]
 
 
-def assert_matches_r(fit: S.MixedModelFit, r_table: pd.DataFrame, r_variances: pd.Series) -> None:
+def assert_matches_r(fit: MixedModelFit, r_table: pd.DataFrame, r_variances: pd.Series) -> None:
     ours = fit.fixed_effects.set_index("term")
     assert list(ours.index) == list(r_table.index)
     for column in ("estimate", "se", "df", "t"):
@@ -61,11 +62,11 @@ def assert_matches_r(fit: S.MixedModelFit, r_table: pd.DataFrame, r_variances: p
 
 def test_lme_matches_r_on_balanced_groups(tmp_path):
     data = _balanced_groups()
-    fit = S.fit_random_intercept_model(data, response="y", factors=("B", "W"), group="grp")
+    fit = fit_random_intercept_model(data, response="y", factors=("B", "W"), group="grp")
     assert_matches_r(fit, *run_lme(data, "y ~ B * W", "grp", tmp_path))
 
 
 def test_lme_matches_r_on_published_big_two(tmp_path):
-    obs = S.rm_median_ranks(_published_big2_scores(), VALENCE)
-    fit = S.fit_random_intercept_model(obs)
+    obs = rm_median_ranks(_published_big2_scores(), VALENCE)
+    fit = fit_random_intercept_model(obs)
     assert_matches_r(fit, *run_lme(obs, "median_rank ~ base_model * category * framing", "rm", tmp_path))

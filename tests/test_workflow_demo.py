@@ -14,8 +14,9 @@ import pytest
 import yaml
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
-from rmbias.basemodels import read_category_by_term
 from rmbias.corpora import normalize_term
+from rmbias.records import read_record
+from rmbias.vocabulary import read_category_by_term
 
 HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
 
@@ -97,6 +98,16 @@ def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
     assert ((counts >= 0) & (counts <= 10)).all()
     ranked = per_rm[per_rm["count"] > 0]
     assert ((ranked["mean_rank"] >= 1) & (ranked["mean_rank"] <= 10)).all()
+
+
+def test_every_stats_json_is_one_record_of_the_one_shape(demo_run):
+    paths = {path.name: path for path in (demo_run / "results/stats").glob("*.json")}
+    assert {"fig1_big2_panel_tests.json", "fig2_instruct_welch.json", "topk.json", "training_dynamics.json"} <= set(paths)
+    records = {name: read_record(path) for name, path in paths.items()}  # read_record validates the shape
+    welch = records["fig2_instruct_welch.json"]["tests"]
+    assert len(welch) == 4 and all(entry["correction"].startswith("Benjamini-Hochberg") for entry in welch)
+    assert {entry["cell"]["run"] for entry in records["training_dynamics.json"]["tests"]}
+    assert records["topk.json"]["parameters"]["k"] >= 1
 
 
 def test_training_logged_falling_loss_and_heldout_accuracy(demo_run):

@@ -1,14 +1,12 @@
-from rmbias.basemodels import authority_analysis
-from rmbias.io import write_csv
+from rmbias.authority_boost import authority_statistics
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    params = snakemake.params
-    recovery, words = authority_analysis(
-        dict(zip([tuple(label) for label in params.labels], snakemake.input.logprobs)),
-        params.held_out,
-        params.words,
-        snakemake.input.corpus,
+    authority_statistics(
+        logprob_paths=dict(zip([tuple(label) for label in snakemake.params.labels], snakemake.input.logprobs)),
+        held_out=snakemake.params.held_out,
+        boosted_words=snakemake.params.words,
+        corpus_path=snakemake.input.corpus,
+        recovery_csv=snakemake.output.recovery,
+        words_csv=snakemake.output.words,
     )
-    write_csv(recovery, snakemake.output.recovery)
-    write_csv(words, snakemake.output.words)

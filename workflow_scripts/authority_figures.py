@@ -1,8 +1,12 @@
-from rmbias.figures import plot_authority_recovery, plot_authority_words
-from rmbias.io import read_csv
+from rmbias.figures.base_models import draw_authority_figures
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    out = snakemake.output
-    plot_authority_recovery(read_csv(snakemake.input.recovery), out.recovery_pdf, out.recovery_png)
-    plot_authority_words(read_csv(snakemake.input.words), out.words_pdf, out.words_png)
+    draw_authority_figures(
+        recovery_path=snakemake.input.recovery,
+        words_path=snakemake.input.words,
+        recovery_pdf=snakemake.output.recovery_pdf,
+        recovery_png=snakemake.output.recovery_png,
+        words_pdf=snakemake.output.words_pdf,
+        words_png=snakemake.output.words_png,
+    )

@@ -1,12 +1,11 @@
-from rmbias.figures import plot_checkpoint_ranks
-from rmbias.io import read_csv
+from rmbias.figures.training import draw_checkpoint_ranks
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    ranks = read_csv(snakemake.input[0])
-    plot_checkpoint_ranks(
-        ranks[ranks["run"].isin(snakemake.params.runs)],
-        snakemake.output.pdf,
-        snakemake.output.png,
+    draw_checkpoint_ranks(
+        ranks_path=snakemake.input[0],
+        runs=snakemake.params.runs,
+        out_pdf=snakemake.output.pdf,
+        out_png=snakemake.output.png,
         include_qwen=snakemake.params.include_qwen,
     )

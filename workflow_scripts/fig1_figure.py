@@ -1,12 +1,11 @@
-from rmbias.figures import plot_rank_violins
-from rmbias.io import read_csv, read_parquet
+from rmbias.figures.reward_models import draw_rank_violins
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    plot_rank_violins(
-        read_parquet(snakemake.input.observations),
-        read_csv(snakemake.input.panel_tests),
-        snakemake.output.pdf,
-        snakemake.output.png,
+    draw_rank_violins(
+        observations_path=snakemake.input.observations,
+        panel_tests_path=snakemake.input.panel_tests,
+        out_pdf=snakemake.output.pdf,
+        out_png=snakemake.output.png,
         points=snakemake.params.points,
     )

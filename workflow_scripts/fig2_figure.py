@@ -1,12 +1,11 @@
-from rmbias.figures import plot_split_violins
-from rmbias.io import read_csv, read_parquet
+from rmbias.figures.base_models import draw_split_violins
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    plot_split_violins(
-        read_parquet(snakemake.input.observations),
-        read_csv(snakemake.input.welch),
-        snakemake.output.pdf,
-        snakemake.output.png,
+    draw_split_violins(
+        observations_path=snakemake.input.observations,
+        welch_path=snakemake.input.welch,
+        out_pdf=snakemake.output.pdf,
+        out_png=snakemake.output.png,
         model_order=snakemake.params.models,
     )

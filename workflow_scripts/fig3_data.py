@@ -1,7 +1,10 @@
-from rmbias.basemodels import figure3_data
-from rmbias.io import write_csv
+from rmbias.figure3 import figure3_table
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    pairs = {tuple(pair): path for pair, path in zip(snakemake.params.pairs, snakemake.input)}
-    write_csv(figure3_data(pairs, snakemake.params.model_info, snakemake.params.words), snakemake.output[0])
+    figure3_table(
+        pair_paths={tuple(pair): path for pair, path in zip(snakemake.params.pairs, snakemake.input)},
+        model_info=snakemake.params.model_info,
+        words=snakemake.params.words,
+        out_csv=snakemake.output[0],
+    )

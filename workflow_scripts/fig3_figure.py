@@ -1,6 +1,5 @@
-from rmbias.figures import plot_lollipop
-from rmbias.io import read_csv
+from rmbias.figures.base_models import draw_lollipop
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    plot_lollipop(read_csv(snakemake.input[0]), snakemake.output.pdf, snakemake.output.png)
+    draw_lollipop(mwlr_path=snakemake.input[0], out_pdf=snakemake.output.pdf, out_png=snakemake.output.png)

@@ -1,12 +1,10 @@
-"""Snakemake script: one model pair's implicit-reward table for one prompt (design §3).
+from rmbias.implicit_pairs import write_implicit_pair
+from rmbias.logs import job_log
 
-input: logprobs_a, logprobs_b (model a = target, positive = favoured by a); params: prompt.
-"""
-
-from rmbias.implicit import implicit_pair_table
-from rmbias.io import write_parquet
-
-write_parquet(
-    implicit_pair_table(snakemake.input.logprobs_a, snakemake.input.logprobs_b, snakemake.params.prompt),  # noqa: F821
-    snakemake.output[0],  # noqa: F821
-)
+with job_log(snakemake.log[0]):
+    write_implicit_pair(
+        logprobs_a=snakemake.input.logprobs_a,
+        logprobs_b=snakemake.input.logprobs_b,
+        prompt=snakemake.params.prompt,
+        out_path=snakemake.output[0],
+    )

@@ -1,7 +1,7 @@
-from rmbias.figures import plot_kendall
-from rmbias.io import read_csv
+from rmbias.figures.training import draw_kendall
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    tau = read_csv(snakemake.input[0])
-    plot_kendall(tau[tau["run"].isin(snakemake.params.runs)], snakemake.output.pdf, snakemake.output.png)
+    draw_kendall(
+        kendall_path=snakemake.input[0], runs=snakemake.params.runs, out_pdf=snakemake.output.pdf, out_png=snakemake.output.png
+    )

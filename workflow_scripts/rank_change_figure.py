@@ -1,7 +1,7 @@
-from rmbias.figures import plot_rank_changes
-from rmbias.io import read_csv
+from rmbias.figures.training import draw_rank_changes
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
-    changes = read_csv(snakemake.input[0], keep_default_na=False, na_values=[""], dtype={"token": str})
-    plot_rank_changes(changes[changes["run"] == snakemake.params.run], snakemake.output.pdf, snakemake.output.png)
+    draw_rank_changes(
+        changes_path=snakemake.input[0], run=snakemake.params.run, out_pdf=snakemake.output.pdf, out_png=snakemake.output.png
+    )

@@ -1,19 +1,13 @@
-"""Snakemake script: top/bottom token table (Table 1, A2, A3) of one implicit pair, as CSV and LaTeX.
+from rmbias.logs import job_log
+from rmbias.tables import top_bottom_table
 
-input: implicit (a results/implicit/{prompt}/{a}__{b}.parquet); params: measure, n, caption,
-label; output: csv, tex.
-"""
-
-from rmbias.io import read_parquet
-from rmbias.tables import write_top_bottom
-
-params = snakemake.params  # noqa: F821
-write_top_bottom(
-    read_parquet(snakemake.input.implicit, columns=["decoded", params.measure]),  # noqa: F821
-    csv_path=snakemake.output.csv,  # noqa: F821
-    tex_path=snakemake.output.tex,  # noqa: F821
-    caption=params.caption,
-    label=params.label,
-    measure=params.measure,
-    n=params.n,
-)
+with job_log(snakemake.log[0]):
+    top_bottom_table(
+        implicit_path=snakemake.input.implicit,
+        csv_path=snakemake.output.csv,
+        tex_path=snakemake.output.tex,
+        caption=snakemake.params.caption,
+        label=snakemake.params.label,
+        measure=snakemake.params.measure,
+        n=snakemake.params.n,
+    )

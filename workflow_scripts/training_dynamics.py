@@ -1,25 +1,12 @@
-from rmbias.dynamics import training_dynamics
-from rmbias.io import write_csv, write_json
+from rmbias.dynamics import training_dynamics_statistics
 from rmbias.logs import job_log
-from rmbias.stats import stat_records
 
 with job_log(snakemake.log[0]):
-    params = snakemake.params
-    frames = training_dynamics(
-        dict(zip([r["run"] for r in params.runs], snakemake.input.scores)),
-        snakemake.input.tokens,
-        snakemake.input.corpus,
-        params.runs,
-        params.external_points,
-    )
-    for name in ("ranks", "final", "kendall", "changes"):
-        write_csv(frames[name], snakemake.output[name])
-    write_json(
-        {
-            "analysis": "training_dynamics",
-            "kendall": stat_records(frames["kendall"].dropna(subset=["tau_previous"]), analysis="training_kendall",
-                                    test="Kendall tau-b, consecutive checkpoints", statistic="tau_previous", p="p_previous"),
-            "final_ranks": frames["final"].to_dict(orient="records"),
-        },
-        snakemake.output.json,
+    training_dynamics_statistics(
+        score_paths=snakemake.input.scores,
+        token_table_paths=snakemake.input.tokens,
+        corpus_path=snakemake.input.corpus,
+        runs=snakemake.params.runs,
+        external_points=snakemake.params.external_points,
+        outputs=dict(snakemake.output.items()),
     )

@@ -1,0 +1,251 @@
+"""Base-model figures: Figure 2 (log-prob ranks), Figure 3 (MWLR lollipop), Figure A3 (authority boost).
+
+Drawn on :mod:`rmbias.figures.scaffold`; each ``draw_*`` function is one figure job, reading
+the files its rule declares and calling the matching ``plot_*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from plotnine import (
+    aes,
+    coord_flip,
+    facet_wrap,
+    geom_col,
+    geom_hline,
+    geom_point,
+    geom_segment,
+    geom_text,
+    geom_violin,
+    geom_vline,
+    ggplot,
+    labs,
+    position_dodge,
+    position_jitterdodge,
+    scale_colour_manual,
+    scale_fill_manual,
+    scale_x_continuous,
+    scale_y_continuous,
+    scale_y_reverse,
+)
+
+from rmbias.figures.scaffold import (
+    BASE_MODEL_COLOURS,
+    FRAMING_ORDER,
+    PathLike,
+    colour_map,
+    ordered,
+    paper_theme,
+    rank_axis_title,
+    require_frame,
+    save_figure,
+    top_of_panels,
+    with_title,
+)
+from rmbias.io import InputError, read_csv, read_parquet
+
+TEMPLATE_FILLS = ("#3B3B3B", "#A6A6A6")
+BOOSTED_FILLS = {"boosted": "#B8860B", "not boosted": "#A6A6A6"}
+
+
+def plot_split_violins(
+    median_ranks: pd.DataFrame,
+    cell_tests: pd.DataFrame,
+    out_pdf: PathLike,
+    out_png: PathLike,
+    model_order: Sequence[str] | None = None,
+    title: str | None = None,
+    width: float = 4.5,
+    height: float = 5.0,
+) -> ggplot:
+    """Figures 2a/2b: median log-prob rank of Big Two nouns, two models compared per category.
+
+    ``median_ranks``: ``model``, ``prompt``, ``valence`` (positive/negative), ``category``,
+    ``median_rank`` (one row per model x prompt x category). Exactly two models; ``model_order``
+    (default: order of appearance) puts the first on the left half of each split violin and the
+    second on the right, each model's prompts as points on its side. One panel per valence
+    (positive on top); ``cell_tests`` (``valence``, ``category``, ``stars``) gives the stars
+    drawn above each category.
+    """
+    require_frame(median_ranks, ["model", "prompt", "valence", "category", "median_rank"], "median_ranks")
+    require_frame(cell_tests, ["valence", "category", "stars"], "cell_tests")
+    models = list(model_order) if model_order is not None else list(dict.fromkeys(median_ranks["model"]))
+    present = set(median_ranks["model"])
+    if len(models) != 2 or not set(models) <= present:
+        raise InputError(f"median_ranks: split violins need exactly two models, got {sorted(present)} (order {models})")
+    data = median_ranks[median_ranks["model"].isin(models)]
+    data = data.assign(
+        model=pd.Categorical(data["model"], categories=models, ordered=True),
+        valence=ordered(data["valence"], FRAMING_ORDER),
+        category=ordered(data["category"]),
+    )
+    colours = colour_map(models, BASE_MODEL_COLOURS)
+    stars = cell_tests.merge(top_of_panels(data, ["valence"], "median_rank"), on="valence")
+    stars = stars.assign(valence=ordered(stars["valence"], FRAMING_ORDER))
+    left, right = (data[data["model"] == model] for model in models)
+
+    plot = (
+        ggplot(data, aes("category", "median_rank", fill="model"))
+        + geom_violin(data=left, style="left", alpha=0.5)
+        + geom_violin(data=right, style="right", alpha=0.5)
+        + geom_point(
+            aes(colour="model"),
+            position=position_jitterdodge(jitter_width=0.15, dodge_width=0.5, random_state=0),
+            size=0.8,
+            alpha=0.7,
+        )
+        + geom_text(aes(x="category", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
+        + facet_wrap("valence", ncol=1, scales="free_y")
+        + scale_y_reverse()
+        + scale_fill_manual(values=colours)
+        + scale_colour_manual(values=colours)
+        + labs(x="Big Two category", y=rank_axis_title("Median log-prob rank"), fill="Model", colour="Model")
+        + with_title(title)
+        + paper_theme()
+    )
+    return save_figure(plot, out_pdf, out_png, width, height)
+
+
+def plot_lollipop(
+    mwlr: pd.DataFrame,
+    out_pdf: PathLike,
+    out_png: PathLike,
+    title: str | None = None,
+    width: float = 6.5,
+    height: float | None = None,
+) -> ggplot:
+    """Figure 3: MWLR score of each word (e.g. Freedom, Love) for every Llama vs Gemma pair.
+
+    ``mwlr``: one row per pair x word with ``llama``, ``gemma``, ``word``, ``mwlr`` (score,
+    llama relative to gemma), ``rank`` (the word's rank among all tokens, 1 = highest MWLR),
+    ``llama_version``, ``llama_size_b``, ``gemma_version``, ``gemma_size_b`` (numbers; sizes in
+    billions of parameters). One row per pair labelled "llama vs gemma", sorted by Llama
+    version, Llama size, Gemma version, Gemma size (first at the top); a segment joins the
+    pair's words, each point is labelled with the word's rank. Default height: 0.28 in per pair + 1.2 in.
+    """
+    require_frame(
+        mwlr,
+        ["llama", "gemma", "word", "mwlr", "rank", "llama_version", "llama_size_b", "gemma_version", "gemma_size_b"],
+        "mwlr",
+    )
+    order_columns = ["llama_version", "llama_size_b", "gemma_version", "gemma_size_b"]
+    data = mwlr.assign(pair=mwlr["llama"].astype(str) + " vs " + mwlr["gemma"].astype(str))
+    pairs = data.drop_duplicates("pair").sort_values(order_columns)["pair"].tolist()
+    data = data.assign(pair=pd.Categorical(data["pair"], categories=pairs[::-1], ordered=True))
+    span = data["mwlr"].max() - data["mwlr"].min() or 1.0
+    is_highest = data["mwlr"] == data.groupby("pair", observed=True)["mwlr"].transform("max")
+    data = data.assign(
+        rank_label="#" + data["rank"].round().astype(int).map("{:,}".format),
+        label_x=data["mwlr"] + span * 0.025 * is_highest.map({True: 1, False: -1}),
+        label_ha=is_highest.map({True: "left", False: "right"}),
+    )
+    ends = data.groupby("pair", observed=True)["mwlr"].agg(low="min", high="max").reset_index()
+
+    plot = (
+        ggplot(data, aes("mwlr", "pair"))
+        + geom_vline(xintercept=0, colour="grey", size=0.4)
+        + geom_segment(aes(x="low", xend="high", y="pair", yend="pair"), data=ends, colour="#BBBBBB", size=1.0)
+        + geom_point(aes(colour="word"), size=2.5, fill="white", stroke=1.2)
+        + geom_text(aes(x="label_x", label="rank_label", ha="label_ha"), size=6, colour="#444444")
+        + scale_x_continuous(expand=(0.12, 0))
+        + scale_colour_manual(values=colour_map(data["word"].unique(), {}))
+        + labs(x="MWLR score (Llama relative to Gemma)", y="", colour="Word")
+        + with_title(title)
+        + paper_theme()
+    )
+    return save_figure(plot, out_pdf, out_png, width, height if height is not None else 0.28 * len(pairs) + 1.2)
+
+
+def plot_authority_recovery(
+    recovery: pd.DataFrame,
+    out_pdf: PathLike,
+    out_png: PathLike,
+    title: str | None = None,
+    width: float = 6.0,
+    height: float = 3.0,
+) -> ggplot:
+    """Figure A3a: how many of the 10 boosted authority words each implicit-reward measure puts in its top 10.
+
+    ``recovery``: ``measure`` (e.g. MWLR; x order = order of appearance), ``template`` (e.g. with
+    / without chat template), ``n_in_top10`` (integer 0-10). Bars per measure, dodged by template.
+    """
+    require_frame(recovery, ["measure", "template", "n_in_top10"], "recovery")
+    counts = recovery["n_in_top10"]
+    if not counts.between(0, 10).all():
+        raise InputError("recovery: n_in_top10 must lie in 0..10")
+    data = recovery.assign(measure=ordered(recovery["measure"]), template=ordered(recovery["template"]))
+    fills = dict(zip(data["template"].cat.categories, TEMPLATE_FILLS * len(data["template"].cat.categories)))
+
+    plot = (
+        ggplot(data, aes("measure", "n_in_top10", fill="template"))
+        + geom_col(position=position_dodge(width=0.8), width=0.75)
+        + geom_text(aes(label="n_in_top10", y="n_in_top10 + 0.4"), position=position_dodge(width=0.8), size=7)
+        + geom_hline(yintercept=10, linetype="dashed", colour="grey", size=0.4)
+        + scale_y_continuous(limits=(0, 10.5), breaks=range(0, 11, 2))
+        + scale_fill_manual(values=fills)
+        + labs(x="Implicit reward measure", y="Boosted words in top 10", fill="")
+        + with_title(title)
+        + paper_theme()
+    )
+    return save_figure(plot, out_pdf, out_png, width, height)
+
+
+def plot_authority_words(
+    word_scores: pd.DataFrame,
+    out_pdf: PathLike,
+    out_png: PathLike,
+    title: str | None = None,
+    width: float = 4.5,
+    height: float | None = None,
+) -> ggplot:
+    """Figure A3b: MWLR score per word, the words boosted by fine-tuning highlighted.
+
+    ``word_scores``: ``word``, ``mwlr`` (score, tuned model relative to the original),
+    ``boosted`` (bool). Horizontal bars sorted by score, highest at the top. Default height:
+    0.16 in per word + 1 in.
+    """
+    require_frame(word_scores, ["word", "mwlr", "boosted"], "word_scores")
+    ordered_words = word_scores.sort_values("mwlr")["word"].astype(str).drop_duplicates().tolist()
+    data = word_scores.assign(
+        word=pd.Categorical(word_scores["word"].astype(str), categories=ordered_words, ordered=True),
+        highlight=word_scores["boosted"].astype(bool).map({True: "boosted", False: "not boosted"}),
+    )
+
+    plot = (
+        ggplot(data, aes("word", "mwlr", fill="highlight"))
+        + geom_col(width=0.75)
+        + geom_hline(yintercept=0, colour="black", size=0.3)
+        + coord_flip()
+        + scale_fill_manual(values=BOOSTED_FILLS)
+        + labs(x="", y="MWLR score (tuned relative to original)", fill="")
+        + with_title(title)
+        + paper_theme()
+    )
+    return save_figure(plot, out_pdf, out_png, width, height if height is not None else 0.16 * len(ordered_words) + 1.0)
+
+
+def draw_split_violins(
+    observations_path: PathLike, welch_path: PathLike, out_pdf: PathLike, out_png: PathLike, model_order: Sequence[str]
+) -> None:
+    """The ``fig2_figure`` job: :func:`plot_split_violins` of the Figure 2 observations (parquet) and cell tests (CSV)."""
+    plot_split_violins(read_parquet(observations_path), read_csv(welch_path), out_pdf, out_png, model_order=model_order)
+
+
+def draw_lollipop(mwlr_path: PathLike, out_pdf: PathLike, out_png: PathLike) -> None:
+    """The ``fig3_figure`` job: :func:`plot_lollipop` of the Figure 3 table (CSV)."""
+    plot_lollipop(read_csv(mwlr_path), out_pdf, out_png)
+
+
+def draw_authority_figures(
+    recovery_path: PathLike,
+    words_path: PathLike,
+    recovery_pdf: PathLike,
+    recovery_png: PathLike,
+    words_pdf: PathLike,
+    words_png: PathLike,
+) -> None:
+    """The ``authority_figures`` job: Figure A3a (:func:`plot_authority_recovery`) and A3b (:func:`plot_authority_words`)."""
+    plot_authority_recovery(read_csv(recovery_path), recovery_pdf, recovery_png)
+    plot_authority_words(read_csv(words_path), words_pdf, words_png)

@@ -1,0 +1,146 @@
+"""The REML random-intercept model of Figure 1, reported like R's ``summary(nlme::lme(...))``.
+
+:func:`fit_random_intercept_model` fits ``median_rank ~ base_model * category * framing +
+(1 | rm)`` with statsmodels' ``mixedlm``; coefficient names follow R's treatment coding
+(:func:`r_term_name`) and degrees of freedom follow nlme's rule (:func:`nlme_fixed_effect_df`),
+so every number can be compared with ``nlme::lme`` (``tests/test_stats_r.py`` does).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.formula.api as smf
+from scipy import stats
+
+from rmbias.frames import require_columns
+from rmbias.io import InputError
+
+FIG1_FACTORS = ("base_model", "category", "framing")
+"""The crossed fixed factors of the Figure 1 model."""
+
+
+@dataclass(frozen=True)
+class MixedModelFit:
+    """REML random-intercept fit, reported like R's ``summary(nlme::lme(...))``.
+
+    ``fixed_effects``: one row per coefficient, columns ``term`` (R's name, e.g.
+    ``base_modelLlama:categoryCommunion``), ``estimate``, ``se``, ``df``, ``t``, ``p``
+    (two-sided, t distribution with nlme's df). Variances are in squared response units.
+    """
+
+    formula: str
+    fixed_effects: pd.DataFrame
+    random_intercept_var: float
+    residual_var: float
+    reml_loglik: float
+    n_obs: int
+    n_groups: int
+    optimizer_warnings: tuple[str, ...] = ()
+
+
+def nlme_fixed_effect_df(design: np.ndarray, groups: Sequence) -> np.ndarray:
+    """Degrees of freedom of each fixed-effect column by ``nlme::lme``'s rule (one grouping level).
+
+    ``design``: (N, p) fixed-effects design matrix; ``groups``: length-N group labels (m groups).
+    A column constant over all rows is an intercept; a non-intercept column constant within
+    every group is *between*-group, any other column *within*-group. Between columns get
+    m - p_between - 1 (the 1 for an intercept), within columns N - m - p_within (+1 when the
+    design has no intercept), and an intercept gets the larger of the two, as nlme's
+    ``getFixDF`` does. Returns a float array of length p.
+    """
+    design = np.asarray(design, dtype=float)
+    codes = pd.factorize(pd.Series(groups))[0]
+    n_obs, n_groups = design.shape[0], codes.max() + 1
+    tolerance = np.sqrt(np.finfo(float).eps)
+    is_intercept = np.ptp(design, axis=0) < tolerance
+    spread_within = pd.DataFrame(design).groupby(codes).agg(lambda column: np.ptp(column.to_numpy()))
+    varies_within = (spread_within.to_numpy() >= tolerance).any(axis=0) & ~is_intercept
+    is_between = ~is_intercept & ~varies_within
+    has_intercept = bool(is_intercept.any())
+    df_between = n_groups - is_between.sum() - (1 if has_intercept else 0)
+    df_within = n_obs - n_groups - varies_within.sum() + (0 if has_intercept else 1)
+    df = np.where(is_between, df_between, df_within).astype(float)
+    df[is_intercept] = max(df_between, df_within)
+    return df
+
+
+def r_term_name(patsy_name: str) -> str:
+    """``base_model[T.Llama]:framing[T.positive]`` -> ``base_modelLlama:framingpositive``."""
+    if patsy_name == "Intercept":
+        return "(Intercept)"
+    return re.sub(r"([A-Za-z_][A-Za-z0-9_.]*)\[T\.([^\]]*)\]", r"\1\2", patsy_name)
+
+
+REML_OPTIMIZERS = ({"method": "bfgs", "gtol": 1e-10}, {"method": "powell"}, {"method": "lbfgs"})
+
+
+def _best_reml_fit(model) -> tuple[object, list[str]]:
+    """Fit ``model`` by REML with each of :data:`REML_OPTIMIZERS`; keep the highest finite log-likelihood.
+
+    The REML surface of a random-intercept variance can be flat near zero, and a single
+    optimizer may stop on the boundary (statsmodels' default L-BFGS does so on the Big Two
+    data, where R finds an interior optimum). Returns the best fit and the warnings it raised.
+    """
+    fits = []
+    for options in REML_OPTIMIZERS:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = model.fit(reml=True, **options)
+        if np.isfinite(result.llf):
+            fits.append((result.llf, result, sorted({str(w.message).splitlines()[0] for w in caught})))
+    if not fits:
+        raise InputError(f"mixed model {model.endog_names} ~ ...: no optimizer reached a finite REML log-likelihood")
+    _, best, caught = max(fits, key=lambda fit: fit[0])
+    return best, caught
+
+
+def fit_random_intercept_model(
+    data: pd.DataFrame,
+    response: str = "median_rank",
+    factors: Sequence[str] = FIG1_FACTORS,
+    group: str = "rm",
+) -> MixedModelFit:
+    """Fit ``response ~ f1 * f2 * ... + (1 | group)`` by REML (statsmodels ``mixedlm``).
+
+    Factors use treatment coding with R's default reference level (the alphabetically first:
+    Gemma, the first category, negative), so coefficient names read as in R. Degrees of
+    freedom follow :func:`nlme_fixed_effect_df`; p-values are two-sided from the t
+    distribution with those df (not statsmodels' normal z).
+    """
+    require_columns(data, [response, group, *factors], "mixed-model input")
+    frame = data[[response, group, *factors]].copy()
+    for factor in factors:
+        frame[factor] = pd.Categorical(frame[factor].astype(str), categories=sorted(frame[factor].astype(str).unique()))
+    formula = f"{response} ~ {' * '.join(factors)}"
+    model = smf.mixedlm(formula, frame, groups=frame[group])
+    result, fit_warnings = _best_reml_fit(model)
+    df = nlme_fixed_effect_df(model.exog, model.groups)
+    estimate = result.fe_params.to_numpy()
+    se = result.bse_fe.to_numpy()
+    t = estimate / se
+    table = pd.DataFrame(
+        {
+            "term": [r_term_name(name) for name in model.exog_names],
+            "estimate": estimate,
+            "se": se,
+            "df": df,
+            "t": t,
+            "p": 2 * stats.t.sf(np.abs(t), df),
+        }
+    )
+    return MixedModelFit(
+        formula=f"{formula} + (1 | {group})",
+        fixed_effects=table,
+        random_intercept_var=float(result.cov_re.iloc[0, 0]),
+        residual_var=float(result.scale),
+        reml_loglik=float(result.llf),
+        n_obs=int(model.nobs),
+        n_groups=int(model.n_groups),
+        optimizer_warnings=tuple(fit_warnings),
+    )

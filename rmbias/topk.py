@@ -1,0 +1,105 @@
+"""Top-k (Section 2): the category make-up of each reward model's k best-scoring tokens.
+
+:func:`top_k_by_category` is the pure count; :func:`topk_statistics` is the ``topk`` job that
+reads the vocabulary-scope scores, restricts them to the shared vocabulary and writes the counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from rmbias.corpora import normalize_term
+from rmbias.families import family_of_published_rm
+from rmbias.frames import require_columns
+from rmbias.io import read_parquet
+from rmbias.records import statistics_record, write_statistics
+from rmbias.vocabulary import read_category_by_term, read_shared_decoded
+
+
+def top_k_by_category(
+    scores: pd.DataFrame, category_by_token: Mapping[str, str], k: int = 10
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Category make-up of each RM's k top-scoring tokens, and its base-model average.
+
+    ``scores``: ``rm, decoded, score``; ``category_by_token``: normalized token
+    (:func:`normalize_term`) -> category. Per RM the tokens are sorted by score (highest
+    first, position 1..k); for each category: ``count`` of top-k tokens whose normalized form
+    is in that category, and their ``mean_rank`` (mean position, NaN when none).
+    Returns (per RM: ``rm, base_model, category, count, mean_rank``; per base model:
+    ``base_model, category, mean_count, mean_rank`` = mean of counts and NaN-ignoring mean
+    of the per-RM mean ranks).
+    """
+    require_columns(scores, ["rm", "decoded", "score"], "top-k input")
+    categories = sorted(set(category_by_token.values()))
+    rows = []
+    for rm, rm_scores in scores.groupby("rm", sort=True):
+        top = rm_scores.sort_values("score", ascending=False, kind="stable").head(k)
+        top_categories = top["decoded"].map(normalize_term).map(category_by_token).to_numpy()
+        positions = np.arange(1, len(top) + 1)
+        for category in categories:
+            in_category = positions[top_categories == category]
+            rows.append(
+                {
+                    "rm": rm,
+                    "base_model": family_of_published_rm(rm),
+                    "category": category,
+                    "count": len(in_category),
+                    "mean_rank": in_category.mean() if len(in_category) else np.nan,
+                }
+            )
+    per_rm = pd.DataFrame(rows)
+    per_family = per_rm.groupby(["base_model", "category"], as_index=False).agg(
+        mean_count=("count", "mean"), mean_rank=("mean_rank", "mean")
+    )
+    return per_rm, per_family
+
+
+def topk_analysis(
+    score_paths: Mapping[str, str | Path],
+    token_table_paths: Sequence[str | Path],
+    corpus_path: str | Path,
+    prompt: str,
+    k: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Top-k (Section 2): category make-up of each RM's k best tokens over the shared vocabulary.
+
+    ``score_paths``: RM id → vocab-scope score parquet; the candidate tokens are restricted to
+    the decoded strings present in every tokenizer of ``token_table_paths`` (the paper's
+    Gemma ∩ Llama vocabulary); categories come from the expanded Big Two dictionary matched on
+    the normalized token (ascii-folded, stripped, lowercased).
+    """
+    shared = read_shared_decoded(token_table_paths)
+    scores = []
+    for rm, path in score_paths.items():
+        table = read_parquet(path, columns=["response", prompt])
+        table = table[table["response"].isin(shared)]
+        scores.append(pd.DataFrame({"rm": rm, "decoded": table["response"], "score": table[prompt]}))
+    return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k)
+
+
+def topk_statistics(
+    score_paths: Mapping[str, str | Path],
+    token_table_paths: Sequence[str | Path],
+    corpus_path: str | Path,
+    prompt: str,
+    k: int,
+    per_rm_csv: str | Path,
+    per_family_csv: str | Path,
+    json_path: str | Path,
+) -> None:
+    """The ``topk`` job: :func:`topk_analysis`, written as two CSVs and a record (no test) whose
+    ``per_rm`` and ``per_family`` hold the same rows and ``parameters`` the prompt and k."""
+    per_rm, per_family = topk_analysis(score_paths, token_table_paths, corpus_path, prompt, k)
+    record = statistics_record(
+        "topk",
+        f"category counts among each RM's top {k} shared-vocabulary tokens for prompt {prompt} (no test)",
+        [],
+        parameters={"prompt": prompt, "k": k},
+        per_rm=per_rm.to_dict(orient="records"),
+        per_family=per_family.to_dict(orient="records"),
+    )
+    write_statistics(record, json_path, {per_rm_csv: per_rm, per_family_csv: per_family})
