@@ -216,19 +216,10 @@ def write_ranking_analysis(analysis: RankingAnalysis, outputs: Mapping[str, str]
     )
 
 
-def figure1_statistics(
-    score_paths: Mapping[str, str | Path],
-    corpus_path: str | Path,
-    prompts: Mapping[str, Mapping[str, str]],
-    mfd_scheme: str | None,
-    n_permutations: int,
-    seed: int,
-    star_p: str,
-    outputs: Mapping[str, str],
-    label: str,
-) -> RankingAnalysis:
-    """The ``fig1_reanalysis`` job: :func:`reanalyse_published_scores`, then :func:`write_ranking_analysis`."""
-    analysis = reanalyse_published_scores(score_paths, corpus_path, prompts, mfd_scheme, n_permutations, seed, star_p)
+def figure1_statistics(outputs: Mapping[str, str], label: str, **reanalysis: object) -> RankingAnalysis:
+    """The ``fig1_reanalysis`` job: :func:`reanalyse_published_scores` (``reanalysis`` are its
+    arguments), then :func:`write_ranking_analysis` to ``outputs`` under ``label``."""
+    analysis = reanalyse_published_scores(**reanalysis)
     write_ranking_analysis(analysis, outputs, label)
     for warning in analysis.mixed_model.optimizer_warnings:
         logger.warning("mixed model: %s", warning)

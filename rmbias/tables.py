@@ -218,16 +218,9 @@ def write_top_bottom(
     write_text(top_bottom_latex(table, caption, label), tex_path)
 
 
-def top_bottom_table(
-    implicit_path: str | os.PathLike,
-    csv_path: str | os.PathLike,
-    tex_path: str | os.PathLike,
-    caption: str,
-    label: str,
-    measure: str = "MWLR",
-    n: int = TOP_N,
-) -> None:
-    """The ``table`` job: :func:`write_top_bottom` of the implicit pair file ``implicit_path``."""
+def top_bottom_table(implicit_path: str | os.PathLike, measure: str = "MWLR", **table: object) -> None:
+    """The ``table`` job: :func:`write_top_bottom` (``table`` are its other arguments) of the
+    implicit pair file ``implicit_path``."""
     frame = read_parquet(implicit_path, columns=["decoded", measure])
-    write_top_bottom(frame, csv_path, tex_path, caption, label, measure, n)
-    logger.info("%s: top and bottom %d of %d tokens by %s -> %s, %s", implicit_path, n, len(frame), measure, csv_path, tex_path)
+    write_top_bottom(frame, measure=measure, **table)
+    logger.info("%s: top and bottom tokens by %s of %d -> %s, %s", implicit_path, measure, len(frame), table["csv_path"], table["tex_path"])

@@ -81,24 +81,16 @@ def topk_analysis(
     return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k)
 
 
-def topk_statistics(
-    score_paths: Mapping[str, str | Path],
-    token_table_paths: Sequence[str | Path],
-    corpus_path: str | Path,
-    prompt: str,
-    k: int,
-    per_rm_csv: str | Path,
-    per_family_csv: str | Path,
-    json_path: str | Path,
-) -> None:
-    """The ``topk`` job: :func:`topk_analysis`, written as two CSVs and a record (no test) whose
-    ``per_rm`` and ``per_family`` hold the same rows and ``parameters`` the prompt and k."""
-    per_rm, per_family = topk_analysis(score_paths, token_table_paths, corpus_path, prompt, k)
+def topk_statistics(per_rm_csv: str | Path, per_family_csv: str | Path, json_path: str | Path, **analysis: object) -> None:
+    """The ``topk`` job: :func:`topk_analysis` (``analysis`` are its arguments), written as two CSVs
+    and a record (no test) whose ``per_rm`` and ``per_family`` hold the same rows and
+    ``parameters`` the prompt and k."""
+    per_rm, per_family = topk_analysis(**analysis)
     record = statistics_record(
         "topk",
-        f"category counts among each RM's top {k} shared-vocabulary tokens for prompt {prompt} (no test)",
+        f"category counts among each RM's top {analysis['k']} shared-vocabulary tokens for prompt {analysis['prompt']} (no test)",
         [],
-        parameters={"prompt": prompt, "k": k},
+        parameters={"prompt": analysis["prompt"], "k": analysis["k"]},
         per_rm=per_rm.to_dict(orient="records"),
         per_family=per_family.to_dict(orient="records"),
     )

@@ -127,7 +127,10 @@ def write_topk(tmp_path: Path) -> list[Path]:
         scores[rm] = tmp_path / f"{rm}.parquet"
         write_parquet(pd.DataFrame({"response": [" Love", "love", "Power", "table"], "best_ever_one": rng.normal(size=4)}), scores[rm])
     json_path = tmp_path / "topk.json"
-    topk_statistics(scores, [tokens], corpus, "best_ever_one", 3, tmp_path / "per_rm.csv", tmp_path / "per_family.csv", json_path)
+    topk_statistics(
+        tmp_path / "per_rm.csv", tmp_path / "per_family.csv", json_path,
+        score_paths=scores, token_table_paths=[tokens], corpus_path=corpus, prompt="best_ever_one", k=3,
+    )
     return [json_path]
 
 

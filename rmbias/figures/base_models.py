@@ -1,8 +1,4 @@
-"""Base-model figures: Figure 2 (log-prob ranks), Figure 3 (MWLR lollipop), Figure A3 (authority boost).
-
-Drawn on :mod:`rmbias.figures.scaffold`; each ``draw_*`` function is one figure job, reading
-the files its rule declares and calling the matching ``plot_*``.
-"""
+"""Base-model figures: Figure 2 (log-prob ranks), Figure 3 (MWLR lollipop), Figure A3 (authority boost)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Reward-model figures: Figures 1 / A1 (median ranks of published RMs) and 4b / A5b (ablations).
-
-Drawn on :mod:`rmbias.figures.scaffold`; each ``draw_*`` function is one figure job, reading
-the files its rule declares and calling the matching ``plot_*``.
-"""
+"""Reward-model figures: Figures 1 / A1 (median ranks of published RMs) and 4b / A5b (ablations)."""
 
 from __future__ import annotations
 

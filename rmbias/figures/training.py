@@ -1,8 +1,4 @@
-"""RM-training figures: Figures 4a / A5a (ranks over checkpoints), 5 / A6 (rank changes), G1 (Kendall tau).
-
-Drawn on :mod:`rmbias.figures.scaffold`; each ``draw_*`` function is one figure job, reading
-the files its rule declares and calling the matching ``plot_*``.
-"""
+"""RM-training figures: Figures 4a / A5a (ranks over checkpoints), 5 / A6 (rank changes), G1 (Kendall tau)."""
 
 from __future__ import annotations
 
