@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Iterator, TextIO
 
@@ -43,7 +44,8 @@ class RedactingStream:
 def job_log(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
     """Send ``logging`` records, stdout and stderr to ``path`` (appending) for the block.
 
-    Yields the ``rmbias`` logger. With ``path=None`` logs go to the process's stderr. An
+    Yields the ``rmbias`` logger. The log gets a line when the block starts and one when it
+    ends with its wall time in seconds, so every job's log says whether it finished. With ``path=None`` logs go to the process's stderr. An
     exception raised in the block is logged (one line, then the traceback) and re-raised so the
     job fails.
     """
@@ -64,11 +66,14 @@ def job_log(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
     root.setLevel(logging.INFO)
     try:
         with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            started = time.perf_counter()
+            logger.info("job started (log %s)", path)
             try:
                 yield logger
             except Exception as err:
                 logger.error("%s: %s", type(err).__name__, err, exc_info=True)
                 raise
+            logger.info("job finished in %.1f s", time.perf_counter() - started)
     finally:
         root.removeHandler(handler)
         root.setLevel(previous_level)
