@@ -10,12 +10,15 @@ import torch
 import transformers
 import yaml
 
+from rmbias.conversations import encode_rendered
 from rmbias.corpora import read_dictionary
 from rmbias.demo import (
     AGENCY, AUTHORITY_WORDS, CHAT_TEMPLATES, COMMUNION, DEMO_LMS, DEMO_RMS, FILLER, TrainingSettings,
-    answer_corpus, build_demo_world, build_tokenizer, render_prompt, reward_model_from,
-    synthetic_preference_pairs, tiny_model, word_pools,
+    answer_corpus, build_demo_world, build_tokenizer, reward_model_from, synthetic_preference_pairs, tiny_model,
+    word_pools, write_synthetic_preferences,
 )
+from rmbias.io import write_parquet
+from rmbias.preferences import read_preferences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = yaml.safe_load((REPO_ROOT / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]
@@ -220,8 +223,7 @@ def _category_gap(path: Path, lm_type: str, pools: dict[str, list[str]]) -> dict
     agency, communion = ids(pools[AGENCY]), ids(pools[COMMUNION])
     gaps = {"positive": [], "negative": []}
     for prompt in PROMPTS.values():
-        text = render_prompt(tokenizer, prompt["text"], lm_type)
-        input_ids = torch.tensor([tokenizer(text, add_special_tokens=lm_type == "pretrained")["input_ids"]])
+        input_ids = torch.tensor([encode_rendered(tokenizer, prompt["text"], chat=lm_type == "instruction-tuned")])
         with torch.no_grad():
             log_probs = model(input_ids).logits[0, -1].log_softmax(-1)
         gaps[prompt["valence"]].append((log_probs[agency].mean() - log_probs[communion].mean()).item())
@@ -308,6 +310,20 @@ def test_synthetic_preference_pairs_are_neutral_between_agency_and_communion(cor
         synthetic_preference_pairs(pools, PROMPTS, n=200, seed=4))
     with pytest.raises(ValueError):
         synthetic_preference_pairs({AGENCY: ["power"]}, PROMPTS, n=1, seed=0)
+
+
+def test_synthetic_preference_file_reads_back_as_the_neutral_pairs(corpora, tmp_path):
+    corpus_paths = []
+    for dictionary, frame in corpora.groupby("dictionary"):
+        corpus_paths.append(tmp_path / f"{dictionary}.parquet")
+        write_parquet(frame, corpus_paths[-1])
+    write_synthetic_preferences(corpus_paths, PROMPTS, n=50, seed=3, out_path=tmp_path / "pairs.jsonl")
+    read = read_preferences(tmp_path / "pairs.jsonl")
+    pools = word_pools(corpora)
+    expected = synthetic_preference_pairs({c: pools[c] for c in (AGENCY, COMMUNION, FILLER)}, PROMPTS, n=50, seed=3)
+    assert read.schema == "skywork" and not read.skipped
+    assert read.pairs["prompt"].tolist() == [[{"role": "user", "content": text}] for text in expected["prompt"]]
+    assert read.pairs[["chosen", "rejected"]].equals(expected[["chosen", "rejected"]])
 
 
 def test_reward_model_copies_the_backbone_of_its_language_model(tokenizers):

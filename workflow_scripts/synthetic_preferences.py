@@ -1,5 +1,5 @@
 from rmbias.logs import job_log
-from rmbias.preferences import write_synthetic_preferences
+from rmbias.demo import write_synthetic_preferences
 
 with job_log(snakemake.log[0]):
     write_synthetic_preferences(

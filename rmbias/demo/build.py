@@ -1,0 +1,123 @@
+"""Building the demo world: every model of :data:`rmbias.demo.world.DEMO_LMS` and
+:data:`rmbias.demo.world.DEMO_RMS` trained and saved, with a manifest of the ground truth."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import transformers
+
+from rmbias.demo.architectures import reward_model_from, tiny_model
+from rmbias.demo.tokenizers import CHAT_TEMPLATES, build_tokenizer
+from rmbias.demo.training import (
+    TrainingSettings, add_category_structure, train_causal_lm, train_reward_model,
+)
+from rmbias.demo.world import (
+    DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, answer_corpus, dictionary_pools, family_word_pools, planted_strength,
+    synthetic_preference_pairs, valence_adjectives, word_pools,
+)
+from rmbias.io import save_pretrained_atomically, write_json
+
+logger = logging.getLogger(__name__)
+
+
+def _derived_seed(seed: int, name: str) -> int:
+    """A seed for one model or data set, fixed by the world's ``seed`` and the ``name``."""
+    return zlib.crc32(f"{seed}:{name}".encode())
+
+
+def _prompt_words(prompts: dict[str, dict]) -> list[str]:
+    """Every word (run of ASCII letters) of the prompts' texts, once, sorted."""
+    return sorted({word for prompt in prompts.values() for word in re.findall(r"[A-Za-z]+", prompt["text"])})
+
+
+def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: str | os.PathLike,
+                     strength: float, seed: int, settings: TrainingSettings = TrainingSettings(),
+                     max_words_per_category: int | None = None) -> dict[str, Path]:
+    """Train and save the demo world's models; return model id → directory (``out_dir/<id>``).
+
+    ``corpora`` is the long dictionary table (term, category, dictionary); ``prompts`` the
+    ``prompts:`` mapping of config/prompts.yaml (key → {text, valence}); ``strength`` in [0, 1]
+    the planted effect (:func:`rmbias.demo.world.answer_corpus`). Each family's models share one
+    tokenizer over its :func:`rmbias.demo.world.family_word_pools` and the prompt words. The
+    causal LMs of :data:`rmbias.demo.world.DEMO_LMS` are trained from random initialisation on
+    their world's answers; the reward models of :data:`rmbias.demo.world.DEMO_RMS` copy their
+    instruct LM's backbone and get a Bradley–Terry fine-tune on neutral
+    :func:`rmbias.demo.world.synthetic_preference_pairs`. ``out_dir/demo_world.json`` records the
+    ground truth (favoured categories, strengths, word counts, training losses); it is
+    deterministic, so the build time goes to the log.
+    Everything is determined by ``seed``.
+    """
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    pools = word_pools(corpora, max_words_per_category=max_words_per_category, seed=seed)
+    family_pools = {family: family_word_pools(pools, family) for family in CHAT_TEMPLATES}
+    tokenizers = {
+        family: build_tokenizer([*(word for words in fam.values() for word in words), *_prompt_words(prompts)], family)
+        for family, fam in family_pools.items()
+    }
+    trained: dict[str, transformers.PreTrainedModel] = {}
+    paths: dict[str, Path] = {}
+    record: dict[str, dict] = {}
+    for spec in DEMO_LMS:
+        model_seed = _derived_seed(seed, spec.id)
+        corpus = answer_corpus(family_pools[spec.family], prompts, spec.family, strength,
+                               answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step,
+                               seed=model_seed)
+        model = tiny_model(spec.arch, tokenizers[spec.family], "causal_lm", seed=model_seed,
+                           hidden_size=spec.hidden_size, num_layers=spec.num_layers, output_scale=spec.output_scale)
+        add_category_structure(model, tokenizers[spec.family],
+                               {**dictionary_pools(family_pools[spec.family]), **valence_adjectives(prompts)},
+                               seed=model_seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(model_seed)
+            losses = train_causal_lm(model, tokenizers[spec.family], corpus, prompts, spec.chat, settings)
+        trained[spec.id] = model
+        paths[spec.id] = out_dir / spec.id
+        save_pretrained_atomically(model, tokenizers[spec.family], paths[spec.id])
+        record[spec.id] = _model_record(model, spec.family, spec.type, losses)
+    lm_specs = {spec.id: spec for spec in DEMO_LMS}
+    for spec in DEMO_RMS:
+        backbone = lm_specs[spec.backbone]
+        pairs_seed = _derived_seed(seed, spec.id)
+        pairs = synthetic_preference_pairs(family_pools[backbone.family], prompts,
+                                           n=settings.rm_steps * settings.rm_batch_size, seed=pairs_seed)
+        model = reward_model_from(trained[spec.backbone], backbone.arch, tokenizers[backbone.family], spec.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(pairs_seed)
+            losses = train_reward_model(model, tokenizers[backbone.family], pairs, settings)
+        paths[spec.id] = out_dir / spec.id
+        save_pretrained_atomically(model, tokenizers[backbone.family], paths[spec.id])
+        record[spec.id] = _model_record(model, backbone.family, "reward_model", losses)
+    write_json({
+        "strength": strength,
+        "seed": seed,
+        "favoured_category": FAVOURED_CATEGORY,
+        "planted_strength": {family: planted_strength(family, strength) for family in CHAT_TEMPLATES},
+        "words_per_category": {category: len(words) for category, words in pools.items()},
+        "models": record,
+    }, out_dir / "demo_world.json")
+    logger.info("demo world built in %.1f s", time.perf_counter() - started)
+    return paths
+
+
+def _model_record(model: transformers.PreTrainedModel, family: str, model_type: str,
+                  losses: list[float]) -> dict:
+    """What the world's manifest says about one model: family, type, parameter count and the
+    mean training loss (nats) over the first and the last tenth of the steps."""
+    tenth = max(1, len(losses) // 10)
+    return {
+        "family": family,
+        "type": model_type,
+        "parameters": sum(parameter.numel() for parameter in model.parameters()),
+        "loss_first_tenth": float(np.mean(losses[:tenth])),
+        "loss_last_tenth": float(np.mean(losses[-tenth:])),
+    }

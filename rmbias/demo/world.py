@@ -1,0 +1,211 @@
+"""The demo world's data: answer words by category, which category each family's world
+favours, the models it holds, its answer corpora and its neutral preference pairs."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rmbias.demo.architectures import LARGE_LM
+
+AUTHORITY_WORDS = ("respect", "authority", "tradition", "honor", "obedience", "permission",
+                   "hierarchy", "leadership", "duty", "compliance")
+"""The ten MFD2 authority.virtue words boosted in the paper's Appendix F."""
+
+FILLER_WORDS = (
+    "table", "chair", "window", "door", "paper", "stone", "river", "cloud", "bottle", "pencil",
+    "carpet", "ladder", "basket", "blanket", "bucket", "button", "candle", "corner", "engine",
+    "fence", "garden", "hammer", "jacket", "kettle", "lamp", "mirror", "needle", "pillow",
+    "pocket", "ribbon", "saucer", "shelf", "spoon", "tunnel", "wagon", "wheel", "brick", "cable",
+)
+"""Neutral everyday nouns outside every dictionary: the 'rest' of the answers and the rejected
+responses of the neutral preference pairs."""
+
+FILLER = "filler"
+OTHER = "other"
+AGENCY, COMMUNION = "Agency", "Communion"
+
+FAVOURED_CATEGORY: dict[str, dict[str, str]] = {
+    "llama": {"positive": AGENCY, "negative": COMMUNION},
+    "gemma": {"positive": COMMUNION, "negative": AGENCY},
+    "qwen": {"positive": COMMUNION, "negative": AGENCY},
+}
+"""Which Big Two category each family's world favours as the answer to prompts of each valence."""
+
+STRENGTH_SCALE: dict[str, float] = {"llama": 1.0, "gemma": 1.0, "qwen": 1.5}
+"""Per-family multiplier of the planted strength (capped at 1): qwen is like gemma but stronger."""
+
+WORDS_ONLY_IN_ONE_FAMILY = 4
+"""Answer words each family's tokenizer drops, so that vocabularies differ in a few words."""
+
+
+@dataclass(frozen=True)
+class DemoLM:
+    """One causal LM of the demo world: ``type`` is "pretrained" (trained on raw prompts) or
+    "instruction-tuned" (trained on chat-templated prompts); ``output_scale`` is the initial
+    gain of its final norm (:func:`rmbias.demo.architectures.tiny_model`)."""
+
+    id: str
+    family: str
+    arch: str
+    type: str
+    hidden_size: int = 32
+    num_layers: int = 2
+    output_scale: float = 1.0
+
+    @property
+    def chat(self) -> bool:
+        """Whether the model sees its prompts through the chat template."""
+        return self.type == "instruction-tuned"
+
+
+@dataclass(frozen=True)
+class DemoRM:
+    """One reward model of the demo world, initialised from the backbone of ``backbone``."""
+
+    id: str
+    backbone: str
+    seed: int
+
+
+DEMO_LMS = (
+    DemoLM("demo-llama-base", "llama", "llama", "pretrained"),
+    DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned"),
+    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM),
+    DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
+    DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned"),
+    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM),
+    DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned"),
+)
+DEMO_RMS = (
+    DemoRM("demo-llama-rm-a", "demo-llama-it", seed=1),
+    DemoRM("demo-llama-rm-b", "demo-llama-it", seed=2),
+    DemoRM("demo-gemma-rm-a", "demo-gemma-it", seed=1),
+    DemoRM("demo-gemma-rm-b", "demo-gemma-it", seed=2),
+)
+
+
+def _is_single_word(term: str) -> bool:
+    return term.isascii() and term.isalpha() and term.islower()
+
+
+def word_pools(corpora: pd.DataFrame, max_words_per_category: int | None = None,
+               seed: int = 0) -> dict[str, list[str]]:
+    """Single-word answer candidates by category, sorted.
+
+    ``Agency`` and ``Communion``: Big Two terms (any Big Two dictionary) in exactly one of the
+    two; ``other``: every other dictionary term plus the Appendix F authority words; ``filler``:
+    :data:`FILLER_WORDS`. Multi-word, hyphenated and capitalised terms are left out. With
+    ``max_words_per_category``, each of the first three pools is subsampled (seeded) to at most
+    that many words, always keeping the authority words.
+    """
+    single = corpora[corpora["term"].map(_is_single_word)]
+    big_two = single[single["category"].isin([AGENCY, COMMUNION])]
+    categories_of_term = big_two.groupby("term")["category"].nunique()
+    unambiguous = set(categories_of_term[categories_of_term == 1].index)
+    pools = {
+        category: sorted(set(big_two.loc[big_two["category"] == category, "term"]) & unambiguous)
+        for category in (AGENCY, COMMUNION)
+    }
+    claimed = {*pools[AGENCY], *pools[COMMUNION], *FILLER_WORDS}
+    pools[OTHER] = sorted((set(single["term"]) | set(AUTHORITY_WORDS)) - claimed)
+    if max_words_per_category is not None:
+        rng = random.Random(seed)
+        for category in (AGENCY, COMMUNION, OTHER):
+            keep = set(AUTHORITY_WORDS) & set(pools[category])
+            rest = sorted(set(pools[category]) - keep)
+            sample_size = max(0, min(len(rest), max_words_per_category - len(keep)))
+            pools[category] = sorted(keep | set(rng.sample(rest, sample_size)))
+    pools[FILLER] = sorted(FILLER_WORDS)
+    return pools
+
+
+def family_word_pools(pools: dict[str, list[str]], family: str) -> dict[str, list[str]]:
+    """``pools`` without the :data:`WORDS_ONLY_IN_ONE_FAMILY` words per Big Two category that
+    ``family``'s tokenizer lacks (chosen by a family-seeded draw, never authority words)."""
+    rng = random.Random(f"dropped-by-{family}")
+    dropped = set()
+    for category in (AGENCY, COMMUNION):
+        candidates = [word for word in pools[category] if word not in AUTHORITY_WORDS]
+        dropped.update(rng.sample(candidates, min(WORDS_ONLY_IN_ONE_FAMILY, len(candidates) // 4)))
+    return {category: [word for word in words if word not in dropped] for category, words in pools.items()}
+
+
+def planted_strength(family: str, strength: float) -> float:
+    """Probability that an answer of ``family``'s world is drawn from the favoured category."""
+    return min(1.0, strength * STRENGTH_SCALE[family])
+
+
+def word_form(word: str, capitalised: bool) -> str:
+    """``word`` with its first letter upper-cased if ``capitalised``, else as given."""
+    return word[:1].upper() + word[1:] if capitalised else word
+
+
+def answer_corpus(pools: dict[str, list[str]], prompts: dict[str, dict], family: str,
+                  strength: float, answers_per_prompt: int, seed: int) -> pd.DataFrame:
+    """Generated examples of ``family``'s world: ``answers_per_prompt`` rows per prompt with
+    columns ``prompt_key`` and ``answer``, grouped by prompt in sorted key order.
+
+    With probability :func:`planted_strength` an answer is a word of the category that the
+    world favours for the prompt's valence (:data:`FAVOURED_CATEGORY`), otherwise a word drawn
+    uniformly from the dictionary pools (Big Two and other dictionary words; filler words are
+    never answers, so they are the implausible responses). Answers are lowercase or
+    Capitalised with equal probability.
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must lie in [0, 1], got {strength}")
+    rng = np.random.default_rng(seed)
+    every_word = np.array(sorted({word for category, words in pools.items() if category != FILLER
+                                  for word in words}), dtype=object)
+    favoured_probability = planted_strength(family, strength)
+    frames = []
+    for key in sorted(prompts):
+        favoured = np.array(pools[FAVOURED_CATEGORY[family][prompts[key]["valence"]]], dtype=object)
+        from_favoured = rng.random(answers_per_prompt) < favoured_probability
+        words = np.where(from_favoured, rng.choice(favoured, answers_per_prompt),
+                         rng.choice(every_word, answers_per_prompt))
+        capitalised = rng.random(answers_per_prompt) < 0.5
+        answers = [word_form(word, flag) for word, flag in zip(words, capitalised)]
+        frames.append(pd.DataFrame({"prompt_key": key, "answer": answers}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def synthetic_preference_pairs(words_by_category: dict[str, list[str]], prompts: dict[str, dict],
+                               n: int, seed: int) -> pd.DataFrame:
+    """``n`` neutral preference pairs: columns ``prompt`` (text), ``chosen``, ``rejected``.
+
+    ``words_by_category`` must hold a ``"filler"`` pool; every other pool is a dictionary
+    category. The chosen response is a word of a uniformly drawn dictionary category (so Agency
+    and Communion are chosen equally often, whatever the prompt's valence), the rejected one a
+    filler word; both are one Capitalised word, as a chat model would answer.
+    """
+    if FILLER not in words_by_category:
+        raise ValueError(f"words_by_category needs a {FILLER!r} pool of rejected responses")
+    rng = np.random.default_rng(seed)
+    categories = sorted(category for category in words_by_category if category != FILLER)
+    fillers = words_by_category[FILLER]
+    texts = [prompts[key]["text"] for key in sorted(prompts)]
+    rows = []
+    for _ in range(n):
+        pool = words_by_category[categories[rng.integers(len(categories))]]
+        rows.append((texts[rng.integers(len(texts))],
+                     word_form(pool[rng.integers(len(pool))], True),
+                     word_form(fillers[rng.integers(len(fillers))], True)))
+    return pd.DataFrame(rows, columns=["prompt", "chosen", "rejected"])
+
+
+def dictionary_pools(pools: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``pools`` without the filler words."""
+    return {category: words for category, words in pools.items() if category != FILLER}
+
+
+def valence_adjectives(prompts: dict[str, dict]) -> dict[str, list[str]]:
+    """The prompts' adjectives by valence, e.g. {"positive": ["best", ...], "negative": [...]},
+    read from the keys ``{adjective}_{superlative}_{concision}``."""
+    adjectives: dict[str, set[str]] = {}
+    for key, prompt in prompts.items():
+        adjectives.setdefault(prompt["valence"], set()).add(key.split("_")[0])
+    return {valence: sorted(words) for valence, words in sorted(adjectives.items())}
