@@ -6,9 +6,10 @@ the boosted model is compared with the base (Figure A3a), and the boosted words 
 MWLR while the other authority words stay near 0 (Figure A3b). Both models share one
 tokenizer, so pairs are aligned on token id (:func:`same_vocabulary_pair`).
 
-The SFT example builders of the boost (held-out prompt keys, training examples) belong in this
-module, above the validation section; the validation analysis and its job
-:func:`authority_statistics` follow.
+The boost's data: the held-out prompt keys and the SFT examples (every training prompt
+answered with every boosted word), which :func:`rmbias.sft.boost_authority_words` fine-tunes
+the base on; then the validation analysis and its job :func:`authority_statistics`. This
+module needs no model code, so the workflow imports it when it builds the DAG.
 """
 
 from __future__ import annotations
@@ -27,6 +28,30 @@ logger = logging.getLogger(__name__)
 
 TOP_K = 10
 """Appendix F counts boosted words among each measure's top 10 tokens."""
+
+
+# --------------------------------------------------------------------------- the boost (LoRA SFT)
+
+
+def authority_heldout_keys(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str]) -> list[str]:
+    """Keys of the positive prompts not used for training (paper: the other 9 of 27)."""
+    unknown = [key for key in train_keys if key not in prompts]
+    if unknown:
+        raise InputError(f"authority SFT: train key(s) {', '.join(unknown)} are not prompt keys")
+    negative = [key for key in train_keys if prompts[key]["valence"] != "positive"]
+    if negative:
+        raise InputError(f"authority SFT: train key(s) {', '.join(negative)} are not positive prompts")
+    return [key for key, prompt in prompts.items() if prompt["valence"] == "positive" and key not in train_keys]
+
+
+def authority_examples(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str],
+                       extra_prompts: Sequence[str], words: Sequence[str]) -> pd.DataFrame:
+    """SFT examples (columns prompt, response): every training prompt — the texts of
+    ``train_keys`` (positive prompts of ``prompts``) plus ``extra_prompts`` — answered with every
+    boosted word. Paper: (18 + 18) prompts × 10 words = 360 rows."""
+    authority_heldout_keys(prompts, train_keys)
+    texts = [prompts[key]["text"] for key in train_keys] + list(extra_prompts)
+    return pd.DataFrame([(text, word) for text in texts for word in words], columns=["prompt", "response"])
 
 
 # --------------------------------------------------------------------------- validation (Figures A3a, A3b)

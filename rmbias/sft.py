@@ -1,4 +1,5 @@
-"""LoRA supervised fine-tuning of a causal LM: the Appendix F.1 "authority" boost.
+"""LoRA supervised fine-tuning of a causal LM: the Appendix F.1 "authority" boost
+(:func:`boost_authority_words`, on the examples of :mod:`rmbias.authority_boost`).
 
 Examples (prompt, response) are rendered by :mod:`rmbias.conversations`, padded by
 :mod:`rmbias.batching`; the base is loaded by :func:`rmbias.models.load_model`; the LoRA setup
@@ -7,6 +8,7 @@ and precision policy are :mod:`rmbias.lora`'s.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import pandas as pd
 import torch
 import transformers
 
+from rmbias.authority_boost import authority_examples
 from rmbias.batching import IGNORED_LABEL, right_pad
 from rmbias.conversations import encode_rendered
 from rmbias.io import InputError, save_pretrained_atomically
@@ -25,6 +28,8 @@ from rmbias.lora import (
 )
 from rmbias.models import ModelSpec, load_model, resolve_device
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class SftConfig(LoraTrainingConfig):
@@ -32,27 +37,6 @@ class SftConfig(LoraTrainingConfig):
 
     target_modules: tuple[str, ...] = ATTENTION_PROJECTIONS + MLP_PROJECTIONS
     epochs: int = 50
-
-
-def authority_heldout_keys(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str]) -> list[str]:
-    """Keys of the positive prompts not used for training (paper: the other 9 of 27)."""
-    unknown = [key for key in train_keys if key not in prompts]
-    if unknown:
-        raise InputError(f"authority SFT: train key(s) {', '.join(unknown)} are not prompt keys")
-    negative = [key for key in train_keys if prompts[key]["valence"] != "positive"]
-    if negative:
-        raise InputError(f"authority SFT: train key(s) {', '.join(negative)} are not positive prompts")
-    return [key for key, prompt in prompts.items() if prompt["valence"] == "positive" and key not in train_keys]
-
-
-def authority_examples(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str],
-                       extra_prompts: Sequence[str], words: Sequence[str]) -> pd.DataFrame:
-    """SFT examples (columns prompt, response): every training prompt — the texts of
-    ``train_keys`` (positive prompts of ``prompts``) plus ``extra_prompts`` — answered with every
-    boosted word. Paper: (18 + 18) prompts × 10 words = 360 rows."""
-    authority_heldout_keys(prompts, train_keys)
-    texts = [prompts[key]["text"] for key in train_keys] + list(extra_prompts)
-    return pd.DataFrame([(text, word) for text in texts for word in words], columns=["prompt", "response"])
 
 
 def _sft_features(tokenizer, chat: bool, prompt, response: str, max_length: int) -> tuple[list[int], list[int]]:
@@ -94,3 +78,18 @@ def finetune_sft_lora(base: ModelSpec, examples: pd.DataFrame, out_dir: str | os
     merged = model.merge_and_unload()
     save_pretrained_atomically(merged, tokenizer, out_dir)
     return out_dir
+
+
+def boost_authority_words(base_entry: Mapping[str, object], prompts: Mapping[str, Mapping[str, str]],
+                          train_keys: Sequence[str], extra_prompts: Sequence[str], words: Sequence[str],
+                          settings: Mapping[str, object], out_dir: str | os.PathLike, device: str = "auto",
+                          threads: int = 1) -> Path:
+    """The boosted model of Appendix F.1: :func:`~rmbias.sft.finetune_sft_lora` of the base entry on
+    :func:`authority_examples` with ``settings`` (:class:`~rmbias.sft.SftConfig` fields) on
+    ``threads`` CPU threads, saved to ``out_dir``. Returns ``out_dir``."""
+    torch.set_num_threads(threads)
+    examples = authority_examples(prompts, train_keys, extra_prompts, words)
+    logger.info("authority SFT: %d examples (%d prompts x %d words)", len(examples),
+                examples["prompt"].nunique(), len(words))
+    return finetune_sft_lora(ModelSpec.from_entry(base_entry), examples, out_dir, SftConfig.from_mapping(settings),
+                             device=device)

@@ -4,6 +4,7 @@ import re
 import sys
 from pathlib import Path
 
+from rmbias.authority_boost import authority_heldout_keys
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
 from rmbias.families import family_label
 from rmbias.io import InputError
@@ -163,9 +164,11 @@ def authority_entry(wc):
 # Appendix F: boost 10 authority words in a base LLM by LoRA SFT, then ask which candidate
 # measure recovers them on held-out prompts, with and without the chat template.
 AUTHORITY = config["authority_boost"]
-AUTHORITY_HELD_OUT = [
-    key for key, p in PROMPTS.items() if p["valence"] == "positive" and key not in AUTHORITY["train_keys"]
-]
+try:
+    AUTHORITY_HELD_OUT = authority_heldout_keys(PROMPTS, AUTHORITY["train_keys"]) if AUTHORITY["enabled"] else []
+except InputError as err:
+    sys.stderr.write(f"rmbias: config error at authority_boost.train_keys: {err}\n")
+    sys.exit(1)
 
 
 def authority_resources(wc):

@@ -7,7 +7,7 @@ import torch
 from rmbias import demo
 from rmbias.io import read_parquet
 from rmbias.logprobs import batches_by_length, write_logprobs
-from rmbias.conversations import encode, encode_rendered, render
+from rmbias.conversations import encode, render
 from rmbias.models import ModelSpec, load_tokenizer
 
 PROMPTS = {

@@ -35,7 +35,8 @@ from rmbias.reward_training import (
     train_reward_model_on_file,
 )
 from rmbias.scoring import score_candidates
-from rmbias.sft import SftConfig, authority_examples, authority_heldout_keys, finetune_sft_lora
+from rmbias.authority_boost import authority_examples, authority_heldout_keys
+from rmbias.sft import SftConfig, finetune_sft_lora
 
 REPO = Path(__file__).resolve().parents[1]
 AGENCY = ["freedom", "courage", "ambition"]

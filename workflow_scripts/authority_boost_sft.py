@@ -1,21 +1,10 @@
-import torch
+"""Snakemake script: the Appendix F boosted model, a LoRA SFT of the base on the authority words."""
 
+from rmbias.sft import boost_authority_words
 from rmbias.logs import job_log
-from rmbias.models import ModelSpec
-from rmbias.training import SftConfig, authority_examples, finetune_sft_lora
 
-torch.set_num_threads(snakemake.threads)
-
-with job_log(snakemake.log[0]):
-    finetune_sft_lora(
-        base=ModelSpec.from_entry(snakemake.params.base),
-        examples=authority_examples(
-            prompts=snakemake.params.prompts,
-            train_keys=snakemake.params.train_keys,
-            extra_prompts=snakemake.params.extra_prompts,
-            words=snakemake.params.words,
-        ),
-        out_dir=snakemake.output[0],
-        cfg=SftConfig.from_mapping(snakemake.params.settings),
-        device=snakemake.params.device,
-    )
+with job_log(snakemake.log[0]):  # noqa: F821
+    params = snakemake.params  # noqa: F821
+    boost_authority_words(params.base, params.prompts, params.train_keys, params.extra_prompts, params.words,
+                          params.settings, snakemake.output[0], device=params.device,  # noqa: F821
+                          threads=snakemake.threads)  # noqa: F821
