@@ -104,7 +104,8 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
 
     Cross-references: model ids are unique across ``models`` and ``reward_models``; every id a
     section names exists and is of the right kind; every prompt key a section names is in
-    ``prompts``; ``trust_remote_code`` requires a pinned 40-hex ``revision``.
+    ``prompts``; ``trust_remote_code`` requires a pinned 40-hex ``revision``; a ``gguf`` entry's
+    ``hf`` is the directory it is converted into, ``results/models/<id>``.
     """
     validate_against_schema(config, schema, "config")
     llms = {m["id"]: m for m in config["models"]}
@@ -117,6 +118,9 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
                 raise InputError(f"config error at {where}.id: duplicate model id {entry['id']!r}")
             seen.add(entry["id"])
             require_pinned_revision(entry, f"config error at {where}.revision")
+            if "gguf" in entry and entry["hf"] != f"results/models/{entry['id']}":
+                raise InputError(f"config error at {where}.hf: a gguf entry is converted into results/models/{entry['id']}; "
+                                 f"set hf to that path (got {entry['hf']!r})")
     datasets = config["training"]["preference_datasets"]
     for i, run in enumerate(config["training"]["runs"]):
         data = run["data"]

@@ -12,11 +12,31 @@ reward-model training, the authority SFT and the demo build.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from rmbias.io import InputError
+from rmbias.io import InputError, read_text_utf8
 
 Prompt = str | Sequence[Mapping[str, str]]
+JINJA_TAGS = ("{{", "{%")
+
+
+def renders_chat(model_type: str, chat_template: str | None) -> bool:
+    """Whether a model entry renders through a chat template: instruction-tuned, or given one
+    (``chat_template``, e.g. a pretrained base an RM is trained from); otherwise plain text."""
+    return model_type == "instruction-tuned" or chat_template is not None
+
+
+def chat_template_text(value: str, base_dir: str | os.PathLike = ".") -> str:
+    """The Jinja text of an entry's ``chat_template``: ``value`` itself when it contains a Jinja
+    tag (``{{`` or ``{%``), else the file it names (relative paths from ``base_dir``)."""
+    if any(tag in value for tag in JINJA_TAGS):
+        return value
+    path = Path(base_dir) / value
+    if not path.is_file():
+        raise InputError(f"chat_template {value!r}: no such file {path} (and no Jinja tag, so not an inline template)")
+    return read_text_utf8(path)
 
 
 def prompt_messages(prompt: Prompt) -> list[dict]:

@@ -21,7 +21,7 @@ import torch
 import transformers
 
 from rmbias.config import require_pinned_revision, schema_defaults
-from rmbias.conversations import require_chat_template
+from rmbias.conversations import chat_template_text, renders_chat, require_chat_template
 from rmbias.io import InputError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,10 @@ class ModelSpec:
     or the name of an output attribute holding the reward (e.g. ``"score"``).
     ``logprob_batch_size`` is prompts per forward pass (LLMs), ``scoring_batch_size`` candidates
     per forward pass (RMs, and checkpoints trained from this base); both default to the schema's.
+    ``chat_template`` is the Jinja text that replaces the tokenizer's (the entry's inline
+    template, or its file read relative to the working directory). ``gguf_file`` names a GGUF
+    file inside the directory ``hf`` to load instead of a Hugging Face checkpoint; only the GGUF
+    conversion (:mod:`rmbias.gguf`) sets it, a config entry's ``gguf`` key being its source.
     """
 
     id: str
@@ -57,6 +61,8 @@ class ModelSpec:
     score: str | None
     logprob_batch_size: int
     scoring_batch_size: int
+    chat_template: str | None = None
+    gguf_file: str | None = None
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> "ModelSpec":
@@ -83,17 +89,20 @@ class ModelSpec:
         for key, value in batch_sizes.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise InputError(f"model {model_id}: '{key}' must be a positive integer, got {value!r}")
+        chat_template = entry.get("chat_template")
+        if chat_template is not None:
+            chat_template = chat_template_text(chat_template)
         return cls(
             id=model_id, hf=entry["hf"], revision=revision, family=entry["family"],
             kind=entry["kind"], type=entry["type"], dtype=dtype,
             device_map=entry.get("device_map"), trust_remote_code=trust_remote_code,
-            score=score, **batch_sizes,
+            score=score, chat_template=chat_template, **batch_sizes,
         )
 
     @property
     def chat(self) -> bool:
-        """Whether the model reads its chat template (instruction-tuned) or plain text (pretrained)."""
-        return self.type == "instruction-tuned"
+        """Whether the model reads a chat template (instruction-tuned, or given ``chat_template``) or plain text."""
+        return renders_chat(self.type, self.chat_template)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -131,12 +140,18 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 def _pretrained_kwargs(spec: ModelSpec) -> dict[str, Any]:
-    return {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    if spec.gguf_file is not None:
+        kwargs["gguf_file"] = spec.gguf_file
+    return kwargs
 
 
 def load_tokenizer(spec: ModelSpec) -> transformers.PreTrainedTokenizerBase:
-    """The model's tokenizer; an entry that renders with a chat template must come with one."""
+    """The model's tokenizer, with the entry's ``chat_template`` when it gives one; an entry that
+    renders with a chat template must come with one."""
     tokenizer = transformers.AutoTokenizer.from_pretrained(spec.hf, **_pretrained_kwargs(spec))
+    if spec.chat_template is not None:
+        tokenizer.chat_template = spec.chat_template
     if spec.chat:
         require_chat_template(tokenizer, spec.id)
     return tokenizer
@@ -158,7 +173,9 @@ def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None 
     or its end-of-sequence token when it has none, is written to the model config, where the
     reward head looks for each row's last token. ``adapter`` is a LoRA checkpoint directory
     whose adapter is merged into the weights (its saved modules, such as a trained score head,
-    replace the base's). The model is in eval mode; one log line records these decisions.
+    replace the base's). A GGUF file (``spec.gguf_file``) is dequantized into plain weights of
+    ``dtype``, a dense model that ``save_pretrained`` writes as safetensors. The model is in
+    eval mode; one log line records these decisions.
     """
     head = head or spec.kind
     tokenizer = load_tokenizer(spec)
@@ -170,6 +187,8 @@ def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None 
         kwargs["device_map"] = spec.device_map
     if head == "reward_model" and spec.kind != "reward_model":
         kwargs["num_labels"] = 1
+    if spec.gguf_file is not None:
+        kwargs["quantization_config"] = transformers.GgufConfig(dequantize=True)
     dtype = dtype or spec.torch_dtype
     model = _AUTO_CLASSES[head].from_pretrained(spec.hf, dtype=dtype, **kwargs)
     if pad_from_tokenizer:

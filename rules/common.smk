@@ -6,16 +6,31 @@ from pathlib import Path
 
 from rmbias.authority_boost import authority_heldout_keys
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
+from rmbias.conversations import chat_template_text, renders_chat
 from rmbias.families import family_label
 from rmbias.io import InputError
 
 
+# Files the workflow reads while it parses are found from the repository root, so that
+# `snakemake --directory <dir>` keeps a world's outputs in <dir> (config/README.md).
+REPO_ROOT = Path(workflow.basedir)
+
+
+def repo_file(rel_path):
+    """Path of a file of this repository, whatever the working directory."""
+    return str(REPO_ROOT / rel_path)
+
+
 def _validated_config():
     try:
-        prompts = load_prompts("config/prompts.yaml", load_yaml("config/prompts_schema.yaml"))
-        manifest = load_yaml("config/reference.yaml")
-        validate_against_schema(manifest, load_yaml("config/reference_schema.yaml"), "config/reference.yaml")
-        validate_config(config, load_yaml("config/schema.yaml"), prompts)
+        prompts = load_prompts(repo_file("config/prompts.yaml"), load_yaml(repo_file("config/prompts_schema.yaml")))
+        manifest = load_yaml(repo_file("config/reference.yaml"))
+        validate_against_schema(manifest, load_yaml(repo_file("config/reference_schema.yaml")), "config/reference.yaml")
+        validate_config(config, load_yaml(repo_file("config/schema.yaml")), prompts)
+        for entry in [*config["models"], *config["reward_models"]]:
+            if "chat_template" in entry:
+                # The template's text goes into every job's params: editing the file makes the model's jobs stale.
+                entry["chat_template"] = chat_template_text(entry["chat_template"], REPO_ROOT)
     except InputError as err:
         sys.stderr.write(f"rmbias: {err}\n")
         sys.exit(1)
@@ -75,10 +90,17 @@ def published_scores(corpus):
     }
 
 
-# --- Demo world --------------------------------------------------------------
+def model_entry(model_id):
+    return LLMS[model_id] if model_id in LLMS else RMS[model_id]
 
-# The config's models whose weights live in results/models/<id> are the demo world's.
-DEMO_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
+
+# --- Models the workflow builds: the demo world, GGUF conversions -------------
+
+# The config's models whose weights live in results/models/<id>: converted from a GGUF file
+# (rules/gguf.smk) when the entry has a gguf key, else the demo world's.
+BUILT_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
+GGUF_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if "gguf" in model_entry(model_id)]
+DEMO_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if model_id not in GGUF_MODEL_IDS]
 
 
 # --- GPU jobs ----------------------------------------------------------------
@@ -107,13 +129,9 @@ def gpu_job_threads(resources_of):
 
 # --- Scoring (models, candidates) ---------------------------------------------
 
-def model_entry(model_id):
-    return LLMS[model_id] if model_id in LLMS else RMS[model_id]
-
-
 def model_files(model_id):
-    """The model directory when the workflow builds it (demo world), else nothing (hub id)."""
-    return [f"results/models/{model_id}"] if model_id in DEMO_MODEL_IDS else []
+    """The model directory when the workflow builds it (demo world, GGUF conversion), else nothing (hub id)."""
+    return [f"results/models/{model_id}"] if model_id in BUILT_MODEL_IDS else []
 
 
 def model_resources(wc):
@@ -143,7 +161,8 @@ FIG3_PAIRS = [
     (a, b)
     for a, ea in LLMS.items()
     for b, eb in LLMS.items()
-    if ea["family"] == "llama" and eb["family"] == "gemma" and ea["type"] == eb["type"] == "instruction-tuned"
+    if ea["family"] == "llama" and eb["family"] == "gemma"
+    and renders_chat(ea["type"], ea.get("chat_template")) and renders_chat(eb["type"], eb.get("chat_template"))
 ]
 TABLES = {t["name"]: t for t in IMPLICIT["tables"]}
 

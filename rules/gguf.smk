@@ -1,0 +1,31 @@
+# GGUF checkpoints as a model source: a model entry with a `gguf` key (where the file comes
+# from, its sha256) is converted once into a Hugging Face directory results/models/<id>, which
+# model_files() makes an input of every job of that model; those jobs load it like any checkpoint.
+
+
+def conversion_entry(wc):
+    """The keys of a model entry its conversion depends on: editing the entry's chat_template,
+    batch sizes or resources makes its jobs stale, not the conversion."""
+    entry = model_entry(wc.model)
+    return {key: entry[key] for key in ("id", "hf", "family", "kind", "type", "dtype", "gguf")}
+
+
+rule convert_gguf:
+    output:
+        directory("results/models/{model}"),
+    params:
+        entry=conversion_entry,
+        base_dir=str(REPO_ROOT),
+    wildcard_constraints:
+        model=one_of(GGUF_MODEL_IDS),
+    threads: 1
+    resources:
+        mem_mb=8000,
+    log:
+        "logs/convert_gguf/{model}.log",
+    benchmark:
+        "results/benchmarks/convert_gguf/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../workflow_scripts/convert_gguf.py"
