@@ -9,6 +9,7 @@ from rmbias.config import load_prompts, load_yaml, validate_against_schema, vali
 from rmbias.conversations import chat_template_text, renders_chat
 from rmbias.families import family_label
 from rmbias.io import InputError
+from rmbias.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
 
 
 # Files the workflow reads while it parses are found from the repository root, so that
@@ -151,6 +152,34 @@ def scope_prompts(scope):
     if scope == "dictionary" or keys == "all":
         return PROMPTS
     return {key: PROMPTS[key] for key in keys}
+
+
+try:
+    check_prompt_groups(config, {scope: len(scope_prompts(scope)) for scope in config["scoring"]["scopes"]})
+except InputError as err:
+    sys.stderr.write(f"rmbias: {err}\n")
+    sys.exit(1)
+
+# Each RM's exhaustive search is split into this many prompt groups per scope: with more than
+# one, one rm_scores job per group, then rule rm_scores_gather assembles the scope's table.
+RM_PROMPT_GROUPS = {model: prompt_group_count(entry, config["scoring"]) for model, entry in RMS.items()}
+PROMPT_GROUP_SUFFIX = ".groups/"
+"""Between an RM id and a group label in the path of a group's table, e.g. rm.groups/2-of-4.parquet."""
+
+
+def rm_scores_prompts(wc):
+    """The prompts an rm_scores job scores: its scope's, or, for a group job, its group's share."""
+    prompts = scope_prompts(wc.scope)
+    if not wc.prompt_group:
+        return prompts
+    return group_prompts(prompts, wc.prompt_group.removeprefix(PROMPT_GROUP_SUFFIX))
+
+
+def rm_group_tables(wc):
+    """The tables of the prompt groups of RM ``wc.model`` in ``wc.scope``, in group order."""
+    n_groups = RM_PROMPT_GROUPS[wc.model]
+    return [f"results/rm_scores/{wc.scope}/{wc.model}{PROMPT_GROUP_SUFFIX}{group_label(index, n_groups)}.parquet"
+            for index in range(1, n_groups + 1)]
 
 
 # --- Implicit RMs, Figure 2/3, tables, authority boost -----------------------

@@ -56,31 +56,64 @@ rule dictionary_candidates:
         "../workflow_scripts/dictionary_candidates.py"
 
 
+# One job per RM and scope, or, with scoring.prompt_groups N > 1, one job per prompt group
+# (prompt_group = ".groups/<i>-of-<N>", empty for the unsplit job) gathered by rm_scores_gather.
+# Groups and the unsplit job share the shard directory, so each resumes from the other's shards.
 rule rm_scores:
     input:
         model=lambda wc: model_files(wc.model),
         candidates=scoring_candidates,
     output:
-        "results/rm_scores/{scope}/{model}.parquet",
+        "results/rm_scores/{scope}/{model}{prompt_group}.parquet",
     params:
         entry=lambda wc: RMS[wc.model],
-        prompts=lambda wc: scope_prompts(wc.scope),
+        prompts=rm_scores_prompts,
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],
         shard_dir=lambda wc: f"results/rm_scores/{wc.scope}/{wc.model}.shards",
     wildcard_constraints:
         scope="dictionary|vocab",
+        prompt_group=rf"({re.escape(PROMPT_GROUP_SUFFIX)}[0-9]+-of-[0-9]+)?",
     threads: gpu_job_threads(model_resources)
     resources:
         **gpu_job_resources(model_resources),
     log:
-        "logs/rm_scores/{scope}/{model}.log",
+        "logs/rm_scores/{scope}/{model}{prompt_group}.log",
     benchmark:
-        "results/benchmarks/rm_scores/{scope}/{model}.tsv"
+        "results/benchmarks/rm_scores/{scope}/{model}{prompt_group}.tsv"
     conda:
         "../envs/gpu.yaml"
     script:
         "../workflow_scripts/rm_scores.py"
+
+
+localrules:
+    rm_scores_gather,
+
+
+ruleorder: rm_scores_gather > rm_scores
+
+
+# The scope's table of an RM split into prompt groups: the groups' prompt columns side by side
+# (a cheap read and write, run on the submit host).
+rule rm_scores_gather:
+    input:
+        rm_group_tables,
+    output:
+        "results/rm_scores/{scope}/{model}.parquet",
+    params:
+        prompt_keys=lambda wc: list(scope_prompts(wc.scope)),
+    wildcard_constraints:
+        scope="dictionary|vocab",
+        model=one_of(model for model, n_groups in RM_PROMPT_GROUPS.items() if n_groups > 1),
+    log:
+        "logs/rm_scores_gather/{scope}/{model}.log",
+    benchmark:
+        "results/benchmarks/rm_scores_gather/{scope}/{model}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/rm_scores_gather.py"
 
 
 rule reproduction_check:

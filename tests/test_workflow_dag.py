@@ -13,7 +13,8 @@ def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
     assert counts["implicit_pair"] == 21  # every Llama x Gemma instruction-tuned pair (Figure 3)
     assert counts["table"] == 3 and counts["fig2_stats"] == 2
     assert counts["train_rm"] == 15 and counts["score_checkpoints"] == 15  # 3 bases x (Skywork + 4 UF sizes)
-    assert counts["rm_scores"] == 12  # 6 standard-head RMs x 2 scopes
+    assert counts["rm_scores"] == 24  # 6 standard-head RMs x 2 scopes, the two 27B ones in 4 prompt groups
+    assert counts["rm_scores_gather"] == 4  # the two 27B RMs x 2 scopes
     jobs = result.stdout.split("\nrule ")[1:]
     for rule in ("train_rm", "score_checkpoints", "logprobs", "rm_scores"):
         resources = [j for j in jobs if j.startswith(f"{rule}:")]
