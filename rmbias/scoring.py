@@ -6,11 +6,19 @@ Two methods give the same numbers:
   padding; the reference implementation, as the published code does it.
 - ``prefix`` (default): the rendered chat splits into a prefix P, identical for all candidates
   (everything before the response), and a suffix S(r) (the response's tokens and the closing
-  template tokens). P's key/value cache is computed once per prompt; candidates are scored in
-  batches that feed only S(r), right-padded, with positions continuing from |P|, an attention
-  mask over prefix + suffix, and a fresh copy of the prefix cache per batch (a dynamic cache
-  grows in place). Candidates whose full tokenization does not start with P's exact tokens, or
-  whose suffix holds nothing but pad tokens, take the naive path.
+  template tokens). P's keys and values are computed once per prompt and only read after that;
+  candidates are scored in batches that feed only S(r), right-padded, with positions continuing
+  from |P|, and attend over P by :func:`shared_prefix_attention`: P's keys and values stay one
+  row (never copied per batch or per row, never extended), and the scores of every row's
+  queries against them are one matrix product per key/value head. The attention implementation
+  is switched to it only for those forwards, and a forward in which not every layer attended
+  through it is refused (a model whose attention bypasses transformers' attention interface
+  would otherwise ignore P silently). Candidates whose full tokenization does not start with
+  P's exact tokens, or whose suffix holds nothing but pad tokens, take the naive path.
+
+Batch sizes: ``batch_size`` candidates per forward pass, or ``"auto"``: on a CUDA device the
+largest that fits (a pass starts at the shard size and halves on out-of-memory), on a CPU
+:data:`CPU_BATCH_SIZE`. Any out-of-memory error halves the size for the rest of the run.
 
 The reward is read where the model's sequence-classification head reads it: the last token
 that is not ``pad_token_id`` (a model whose pad token is its end-of-turn token is read at the
@@ -23,19 +31,21 @@ finished shards, recomputes truncated or stale ones, and assembles the same tabl
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
+import transformers
+import transformers.masking_utils
 from tqdm import tqdm
 
 from rmbias.batching import right_pad
@@ -62,26 +72,98 @@ def head_pad_token_id(spec: ModelSpec, model: torch.nn.Module) -> int:
     return int(pad_token_id)
 
 
-def split_suffix(prefix_ids: list[int], full_ids: list[int], pad_token_id: int) -> list[int] | None:
-    """The tokens of ``full_ids`` after ``prefix_ids``, or None when ``full_ids`` does not start
-    with exactly ``prefix_ids`` or the remainder holds no token other than the pad token."""
-    n_prefix = len(prefix_ids)
-    if full_ids[:n_prefix] != prefix_ids:
-        return None
-    suffix = full_ids[n_prefix:]
-    if all(token == pad_token_id for token in suffix):
-        return None
-    return suffix
+def shared_length(prefix_ids: Sequence[int], full_ids: Sequence[int], pad_token_id: int) -> int:
+    """How many leading tokens of ``full_ids`` can be read from the cache of ``prefix_ids``: the
+    length of their common start, cut so that the rest of ``full_ids`` keeps a token other than
+    the pad token (the one the reward head reads)."""
+    common = 0
+    for prefix_token, token in zip(prefix_ids, full_ids):
+        if prefix_token != token:
+            break
+        common += 1
+    read_index = next((index for index in range(len(full_ids) - 1, -1, -1) if full_ids[index] != pad_token_id), 0)
+    return min(common, read_index)
 
 
-def length_sorted_batches(lengths: list[int], batch_size: int) -> list[np.ndarray]:
-    """Row indices in batches of at most ``batch_size``, rows of similar length together.
+@dataclass(frozen=True)
+class CandidateTokens:
+    """One prompt's candidates as token ids: the rendered prompt ``prefix`` (up to the response),
+    each candidate's ``full`` sequence, and how many of its leading tokens are ``shared`` with
+    the prefix (:func:`shared_length`); its suffix is the rest."""
+
+    prefix: list[int]
+    full: list[list[int]]
+    shared: list[int]
+
+    def suffix(self, index: int) -> list[int]:
+        return self.full[index][self.shared[index]:]
+
+    def limit(self) -> float:
+        """The FLOP ratio of a full forward per candidate to its suffix only: Σ|full| / Σ|suffix|."""
+        return sum(map(len, self.full)) / sum(len(ids) - n for ids, n in zip(self.full, self.shared))
+
+
+def tokenize_candidates(tokenizer: Any, spec: ModelSpec, prompt: str, responses: Sequence[str],
+                        pad_token_id: int) -> CandidateTokens:
+    """:class:`CandidateTokens` of ``responses`` to ``prompt``, rendered as ``spec`` renders them."""
+    full = encode(tokenizer, render_responses(tokenizer, prompt, responses, chat=spec.chat), chat=spec.chat)
+    prefix = encode_rendered(tokenizer, prompt, chat=spec.chat)
+    return CandidateTokens(prefix, full, [shared_length(prefix, ids, pad_token_id) for ids in full])
+
+
+class BatchSizer:
+    """Candidates per forward pass, shared by every batch of a run: after an out-of-memory error
+    the size halves and the smaller size is kept for the batches that follow."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise InputError(f"scoring batch size must be positive, got {size}")
+        self.size = size
+
+    @classmethod
+    def resolve(cls, requested: int | str, device: torch.device, n_max: int) -> "BatchSizer":
+        """``requested`` candidates per pass; ``"auto"`` is the largest that fits on a CUDA device
+        (start at ``n_max``, the most one pass can hold, and back off), :data:`CPU_BATCH_SIZE` on a CPU."""
+        if requested != "auto":
+            return cls(int(requested))
+        return cls(max(1, n_max) if device.type == "cuda" else CPU_BATCH_SIZE)
+
+    def back_off(self) -> None:
+        """Halve the size after an out-of-memory error and release the failed pass's cached blocks."""
+        self.size = max(1, self.size // 2)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        logger.warning("out of memory: scoring batch size backs off to %d", self.size)
+
+
+CPU_BATCH_SIZE = 256
+"""Candidates per forward pass on a CPU for ``batch_size="auto"``."""
+
+
+def score_in_batches(lengths: Sequence[int], batch: BatchSizer,
+                     score_rows: Callable[[np.ndarray], torch.Tensor]) -> np.ndarray:
+    """Float32 rewards, shape ``[len(lengths)]``: ``score_rows(rows)`` (rewards ``[len(rows)]``) over
+    row batches of at most ``batch.size``, rows of similar length together, retrying a batch
+    at a smaller size after an out-of-memory error.
 
     Rows are taken in stable order of length, so the batching is a deterministic function of
-    the lengths and padding is kept small.
+    the lengths and the batch size, and padding is kept small.
     """
     order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    rewards = np.empty(len(order), dtype=np.float32)
+    start = 0
+    while start < len(order):
+        rows = order[start:start + batch.size]
+        try:
+            rewards[rows] = score_rows(rows).float().cpu().numpy()
+        except torch.OutOfMemoryError:
+            if batch.size == 1:
+                raise
+        else:
+            start += len(rows)
+            continue
+        batch.back_off()
+    return rewards
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:
@@ -89,54 +171,125 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def rewards_naive(model: torch.nn.Module, spec: ModelSpec, sequences: list[list[int]], batch_size: int,
+def rewards_naive(model: torch.nn.Module, spec: ModelSpec, sequences: list[list[int]], batch: BatchSizer,
                   pad_token_id: int) -> np.ndarray:
     """Float32 reward per full token sequence, shape ``[len(sequences)]``, one forward row per sequence."""
-    rewards = np.empty(len(sequences), dtype=np.float32)
     device = _device_of(model)
-    for batch in length_sorted_batches([len(sequence) for sequence in sequences], batch_size):
-        padded = right_pad([sequences[index] for index in batch], pad_token_id, device=device)
-        outputs = model(**padded, use_cache=False)
-        rewards[batch] = read_reward(spec, outputs).float().cpu().numpy()
-    return rewards
+
+    def score_rows(rows: np.ndarray) -> torch.Tensor:
+        padded = right_pad([sequences[index] for index in rows], pad_token_id, device=device)
+        return read_reward(spec, model(**padded, use_cache=False))
+
+    return score_in_batches([len(sequence) for sequence in sequences], batch, score_rows)
 
 
 @torch.no_grad()
 def prefix_cache(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int]) -> Any:
-    """The key/value cache of ``prefix_ids`` (batch of one), to be copied, never extended in place."""
+    """The key/value cache of ``prefix_ids`` (batch of one), only read, never extended."""
     input_ids = torch.tensor([prefix_ids], dtype=torch.long, device=_device_of(model))
-    cache = model(input_ids=input_ids, use_cache=True).past_key_values
+    cache = model(input_ids=input_ids, use_cache=True).cache
     if cache is None:
         raise InputError(f"model {spec.id}: returns no key/value cache; use scoring method 'naive'")
     return cache
 
 
+class SharedPrefix:
+    """The prefix's cached keys and values per attention layer (``[1, kv_heads, n, head_dim]``, after
+    rotary embedding; a sliding-window layer holds only the prefix's last ``n`` tokens), the
+    prefix length, and how many layers attended to them during the last forward
+    (:func:`shared_prefix_attention` counts)."""
+
+    def __init__(self, cache: Any, n_prefix: int):
+        self.layers = [(layer.keys, layer.values) for layer in cache.layers]
+        self.n_prefix = n_prefix
+        self.calls = 0
+
+
+def shared_prefix_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                            attention_mask: Any, scaling: float | None = None, dropout: float = 0.0,
+                            softcap: float | None = None, sliding_window: int | None = None, *,
+                            shared_prefix: SharedPrefix, **kwargs: Any) -> tuple[torch.Tensor, None]:
+    """Attention of suffix queries over the shared prefix and their own right-padded suffix.
+
+    ``query`` is ``[batch, heads, |S|, head_dim]``, ``key``/``value`` the suffix's own
+    ``[batch, kv_heads, |S|, head_dim]``; the prefix's keys and values (one row, ``|P|`` tokens)
+    come from ``shared_prefix`` and are never repeated over the batch: the scores against them are
+    one matrix product per key/value head with all rows' queries stacked. Query ``i`` (position
+    ``|P| + i``) sees the cached prefix tokens and suffix tokens ``≤ i`` (right padding needs no
+    other mask: a real token never follows a pad), within ``sliding_window``; scores are scaled, soft-capped (``softcap``) and
+    normalized in float32 as the eager implementation does. Returns ``[batch, |S|, heads, head_dim]``.
+    ``attention_mask`` is unused (:data:`SHARED_PREFIX_ATTENTION`'s mask function builds none).
+    """
+    prefix_keys, prefix_values = shared_prefix.layers[module.layer_idx]
+    shared_prefix.calls += 1
+    batch, heads, n_query, head_dim = query.shape
+    kv_heads, n_cached, n_prefix = prefix_keys.shape[1], prefix_keys.shape[2], shared_prefix.n_prefix
+    rows = heads // kv_heads * n_query  # a key/value head's query rows: its heads' queries, head-major
+    grouped = query.reshape(batch, kv_heads, rows, head_dim)
+    stacked = grouped.transpose(0, 1).reshape(kv_heads, batch * rows, head_dim)
+    prefix_scores = (stacked @ prefix_keys[0].transpose(1, 2)).view(kv_heads, batch, rows, n_cached).transpose(0, 1)
+    scores = torch.cat([prefix_scores, grouped @ key.transpose(2, 3)], dim=-1) * (scaling or head_dim ** -0.5)
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    query_positions = n_prefix + torch.arange(n_query, device=query.device).repeat(heads // kv_heads)[:, None]
+    key_positions = torch.arange(n_prefix - n_cached, n_prefix + key.shape[2], device=query.device)[None, :]
+    visible = key_positions <= query_positions
+    if sliding_window is not None:
+        visible &= query_positions - key_positions < sliding_window
+    scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    prefix_weights = weights[..., :n_cached].transpose(0, 1).reshape(kv_heads, batch * rows, n_cached)
+    output = (prefix_weights @ prefix_values[0]).view(kv_heads, batch, rows, head_dim).transpose(0, 1)
+    output = output + weights[..., n_cached:] @ value
+    return output.reshape(batch, heads, n_query, head_dim).transpose(1, 2).contiguous(), None
+
+
+SHARED_PREFIX_ATTENTION = "rmbias_shared_prefix"
+"""The attention implementation name of :func:`shared_prefix_attention`; its mask function returns
+no mask (the function needs none)."""
+transformers.AttentionInterface.register(SHARED_PREFIX_ATTENTION, shared_prefix_attention)
+transformers.masking_utils.ALL_MASK_ATTENTION_FUNCTIONS.register(SHARED_PREFIX_ATTENTION, lambda *args, **kwargs: None)
+
+
+@contextlib.contextmanager
+def attention_over_shared_prefix(model: torch.nn.Module) -> Iterator[None]:
+    """Within the block, ``model`` attends by :func:`shared_prefix_attention`; afterwards as before."""
+    original = model.config._attn_implementation
+    model.set_attn_implementation(SHARED_PREFIX_ATTENTION)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(original)
+
+
 @torch.no_grad()
 def rewards_prefix(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int], suffixes: list[list[int]],
-                   batch_size: int, pad_token_id: int) -> np.ndarray:
+                   batch: BatchSizer, pad_token_id: int) -> np.ndarray:
     """Float32 reward of each ``prefix_ids + suffix``, shape ``[len(suffixes)]``, reusing the prefix's cache.
 
-    Each batch gets its own deep copy of the prefix cache, repeated over the batch rows;
-    positions continue from ``len(prefix_ids)`` and the attention mask spans prefix and suffix.
+    The prefix's keys and values are computed once; each batch feeds only the right-padded
+    suffixes, with positions continuing from ``len(prefix_ids)``, and attends over the prefix by
+    :func:`shared_prefix_attention` (which checks that every layer did).
     """
-    rewards = np.empty(len(suffixes), dtype=np.float32)
     if not suffixes:
-        return rewards
+        return np.empty(0, dtype=np.float32)
     device = _device_of(model)
-    shared_cache = prefix_cache(model, spec, prefix_ids)
     n_prefix = len(prefix_ids)
-    for batch in length_sorted_batches([len(suffix) for suffix in suffixes], batch_size):
-        padded = right_pad([suffixes[index] for index in batch], pad_token_id, device=device)
-        input_ids, suffix_mask = padded["input_ids"], padded["attention_mask"]
+    prefix = SharedPrefix(prefix_cache(model, spec, prefix_ids), n_prefix)
+
+    def score_rows(rows: np.ndarray) -> torch.Tensor:
+        input_ids = right_pad([suffixes[index] for index in rows], pad_token_id, device=device)["input_ids"]
         n_rows, width = input_ids.shape
-        cache = copy.deepcopy(shared_cache)
-        cache.batch_repeat_interleave(n_rows)
-        mask = torch.cat([torch.ones((n_rows, n_prefix), dtype=torch.long, device=device), suffix_mask], dim=1)
         positions = torch.arange(n_prefix, n_prefix + width, device=device).unsqueeze(0).expand(n_rows, -1)
-        outputs = model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                        past_key_values=cache, use_cache=True)
-        rewards[batch] = read_reward(spec, outputs).float().cpu().numpy()
-    return rewards
+        prefix.calls = 0
+        outputs = model(input_ids=input_ids, position_ids=positions, use_cache=False, shared_prefix=prefix)
+        if prefix.calls != len(prefix.layers):
+            raise InputError(f"model {spec.id}: {prefix.calls} of its {len(prefix.layers)} attention layers "
+                             "attended to the shared prefix; use scoring method 'naive'")
+        return read_reward(spec, outputs)
+
+    with attention_over_shared_prefix(model):
+        return score_in_batches([len(suffix) for suffix in suffixes], batch, score_rows)
 
 
 @dataclass(frozen=True)
@@ -148,22 +301,22 @@ class PromptScores:
 
 
 def score_prompt(model: torch.nn.Module, tokenizer: Any, spec: ModelSpec, prompt: str, responses: list[str],
-                 method: str, batch_size: int) -> PromptScores:
+                 method: str, batch: BatchSizer) -> PromptScores:
     """The reward of each response to ``prompt`` by ``method`` ("prefix" or "naive")."""
     if method not in METHODS:
         raise InputError(f"unknown scoring method {method!r}; expected one of {', '.join(METHODS)}")
     pad_token_id = head_pad_token_id(spec, model)
-    full = encode(tokenizer, render_responses(tokenizer, prompt, responses, chat=spec.chat), chat=spec.chat)
+    tokens = tokenize_candidates(tokenizer, spec, prompt, responses, pad_token_id)
     if method == "naive":
-        return PromptScores(rewards_naive(model, spec, full, batch_size, pad_token_id), 0)
-    prefix_ids = encode_rendered(tokenizer, prompt, chat=spec.chat)
-    suffixes = [split_suffix(prefix_ids, ids, pad_token_id) for ids in full]
-    clean = [index for index, suffix in enumerate(suffixes) if suffix is not None]
-    fallback = [index for index, suffix in enumerate(suffixes) if suffix is None]
+        return PromptScores(rewards_naive(model, spec, tokens.full, batch, pad_token_id), 0)
+    n_prefix = len(tokens.prefix)
+    clean = [index for index, n_shared in enumerate(tokens.shared) if n_shared == n_prefix]
+    fallback = [index for index, n_shared in enumerate(tokens.shared) if n_shared < n_prefix]
     rewards = np.empty(len(responses), dtype=np.float32)
-    rewards[clean] = rewards_prefix(model, spec, prefix_ids, [suffixes[i] for i in clean], batch_size, pad_token_id)
+    rewards[clean] = rewards_prefix(model, spec, tokens.prefix, [tokens.suffix(i) for i in clean], batch,
+                                    pad_token_id)
     if fallback:
-        rewards[fallback] = rewards_naive(model, spec, [full[i] for i in fallback], batch_size, pad_token_id)
+        rewards[fallback] = rewards_naive(model, spec, [tokens.full[i] for i in fallback], batch, pad_token_id)
     return PromptScores(rewards, len(fallback))
 
 
@@ -251,6 +404,7 @@ class ScoringReport:
     reused: int = 0
     corrupt: int = 0
     fallback: int = 0
+    batch_size: int | None = None
     read_position: dict[str, Any] = field(default_factory=dict)
 
 
@@ -260,7 +414,7 @@ def load_reward_model(spec: ModelSpec, device: str | torch.device) -> torch.nn.M
 
 
 def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candidates: pd.DataFrame,
-                     shard_dir: str | os.PathLike, *, method: str = "prefix", batch_size: int | None = None,
+                     shard_dir: str | os.PathLike, *, method: str = "prefix", batch_size: int | str | None = None,
                      shard_size: int | None = None, device: str = "auto",
                      after_shard: Callable[[Shard], None] | None = None,
                      model_loader: Callable[[str | torch.device], torch.nn.Module] | None = None,
@@ -274,6 +428,9 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
     ``after_shard`` is called with each shard right after it is written. ``model_loader`` replaces
     loading the entry's reward model (e.g. a base model with a LoRA checkpoint merged in), and
     ``extra_identity`` then names what distinguishes that model in the shard fingerprints.
+    ``batch_size`` (default the entry's ``scoring_batch_size``) is candidates per forward pass or
+    ``"auto"`` (:meth:`BatchSizer.resolve`); after an out-of-memory error it backs off for the rest
+    of the run, and the size last used is in the report.
     """
     if method not in METHODS:
         raise InputError(f"unknown scoring method {method!r}; expected one of {', '.join(METHODS)}")
@@ -281,7 +438,6 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
     texts = prompt_texts(prompts)
     responses = candidates["response"].astype(str).tolist()
     tokenizer = load_tokenizer(spec)
-    batch_size = batch_size or spec.scoring_batch_size
     shard_size = shard_size or schema_defaults("scoring")["shard_size"]
     report = ScoringReport()
     model: torch.nn.Module | None = None
@@ -297,13 +453,15 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
             report.corrupt += int(shard.path.exists())
             if model is None:
                 model = model_loader(device) if model_loader else load_reward_model(spec, device)
+                batch = BatchSizer.resolve(batch_size or spec.scoring_batch_size, _device_of(model), shard_size)
                 report.read_position = reward_read_position(
                     tokenizer, spec, head_pad_token_id(spec, model), texts[shard.prompt_key], READ_POSITION_EXAMPLE)
                 logger.info("%s: reward head reads %s", spec.id, report.read_position)
             scores = score_prompt(model, tokenizer, spec, texts[shard.prompt_key],
-                                  responses[shard.start:shard.stop], method, batch_size)
+                                  responses[shard.start:shard.stop], method, batch)
             rewards = scores.rewards
             report.fallback += scores.n_fallback
+            report.batch_size = batch.size
             write_parquet(pd.DataFrame({"reward": rewards}), shard.path)
             report.computed += 1
             if after_shard is not None:

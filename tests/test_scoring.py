@@ -12,7 +12,8 @@ from rmbias.io import InputError, read_wide_scores
 from rmbias.conversations import encode_rendered
 from rmbias.models import ModelSpec, load_tokenizer
 from rmbias.scoring import (
-    candidates_from_table, compare_scores, score_candidates, split_suffix,
+    CPU_BATCH_SIZE, BatchSizer, candidates_from_table, compare_scores, load_reward_model, score_candidates,
+    score_in_batches, shared_length,
 )
 
 PROMPTS = {
@@ -112,7 +113,7 @@ def test_candidates_that_do_not_split_at_the_prefix_fall_back_to_naive(tmp_path)
     prompt = PROMPTS["greatest_ever_one"]["text"]
     prefix_ids = encode_rendered(tokenizer, prompt, chat=spec.chat)
     full = [encode_rendered(tokenizer, prompt, response, chat=spec.chat) for response in responses]
-    clean = [split_suffix(prefix_ids, ids, tokenizer.pad_token_id) is not None for ids in full]
+    clean = [shared_length(prefix_ids, ids, tokenizer.pad_token_id) == len(prefix_ids) for ids in full]
     assert clean == [False, True, False, True, True]  # "\n\n" merges across the prefix boundary
 
     candidates = pd.DataFrame({"response": responses})
@@ -197,6 +198,70 @@ def test_shards_of_other_candidates_or_of_a_rebuilt_model_are_not_reused(tmp_pat
     rebuilt, report = run(entry, tmp_path / "shards")
     assert (report.reused, report.computed) == (0, 6)
     assert not np.allclose(rebuilt["greatest_ever_one"], first["greatest_ever_one"])
+
+
+class OutOfMemoryAbove(torch.nn.Module):
+    """Stands for a GPU: a forward of more than ``limit`` rows raises ``torch.cuda.OutOfMemoryError``;
+    ``rows`` records each forward's row count."""
+
+    def __init__(self, model, limit):
+        super().__init__()
+        self.model, self.limit, self.config, self.rows = model, limit, model.config, []
+
+    def set_attn_implementation(self, implementation):
+        self.model.set_attn_implementation(implementation)
+
+    def forward(self, input_ids, **kwargs):
+        self.rows.append(input_ids.shape[0])
+        if input_ids.shape[0] > self.limit:
+            raise torch.cuda.OutOfMemoryError("simulated: CUDA out of memory")
+        return self.model(input_ids=input_ids, **kwargs)
+
+
+@pytest.mark.parametrize("method", ["prefix", "naive"])
+def test_batch_size_backs_off_on_out_of_memory_and_keeps_the_size_that_fits(tmp_path, method):
+    entry = save_rm(tmp_path / "rm", "gemma2", demo.build_tokenizer(WORDS, "gemma"))
+    reference, _ = run(entry, tmp_path / "reference", method=method)
+    wrappers = []
+
+    def load_small_gpu(device):
+        wrappers.append(OutOfMemoryAbove(load_reward_model(ModelSpec.from_entry(entry), device), limit=3))
+        return wrappers[-1]
+
+    scores, report = run(entry, tmp_path / "oom", method=method, batch_size=8, model_loader=load_small_gpu)
+    for key in PROMPTS:
+        np.testing.assert_allclose(scores[key], reference[key], rtol=0, atol=1e-5)
+    batches = [rows for rows in wrappers[0].rows if rows > 1]  # the prefix forward has one row
+    assert batches[:3] == [5, 4, 2]  # a 5-candidate shard: 8 → all 5 fail, 4 fails, 2 fits
+    assert max(batches[3:]) == 2 and report.batch_size == 2  # later batches and shards keep the size
+
+
+def test_batch_size_auto_and_out_of_memory_at_one_row():
+    assert BatchSizer.resolve("auto", torch.device("cuda"), 4096).size == 4096
+    assert BatchSizer.resolve("auto", torch.device("cpu"), 4096).size == CPU_BATCH_SIZE
+    assert BatchSizer.resolve(64, torch.device("cuda"), 4096).size == 64
+    def always_out_of_memory(rows):
+        raise torch.cuda.OutOfMemoryError("simulated")
+
+    batch = BatchSizer(2)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        score_in_batches([1, 1, 1], batch, always_out_of_memory)
+    assert batch.size == 1
+
+
+class IgnoresAttentionImplementation(OutOfMemoryAbove):
+    """A model whose attention does not dispatch through transformers' attention interface."""
+
+    def set_attn_implementation(self, implementation):
+        pass
+
+
+def test_model_whose_attention_ignores_the_shared_prefix_is_refused(tmp_path):
+    entry = save_rm(tmp_path / "rm", "llama", demo.build_tokenizer(WORDS, "llama"))
+    spec = ModelSpec.from_entry(entry)
+    with pytest.raises(InputError, match="0 of its 2 attention layers attended to the shared prefix"):
+        run(entry, tmp_path / "shards",
+            model_loader=lambda device: IgnoresAttentionImplementation(load_reward_model(spec, device), limit=99))
 
 
 def test_candidates_from_token_table_and_corpus():
