@@ -13,8 +13,11 @@ Two methods give the same numbers:
   queries against them are one matrix product per key/value head. The attention implementation
   is switched to it only for those forwards, and a forward in which not every layer attended
   through it is refused (a model whose attention bypasses transformers' attention interface
-  would otherwise ignore P silently). Candidates whose full tokenization does not start with
-  P's exact tokens, or whose suffix holds nothing but pad tokens, take the naive path.
+  would otherwise ignore P silently). A candidate whose full tokenization does not start with
+  P's exact tokens (a merge across the boundary: "\n" + " " → "\n "), or whose suffix would
+  hold nothing but pad tokens, is scored on the longest start of P it shares
+  (:func:`shared_length`; one more prefix forward per distinct length), and by the naive
+  path only when it shares none.
 
 Batch sizes: ``batch_size`` candidates per forward pass, or ``"auto"``: on a CUDA device the
 largest that fits (a pass starts at the shard size and halves on out-of-memory), on a CPU
@@ -294,7 +297,8 @@ def rewards_prefix(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int
 
 @dataclass(frozen=True)
 class PromptScores:
-    """Rewards of one prompt's candidates (float32, ``[n_candidates]``) and how many took the naive fallback."""
+    """Rewards of one prompt's candidates (float32, ``[n_candidates]``) and how many did not split at
+    the full prefix (the fallback: a shorter shared prefix, or the naive path)."""
 
     rewards: np.ndarray
     n_fallback: int
@@ -309,15 +313,16 @@ def score_prompt(model: torch.nn.Module, tokenizer: Any, spec: ModelSpec, prompt
     tokens = tokenize_candidates(tokenizer, spec, prompt, responses, pad_token_id)
     if method == "naive":
         return PromptScores(rewards_naive(model, spec, tokens.full, batch, pad_token_id), 0)
-    n_prefix = len(tokens.prefix)
-    clean = [index for index, n_shared in enumerate(tokens.shared) if n_shared == n_prefix]
-    fallback = [index for index, n_shared in enumerate(tokens.shared) if n_shared < n_prefix]
     rewards = np.empty(len(responses), dtype=np.float32)
-    rewards[clean] = rewards_prefix(model, spec, tokens.prefix, [tokens.suffix(i) for i in clean], batch,
-                                    pad_token_id)
-    if fallback:
-        rewards[fallback] = rewards_naive(model, spec, [tokens.full[i] for i in fallback], batch, pad_token_id)
-    return PromptScores(rewards, len(fallback))
+    shared = np.asarray(tokens.shared)
+    for n_shared in np.unique(shared):
+        rows = np.flatnonzero(shared == n_shared)
+        if n_shared == 0:
+            rewards[rows] = rewards_naive(model, spec, [tokens.full[i] for i in rows], batch, pad_token_id)
+        else:
+            rewards[rows] = rewards_prefix(model, spec, tokens.prefix[:n_shared], [tokens.suffix(i) for i in rows],
+                                           batch, pad_token_id)
+    return PromptScores(rewards, int(np.sum(shared < len(tokens.prefix))))
 
 
 def reward_read_position(tokenizer: Any, spec: ModelSpec, pad_token_id: int, prompt: str,
@@ -398,7 +403,8 @@ def read_shard(shard: Shard) -> np.ndarray | None:
 
 @dataclass
 class ScoringReport:
-    """What a scoring run did: shards computed, reused, found corrupt; candidates on the naive fallback."""
+    """What a scoring run did: shards computed, reused, found corrupt; candidates that did not split at
+    the full prefix (:class:`PromptScores`); the batch size last used."""
 
     computed: int = 0
     reused: int = 0

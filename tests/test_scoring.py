@@ -7,7 +7,7 @@ import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from rmbias import demo
+from rmbias import demo, scoring
 from rmbias.io import InputError, read_wide_scores
 from rmbias.conversations import encode_rendered
 from rmbias.models import ModelSpec, load_tokenizer
@@ -105,7 +105,14 @@ def byte_level_bpe_tokenizer():
                                                 pad_token="<|endoftext|>", chat_template=demo.CHAT_TEMPLATES["qwen"])
 
 
-def test_candidates_that_do_not_split_at_the_prefix_fall_back_to_naive(tmp_path):
+def test_shared_length_keeps_the_read_token_in_the_suffix():
+    assert shared_length([1, 2, 3], [1, 2, 3, 4, 0], pad_token_id=0) == 3
+    assert shared_length([1, 2, 3], [1, 2, 9, 4], pad_token_id=0) == 2  # a merge across the boundary
+    assert shared_length([1, 2, 3], [1, 2, 3, 0, 0], pad_token_id=0) == 2  # the head reads token 3
+    assert shared_length([1, 2, 3], [0, 0], pad_token_id=0) == 0  # nothing to read after a prefix: naive
+
+
+def test_candidates_that_do_not_split_at_the_prefix_take_the_prefix_start_they_share(tmp_path, monkeypatch):
     tokenizer = byte_level_bpe_tokenizer()
     entry = save_rm(tmp_path / "rm", "qwen2", tokenizer)
     responses = ["\nLove", "Love", "\n\nfreedom", " family", "duty"]
@@ -113,11 +120,14 @@ def test_candidates_that_do_not_split_at_the_prefix_fall_back_to_naive(tmp_path)
     prompt = PROMPTS["greatest_ever_one"]["text"]
     prefix_ids = encode_rendered(tokenizer, prompt, chat=spec.chat)
     full = [encode_rendered(tokenizer, prompt, response, chat=spec.chat) for response in responses]
-    clean = [shared_length(prefix_ids, ids, tokenizer.pad_token_id) == len(prefix_ids) for ids in full]
-    assert clean == [False, True, False, True, True]  # "\n\n" merges across the prefix boundary
+    shared = [shared_length(prefix_ids, ids, tokenizer.pad_token_id) for ids in full]
+    n = len(prefix_ids)
+    assert shared == [n - 1, n, n - 1, n, n]  # "\n\n" merges across the prefix boundary
 
     candidates = pd.DataFrame({"response": responses})
-    prefix, report = score_candidates(entry, PROMPTS, candidates, tmp_path / "prefix", device="cpu", batch_size=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(scoring, "rewards_naive", None)  # every candidate shares a prefix start: no naive path
+        prefix, report = score_candidates(entry, PROMPTS, candidates, tmp_path / "prefix", device="cpu", batch_size=2)
     naive, _ = score_candidates(entry, PROMPTS, candidates, tmp_path / "naive", method="naive", device="cpu")
     assert report.fallback == 2 * len(PROMPTS)
     for key in PROMPTS:
