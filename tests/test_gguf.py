@@ -148,3 +148,19 @@ def test_real_world_outputs_stay_in_its_directory(real_world_copy):
     again = run_snakemake(workdir, "results/config_used.yaml", "-n", "--cores", "1", *real)
     assert again.returncode == 0 and job_counts(again.stdout) == {}, again.stdout[-2000:]
     assert "gemma-3-270m" not in (workdir / "results" / "config_used.yaml").read_text()
+
+
+def test_editing_a_chat_template_makes_the_models_jobs_stale(tmp_path):
+    workdir = copy_workflow(tmp_path / "workflow")
+    real = ("--configfile", str(workdir / "config" / "real.yaml"), "--cores", "1")
+    # A tokenizer stands in for the converted Gemma 3 (its conversion is not rerun: the directory exists).
+    demo.build_tokenizer(["Love", "Freedom"], "gemma").save_pretrained(workdir / "results" / "models" / "gemma-3-270m")
+    target = "results/tokens/gemma-3-270m.parquet"
+    built = run_snakemake(workdir, target, *real)
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert job_counts(run_snakemake(workdir, target, "-n", *real).stdout) == {}
+    template = workdir / "config" / "templates" / "gemma3.jinja"
+    template.write_text(template.read_text() + "{#- edited -#}\n")
+    stale = run_snakemake(workdir, target, "-n", *real)
+    assert job_counts(stale.stdout) == {"token_table": 1, "total": 1}, stale.stdout[-3000:]
+    assert "params" in stale.stdout.lower()
