@@ -6,6 +6,9 @@ by the FLOP ratio ``limit = Σ(|P| + |S_i|) / Σ|S_i|`` over the candidates i. E
 the same candidates by both methods in one run and prints per model one line
 ``<name> speedup <x> limit <x> fraction_of_limit <f> max_abs_diff <d>``, plus candidates/s of
 each method and the achieved FLOP/s beside this device's own matmul FLOP/s measured in the run.
+The naive method scores the first ``--naive-candidates`` of them (it is the slow one); the
+methods alternate for ``--rounds`` and each keeps its fastest. On a CPU the time is this
+process's CPU time (``--threads 1``, the default), so other jobs on shared cores do not skew it.
 
 Modes:
 
@@ -22,9 +25,7 @@ Modes:
   ``pip install gguf``): ``AutoModelForCausalLM.from_pretrained(dir, gguf_file=name)``, copied
   into a model built ``from_config`` (a GGUF-quantized model refuses ``save_pretrained``) and
   saved with its tokenizer; Gemma-3-270M is a pretrained base without a chat template and gets
-  the Gemma-3 turn format ``{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if
-  m['role']=='assistant' else m['role'] }}\\n{{ m['content'] }}<end_of_turn>\\n{% endfor %}{% if
-  add_generation_prompt %}<start_of_turn>model\\n{% endif %}``.
+  the Gemma-3 turn format of ``config/templates/gemma3.jinja`` as its ``chat_template``.
   ``python benchmarks/bench_scoring.py --model-dir /tmp/smollm2-135m --model-dir /tmp/gemma3-270m``
 - presets: ``--preset gemma2-27b|llama3.1-8b|gemma2-2b`` (repeatable) builds a random-weight reward
   model with the published architecture config (no download) directly on the device, and scores
@@ -33,7 +34,8 @@ Modes:
   wall time of one reward model's vocabulary × prompts job (``--project-candidates``,
   ``--project-prompts``). ``--scale tiny`` shrinks depth and width (same architecture class and
   template shape) so the code path runs on a CPU.
-  GPU: ``python benchmarks/bench_scoring.py --device cuda --preset gemma2-27b --preset llama3.1-8b --preset gemma2-2b``
+  GPU: ``python benchmarks/bench_scoring.py --device cuda --batch-size auto --candidates 16384
+  --naive-candidates 2048 --preset gemma2-27b --preset llama3.1-8b --preset gemma2-2b``
 - memory: ``--memory`` runs a vocab-scope ``score_candidates`` job of a small reward model for
   each of ``--memory-candidates`` (default 10k and 250k) in a fresh process and prints its peak
   memory (resident set on a CPU, max allocated on CUDA); the two should be about equal.
@@ -243,8 +245,8 @@ class Comparison:
         """The report: rates, achieved FLOP/s against the measured matmul (and the peak), the summary line."""
         naive_achieved, prefix_achieved = self.naive_flops / self.naive_seconds, self.prefix_flops / self.prefix_seconds
         lines = [
-            f"{self.name}: naive {self.naive_rate:.1f} candidates/s ({self.naive_seconds:.1f} s), "
-            f"prefix {self.prefix_rate:.1f} candidates/s ({self.prefix_seconds:.1f} s)",
+            f"{self.name}: naive {self.naive_rate:.1f} candidates/s ({self.naive_seconds:.3g} s), "
+            f"prefix {self.prefix_rate:.1f} candidates/s ({self.prefix_seconds:.3g} s)",
             f"{self.name}: achieved naive {naive_achieved / 1e9:.1f} GFLOP/s ({naive_achieved / matmul_flops:.2f} of "
             f"matmul), prefix {prefix_achieved / 1e9:.1f} GFLOP/s ({prefix_achieved / matmul_flops:.2f} of matmul); "
             f"matmul {matmul_flops / 1e9:.1f} GFLOP/s",

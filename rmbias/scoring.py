@@ -165,7 +165,7 @@ def score_in_batches(lengths: Sequence[int], batch: BatchSizer,
         else:
             start += len(rows)
             continue
-        batch.back_off()
+        batch.back_off()  # outside the except block: the failed pass's tensors are released first
     return rewards
 
 
@@ -490,7 +490,7 @@ def candidates_from_table(table: pd.DataFrame, scope: str) -> pd.DataFrame:
 
 def write_rm_scores(entry: Mapping[str, Any], prompts: Mapping[str, Any], candidates_path: str | os.PathLike,
                     scope: str, out_path: str | os.PathLike, shard_dir: str | os.PathLike, *,
-                    method: str = "prefix", batch_size: int | None = None, shard_size: int | None = None,
+                    method: str = "prefix", batch_size: int | str | None = None, shard_size: int | None = None,
                     device: str = "auto", threads: int = 1) -> None:
     """Score the candidates of ``scope`` (read from ``candidates_path``) and write the wide table to ``out_path``."""
     torch.set_num_threads(threads)
