@@ -245,11 +245,11 @@ class Comparison:
         """The report: rates, achieved FLOP/s against the measured matmul (and the peak), the summary line."""
         naive_achieved, prefix_achieved = self.naive_flops / self.naive_seconds, self.prefix_flops / self.prefix_seconds
         lines = [
-            f"{self.name}: naive {self.naive_rate:.1f} candidates/s ({self.naive_seconds:.3g} s), "
-            f"prefix {self.prefix_rate:.1f} candidates/s ({self.prefix_seconds:.3g} s)",
-            f"{self.name}: achieved naive {naive_achieved / 1e9:.1f} GFLOP/s ({naive_achieved / matmul_flops:.2f} of "
-            f"matmul), prefix {prefix_achieved / 1e9:.1f} GFLOP/s ({prefix_achieved / matmul_flops:.2f} of matmul); "
-            f"matmul {matmul_flops / 1e9:.1f} GFLOP/s",
+            (f"{self.name}: naive {self.naive_rate:.1f} candidates/s ({self.naive_seconds:.3g} s), "
+             f"prefix {self.prefix_rate:.1f} candidates/s ({self.prefix_seconds:.3g} s)"),
+            (f"{self.name}: achieved naive {naive_achieved / 1e9:.1f} GFLOP/s ({naive_achieved / matmul_flops:.2f} of "
+             f"matmul), prefix {prefix_achieved / 1e9:.1f} GFLOP/s ({prefix_achieved / matmul_flops:.2f} of matmul); "
+             f"matmul {matmul_flops / 1e9:.1f} GFLOP/s"),
         ]
         if peak_flops:
             lines.append(f"{self.name}: prefix {prefix_achieved / 1e12:.1f} TFLOP/s = "
@@ -387,9 +387,6 @@ def bench_preset(name: str, args: argparse.Namespace) -> list[str]:
     lines = comparison.lines(matmul, peak)
     lines.append(f"{name}: projected {args.project_candidates} candidates x {args.project_prompts} prompts: "
                  f"prefix {job / comparison.prefix_rate / 3600:.2f} h, naive {job / comparison.naive_rate / 3600:.2f} h")
-    del model
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
     return lines
 
 
