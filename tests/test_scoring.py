@@ -244,6 +244,7 @@ def test_batch_size_backs_off_on_out_of_memory_and_keeps_the_size_that_fits(tmp_
     batches = [rows for rows in wrappers[0].rows if rows > 1]  # the prefix forward has one row
     assert batches[:3] == [5, 4, 2]  # a 5-candidate shard: 8 → all 5 fail, 4 fails, 2 fits
     assert max(batches[3:]) == 2 and report.batch_size == 2  # later batches and shards keep the size
+    assert wrappers[0].model.config._attn_implementation == "eager"  # restored after the prefix forwards
 
 
 def test_batch_size_auto_and_out_of_memory_at_one_row():
