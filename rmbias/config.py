@@ -118,6 +118,9 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
                 raise InputError(f"config error at {where}.id: duplicate model id {entry['id']!r}")
             seen.add(entry["id"])
             require_pinned_revision(entry, f"config error at {where}.revision")
+            if "gguf" in entry and section == "reward_models":
+                raise InputError(f"config error at {where}.gguf: a GGUF file is converted as a language model; "
+                                 "give it under models (an RM is trained from it) or give the RM in Hugging Face format")
             if "gguf" in entry and entry["hf"] != f"results/models/{entry['id']}":
                 raise InputError(f"config error at {where}.hf: a gguf entry is converted into results/models/{entry['id']}; "
                                  f"set hf to that path (got {entry['hf']!r})")

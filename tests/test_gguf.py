@@ -115,6 +115,9 @@ def test_gguf_entry_must_convert_into_its_results_directory():
     config = {"models": [gguf_entry([{"package": "p", "path": "m.gguf"}], "not-hex")]}
     with pytest.raises(InputError, match=r"models\[0\]\.gguf\.sha256"):
         validate_config(config, schema, prompts)
+    config = {"reward_models": [gguf_entry([{"package": "p", "path": "m.gguf"}], "a" * 64, kind="reward_model", score="logits[:, 0]")]}
+    with pytest.raises(InputError, match=r"^config error at reward_models\[0\]\.gguf: a GGUF file is converted as a language model"):
+        validate_config(config, schema, prompts)
 
 
 @pytest.fixture(scope="module")
