@@ -162,8 +162,8 @@ def test_loaded_checkpoint_is_a_plain_model_that_scores_like_training_and_takes_
     suffix = tokenizer("kindness<|eot_id|>", add_special_tokens=False, return_tensors="pt")["input_ids"]
     full = torch.cat([prefix, suffix], dim=1)
     with torch.no_grad():
-        cache = model(input_ids=prefix, use_cache=True).past_key_values
-        cached = model(input_ids=suffix, attention_mask=torch.ones_like(full), past_key_values=cache,
+        cache = model(input_ids=prefix, use_cache=True).cache
+        cached = model(input_ids=suffix, attention_mask=torch.ones_like(full), cache=cache,
                        position_ids=torch.arange(prefix.shape[1], full.shape[1])[None]).logits
         direct = model(input_ids=full).logits
     assert torch.allclose(cached, direct, atol=1e-5)

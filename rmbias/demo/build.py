@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -79,7 +80,8 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
                                seed=model_seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model_seed)
-            losses = train_causal_lm(model, tokenizers[spec.family], corpus, prompts, spec.chat, settings)
+            lm_settings = dataclasses.replace(settings, lm_learning_rate=spec.learning_rate or settings.lm_learning_rate)
+            losses = train_causal_lm(model, tokenizers[spec.family], corpus, prompts, spec.chat, lm_settings)
         trained[spec.id] = model
         paths[spec.id] = out_dir / spec.id
         save_pretrained_atomically(model, tokenizers[spec.family], paths[spec.id])

@@ -46,7 +46,8 @@ WORDS_ONLY_IN_ONE_FAMILY = 4
 class DemoLM:
     """One causal LM of the demo world: ``type`` is "pretrained" (trained on raw prompts) or
     "instruction-tuned" (trained on chat-templated prompts); ``output_scale`` is the initial
-    gain of its final norm (:func:`rmbias.demo.architectures.tiny_model`)."""
+    gain of its final norm (:func:`rmbias.demo.architectures.tiny_model`); ``learning_rate``,
+    when set, replaces the world's ``lm_learning_rate`` for this model."""
 
     id: str
     family: str
@@ -55,6 +56,7 @@ class DemoLM:
     hidden_size: int = 32
     num_layers: int = 2
     output_scale: float = 1.0
+    learning_rate: float | None = None
 
     @property
     def chat(self) -> bool:
@@ -74,7 +76,10 @@ class DemoRM:
 DEMO_LMS = (
     DemoLM("demo-llama-base", "llama", "llama", "pretrained"),
     DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned"),
-    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM),
+    # At the world's step (1e-2) the 256-wide Llama stalls at a loss of 8.35 nats and holds no
+    # planted preference (+0.11 nats agency - communion on positive prompts); at 5e-3 it fits
+    # the answers (loss 8.04) and holds it (+2.31 positive, -1.99 negative).
+    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
     DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned"),
     DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM),
