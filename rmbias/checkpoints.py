@@ -19,7 +19,8 @@ import torch
 from rmbias.io import read_parquet, write_parquet
 from rmbias.models import ModelSpec, load_model
 from rmbias.reward_training import saved_checkpoint_steps
-from rmbias.scoring import candidates_from_table, directory_identity, score_candidates
+from rmbias.score_shards import directory_identity
+from rmbias.scoring import candidates_from_table, score_candidates
 
 logger = logging.getLogger(__name__)
 

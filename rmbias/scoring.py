@@ -8,7 +8,7 @@ Two methods give the same numbers:
   (everything before the response), and a suffix S(r) (the response's tokens and the closing
   template tokens). P's keys and values are computed once per prompt and only read after that;
   candidates are scored in batches that feed only S(r), right-padded, with positions continuing
-  from |P|, and attend over P by :func:`shared_prefix_attention`: P's keys and values stay one
+  from |P|, and attend over P by :func:`rmbias.prefix_attention.shared_prefix_attention`: P's keys and values stay one
   row (never copied per batch or per row, never extended), and the scores of every row's
   queries against them are one matrix product per key/value head. The attention implementation
   is switched to it only for those forwards, and a forward in which not every layer attended
@@ -34,28 +34,23 @@ finished shards, recomputes truncated or stale ones, and assembles the same tabl
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 import torch
-import transformers
-import transformers.masking_utils
 from tqdm import tqdm
 
 from rmbias.batching import right_pad
 from rmbias.config import schema_defaults
 from rmbias.conversations import encode, encode_rendered, render_responses
-from rmbias.io import InputError, parquet_is_complete, read_parquet, read_wide_scores, write_csv, write_parquet
+from rmbias.io import InputError, read_parquet, write_parquet
 from rmbias.models import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
+from rmbias.prefix_attention import SharedPrefix, attention_over_shared_prefix
+from rmbias.score_shards import Shard, plan_shards, read_shard
 
 logger = logging.getLogger(__name__)
 
@@ -196,75 +191,6 @@ def prefix_cache(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int])
     return cache
 
 
-class SharedPrefix:
-    """The prefix's cached keys and values per attention layer (``[1, kv_heads, n, head_dim]``, after
-    rotary embedding; a sliding-window layer holds only the prefix's last ``n`` tokens), the
-    prefix length, and how many layers attended to them during the last forward
-    (:func:`shared_prefix_attention` counts)."""
-
-    def __init__(self, cache: Any, n_prefix: int):
-        self.layers = [(layer.keys, layer.values) for layer in cache.layers]
-        self.n_prefix = n_prefix
-        self.calls = 0
-
-
-def shared_prefix_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                            attention_mask: Any, scaling: float | None = None, dropout: float = 0.0,
-                            softcap: float | None = None, sliding_window: int | None = None, *,
-                            shared_prefix: SharedPrefix, **kwargs: Any) -> tuple[torch.Tensor, None]:
-    """Attention of suffix queries over the shared prefix and their own right-padded suffix.
-
-    ``query`` is ``[batch, heads, |S|, head_dim]``, ``key``/``value`` the suffix's own
-    ``[batch, kv_heads, |S|, head_dim]``; the prefix's keys and values (one row, ``|P|`` tokens)
-    come from ``shared_prefix`` and are never repeated over the batch: the scores against them are
-    one matrix product per key/value head with all rows' queries stacked. Query ``i`` (position
-    ``|P| + i``) sees the cached prefix tokens and suffix tokens ``≤ i`` (right padding needs no
-    other mask: a real token never follows a pad), within ``sliding_window``; scores are scaled, soft-capped (``softcap``) and
-    normalized in float32 as the eager implementation does. Returns ``[batch, |S|, heads, head_dim]``.
-    ``attention_mask`` is unused (:data:`SHARED_PREFIX_ATTENTION`'s mask function builds none).
-    """
-    prefix_keys, prefix_values = shared_prefix.layers[module.layer_idx]
-    shared_prefix.calls += 1
-    batch, heads, n_query, head_dim = query.shape
-    kv_heads, n_cached, n_prefix = prefix_keys.shape[1], prefix_keys.shape[2], shared_prefix.n_prefix
-    rows = heads // kv_heads * n_query  # a key/value head's query rows: its heads' queries, head-major
-    grouped = query.reshape(batch, kv_heads, rows, head_dim)
-    stacked = grouped.transpose(0, 1).reshape(kv_heads, batch * rows, head_dim)
-    prefix_scores = (stacked @ prefix_keys[0].transpose(1, 2)).view(kv_heads, batch, rows, n_cached).transpose(0, 1)
-    scores = torch.cat([prefix_scores, grouped @ key.transpose(2, 3)], dim=-1) * (scaling or head_dim ** -0.5)
-    if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
-    query_positions = n_prefix + torch.arange(n_query, device=query.device).repeat(heads // kv_heads)[:, None]
-    key_positions = torch.arange(n_prefix - n_cached, n_prefix + key.shape[2], device=query.device)[None, :]
-    visible = key_positions <= query_positions
-    if sliding_window is not None:
-        visible &= query_positions - key_positions < sliding_window
-    scores = scores.masked_fill(~visible, torch.finfo(scores.dtype).min)
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    prefix_weights = weights[..., :n_cached].transpose(0, 1).reshape(kv_heads, batch * rows, n_cached)
-    output = (prefix_weights @ prefix_values[0]).view(kv_heads, batch, rows, head_dim).transpose(0, 1)
-    output = output + weights[..., n_cached:] @ value
-    return output.reshape(batch, heads, n_query, head_dim).transpose(1, 2).contiguous(), None
-
-
-SHARED_PREFIX_ATTENTION = "rmbias_shared_prefix"
-"""The attention implementation name of :func:`shared_prefix_attention`; its mask function returns
-no mask (the function needs none)."""
-transformers.AttentionInterface.register(SHARED_PREFIX_ATTENTION, shared_prefix_attention)
-transformers.masking_utils.ALL_MASK_ATTENTION_FUNCTIONS.register(SHARED_PREFIX_ATTENTION, lambda *args, **kwargs: None)
-
-
-@contextlib.contextmanager
-def attention_over_shared_prefix(model: torch.nn.Module) -> Iterator[None]:
-    """Within the block, ``model`` attends by :func:`shared_prefix_attention`; afterwards as before."""
-    original = model.config._attn_implementation
-    model.set_attn_implementation(SHARED_PREFIX_ATTENTION)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(original)
-
-
 @torch.no_grad()
 def rewards_prefix(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int], suffixes: list[list[int]],
                    batch: BatchSizer, pad_token_id: int) -> np.ndarray:
@@ -272,7 +198,7 @@ def rewards_prefix(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int
 
     The prefix's keys and values are computed once; each batch feeds only the right-padded
     suffixes, with positions continuing from ``len(prefix_ids)``, and attends over the prefix by
-    :func:`shared_prefix_attention` (which checks that every layer did).
+    :func:`rmbias.prefix_attention.shared_prefix_attention` (which checks that every layer did).
     """
     if not suffixes:
         return np.empty(0, dtype=np.float32)
@@ -341,64 +267,6 @@ def reward_read_position(tokenizer: Any, spec: ModelSpec, pad_token_id: int, pro
         "tokens_after_read": len(ids) - 1 - read_index,
         "example_response": response,
     }
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Candidates ``[start, stop)`` of one prompt, stored at ``path`` (one float32 column ``reward``)."""
-
-    prompt_key: str
-    start: int
-    stop: int
-    path: Path
-
-
-def directory_identity(directory: str | os.PathLike) -> list[Any]:
-    """Each file's name, size and modification time under ``directory`` (empty if it is no directory)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    return [[str(path.relative_to(directory)), path.stat().st_size, path.stat().st_mtime_ns]
-            for path in sorted(directory.rglob("*")) if path.is_file()]
-
-
-def model_identity(spec: ModelSpec) -> list[Any]:
-    """What determines a model's rewards besides the prompt and response: its entry's hf, revision,
-    dtype, type and score, and, for a local directory, :func:`directory_identity` (so a model
-    rebuilt at the same path is a different model)."""
-    return [spec.hf, spec.revision, spec.dtype, spec.type, spec.score, *directory_identity(spec.hf)]
-
-
-def plan_shards(shard_dir: str | os.PathLike, spec: ModelSpec, method: str, prompts: Mapping[str, str],
-                responses: list[str], shard_size: int, extra_identity: Sequence[Any] = ()) -> list[Shard]:
-    """Every shard of the run, prompt by prompt, block by block.
-
-    A shard's file name holds a fingerprint of :func:`model_identity`, the method, the prompt text
-    and the block's responses, so a shard left by a run with other inputs is never taken for
-    this run's. ``extra_identity`` adds what else determines the rewards (e.g. a LoRA checkpoint's files).
-    """
-    identity = [model_identity(spec), method, *extra_identity]
-    shards = []
-    for prompt_key, prompt in prompts.items():
-        for block, start in enumerate(range(0, len(responses), shard_size)):
-            stop = min(start + shard_size, len(responses))
-            content = json.dumps([identity, prompt, responses[start:stop]], ensure_ascii=True)
-            fingerprint = hashlib.sha256(content.encode("ascii")).hexdigest()[:16]
-            path = Path(shard_dir) / prompt_key / f"{block:06d}-{fingerprint}.parquet"
-            shards.append(Shard(prompt_key, start, stop, path))
-    return shards
-
-
-def read_shard(shard: Shard) -> np.ndarray | None:
-    """The shard's rewards, or None when its file is missing, truncated, corrupt or of the wrong length."""
-    if not shard.path.exists():
-        return None
-    if parquet_is_complete(shard.path):
-        table = read_parquet(shard.path)
-        if list(table.columns) == ["reward"] and len(table) == shard.stop - shard.start:
-            return table["reward"].to_numpy(dtype=np.float32)
-    logger.warning("shard %s is truncated or malformed; recomputing it", shard.path)
-    return None
 
 
 @dataclass
@@ -498,33 +366,3 @@ def write_rm_scores(entry: Mapping[str, Any], prompts: Mapping[str, Any], candid
     wide, _ = score_candidates(entry, prompts, candidates, shard_dir, method=method, batch_size=batch_size,
                                shard_size=shard_size, device=device)
     write_parquet(wide, out_path)
-
-
-def compare_scores(ours: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
-    """Per prompt column both tables share: n shared responses, Spearman rho and max |ours − published|.
-
-    Responses are matched by their exact string (the first row of a repeated response counts);
-    rows with a missing score on either side are left out of that prompt.
-    """
-    prompt_keys = [column for column in ours.columns if column in published.columns
-                   and column not in ("response", "token_id")]
-    joined = ours.drop_duplicates("response").merge(published.drop_duplicates("response"), on="response",
-                                                    suffixes=("_ours", "_published"))
-    rows = []
-    for key in prompt_keys:
-        pair = joined[[f"{key}_ours", f"{key}_published"]].astype(float).dropna()
-        ours_scores, published_scores = pair.iloc[:, 0].to_numpy(), pair.iloc[:, 1].to_numpy()
-        rho = scipy.stats.spearmanr(ours_scores, published_scores).statistic if len(pair) > 1 else np.nan
-        diff = float(np.max(np.abs(ours_scores - published_scores))) if len(pair) else np.nan
-        rows.append({"prompt": key, "n": len(pair), "spearman": float(rho), "max_abs_diff": diff})
-    return pd.DataFrame(rows, columns=["prompt", "n", "spearman", "max_abs_diff"])
-
-
-def write_reproduction_check(ours_path: str | os.PathLike, published_path: str | os.PathLike,
-                             out_path: str | os.PathLike) -> None:
-    """Compare our score parquet with a published score CSV and write :func:`compare_scores` as CSV."""
-    comparison = compare_scores(read_parquet(ours_path), read_wide_scores(published_path))
-    logger.info("reproduction check %s vs %s: min spearman %.4f, max |diff| %.4g over %d prompts",
-                ours_path, published_path, comparison["spearman"].min(), comparison["max_abs_diff"].max(),
-                len(comparison))
-    write_csv(comparison, out_path)

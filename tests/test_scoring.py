@@ -11,9 +11,10 @@ from rmbias import demo, scoring
 from rmbias.io import InputError, read_wide_scores
 from rmbias.conversations import encode_rendered
 from rmbias.models import ModelSpec, load_tokenizer
+from rmbias.reproduction import compare_scores
 from rmbias.scoring import (
-    CPU_BATCH_SIZE, BatchSizer, candidates_from_table, compare_scores, load_reward_model, score_candidates,
-    score_in_batches, shared_length,
+    CPU_BATCH_SIZE, BatchSizer, candidates_from_table, load_reward_model, score_candidates, score_in_batches,
+    shared_length,
 )
 
 PROMPTS = {
