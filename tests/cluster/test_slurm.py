@@ -11,6 +11,7 @@ import re
 import time
 from pathlib import Path
 
+import yaml
 
 from slurm_cluster import NODE_FEATURE, SlurmCluster
 from snakemake_run import (
@@ -36,6 +37,10 @@ WORKFLOW_TARGETS = [
     "results/rm_scores/vocab/demo-llama-rm-a.parquet",
     "results/training/llama-synth-small/scores.parquet",
 ]
+
+# Laid over the default config: the one RM search among the targets (demo-llama-rm-a, vocab scope,
+# 2 prompts) runs as 2 prompt-group jobs through SLURM, gathered on the submit host.
+PROMPT_GROUPS_CONFIG = {"scoring": {"prompt_groups": 2}}
 
 # The profile as users get it; only the first status check comes sooner than the default 40 s.
 SLURM_RUN_ARGS = ["--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "2"]
@@ -156,7 +161,15 @@ def test_toy_workflow_sends_gpu_and_constraint_requests_to_slurm(slurm_cluster, 
 
 
 def test_workflow_targets_through_slurm_equal_a_local_run(slurm_cluster, reference_mirror, tmp_path):
-    run_args = [*WORKFLOW_TARGETS, "--config", f"reference_mirror={reference_mirror}"]
+    overlay = tmp_path / "prompt_groups.yaml"
+    overlay.write_text(yaml.safe_dump(PROMPT_GROUPS_CONFIG), encoding="utf-8")
+    run_args = [*WORKFLOW_TARGETS, "--configfile", "config/config.yaml", str(overlay),
+                "--config", f"reference_mirror={reference_mirror}"]
     slurm_log, outputs = run_on_slurm_and_locally(slurm_cluster, REPO_ROOT, tmp_path, run_args)
     check_every_job_went_through_sbatch(slurm_cluster, slurm_log)
     assert set(WORKFLOW_TARGETS) <= set(outputs)
+    jobs = scheduled_jobs(slurm_log).values()
+    assert sorted(job.local for job in jobs if job.rule == "rm_scores") == [False, False]
+    assert [job.local for job in jobs if job.rule == "rm_scores_gather"] == [True]
+    groups = {f"results/rm_scores/vocab/demo-llama-rm-a.groups/{i}-of-2.parquet" for i in (1, 2)}
+    assert groups <= set(outputs)
