@@ -109,6 +109,18 @@ def welch_by_cell(
     return pd.DataFrame(rows)
 
 
+def panel_test_columns(
+    panels: Sequence[str] = ("category", "framing"), levels: tuple[str, str] = (family_label("gemma"), family_label("llama"))
+) -> list[str]:
+    """The columns of a :func:`panel_tests` table, in order."""
+    return [
+        *panels,
+        *(f"{stat}_{level}" for stat in ("n", "mean") for level in levels),
+        "t", "df", "p_welch", "contrast", "p_permutation", "d_pooled", "d_average",
+        "p_welch_bonferroni", "p_permutation_bonferroni", "stars", "star_p", "n_resamples", "seed",
+    ]
+
+
 def panel_tests(
     obs: pd.DataFrame,
     panels: Sequence[str] = ("category", "framing"),
@@ -147,7 +159,7 @@ def panel_tests(
     table["star_p"] = f"{star_p} (bonferroni)"
     table["n_resamples"] = n_resamples
     table["seed"] = seed
-    return table
+    return table[panel_test_columns(panels, levels)]
 
 
 def three_way_anova(obs: pd.DataFrame, factors: Sequence[str], value: str = "median_rank") -> pd.DataFrame:

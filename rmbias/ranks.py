@@ -13,7 +13,6 @@ from typing import Mapping
 
 import pandas as pd
 
-from rmbias.families import family_of_published_rm
 from rmbias.frames import require_columns
 from rmbias.io import InputError
 
@@ -62,17 +61,26 @@ def median_category_ranks(frame: pd.DataFrame, unit: str, value: str) -> pd.Data
     return medians.rename(columns={"rank": "median_rank"})
 
 
-def rm_median_ranks(scores: pd.DataFrame, valence_by_prompt: Mapping[str, str]) -> pd.DataFrame:
+def rm_median_ranks(
+    scores: pd.DataFrame, valence_by_prompt: Mapping[str, str], family_by_rm: Mapping[str, str]
+) -> pd.DataFrame:
     """Figure 1 observations: one median rank per (rm, prompt, category).
 
     ``scores``: long frame ``rm, prompt, term, category, score`` (see :func:`long_scores`);
     ranking is over every term of the frame (see :func:`median_category_ranks`).
-    Returns ``rm, base_model, prompt, framing, category, median_rank``.
+    ``family_by_rm``: RM name -> base-model family label (``"Gemma"``), for every RM of ``scores``.
+    Returns ``rm, base_model, prompt, framing, category, median_rank, n_ranked``; ``n_ranked``
+    is the number of distinct terms ranked for that (rm, prompt), the largest possible rank.
     """
+    unknown = sorted(set(scores["rm"]) - set(family_by_rm))
+    if unknown:
+        raise InputError(f"RM {unknown[0]!r}: no base-model family given")
     medians = median_category_ranks(scores, unit="rm", value="score")
-    medians["base_model"] = medians["rm"].map(family_of_published_rm)
+    n_ranked = scores.groupby(["rm", "prompt"])["term"].nunique().rename("n_ranked").reset_index()
+    medians = medians.merge(n_ranked, on=["rm", "prompt"])
+    medians["base_model"] = medians["rm"].map(family_by_rm)
     medians["framing"] = _valence_of(medians["prompt"], valence_by_prompt)
-    return medians[["rm", "base_model", "prompt", "framing", "category", "median_rank"]]
+    return medians[["rm", "base_model", "prompt", "framing", "category", "median_rank", "n_ranked"]]
 
 
 def logprob_median_ranks(logprobs: pd.DataFrame, valence_by_prompt: Mapping[str, str]) -> pd.DataFrame:

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from rmbias.dynamics import training_dynamics_statistics
-from rmbias.figure1 import analyse_rm_rankings, write_ranking_analysis
+from rmbias.figure1 import analyse_observations, write_ranking_analysis
 from rmbias.figure2 import figure2_statistics
 from rmbias.io import InputError, write_parquet
 from rmbias.published_ablations import PUBLISHED_ABLATIONS, published_ablations, read_ablation_warnings
+from rmbias.ranks import rm_median_ranks
 from rmbias.records import TEST_KEYS, entries_from_table, read_record, statistic_entry, statistics_record, validate_record, write_statistics
 from rmbias.topk import topk_statistics
 
@@ -88,7 +89,10 @@ def figure1_observations() -> pd.DataFrame:
 
 
 def write_figure1(tmp_path: Path) -> list[Path]:
-    analysis = analyse_rm_rankings(figure1_observations(), {k: p["valence"] for k, p in PROMPTS.items()}, ["Agency", "Communion"], n_resamples=99)
+    scores = figure1_observations()
+    families = {rm: "Gemma" if rm.endswith("gemma") else "Llama" for rm in scores["rm"].unique()}
+    obs = rm_median_ranks(scores, {k: p["valence"] for k, p in PROMPTS.items()}, families)
+    analysis = analyse_observations(obs[obs["category"].isin(["Agency", "Communion"])], n_resamples=99)
     outputs = {key: str(tmp_path / f"fig1_{key.replace('_json', '.json').replace('_csv', '.csv')}") for key in
                ("mixed_model_json", "mixed_model_csv", "panel_tests_json", "panel_tests_csv", "means_json", "means_csv")}
     outputs["observations"] = str(tmp_path / "fig1_observations.parquet")

@@ -16,7 +16,7 @@ import yaml
 from scipy import stats as scipy_stats
 
 from rmbias.dynamics import checkpoint_kendall
-from rmbias.figure1 import analyse_rm_rankings, mean_rank_table
+from rmbias.figure1 import analyse_observations, figure1_observations, mean_rank_table
 from rmbias.figure2 import FIG2_FACTORS, model_cell_welch_tests
 from rmbias.group_tests import cohens_d, panel_tests, permutation_welch_p, stars, three_way_anova, welch_t
 from rmbias.io import InputError
@@ -27,7 +27,8 @@ from rmbias.topk import top_k_by_category
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "upstream" / "data"
-VALENCE = {key: entry["valence"] for key, entry in yaml.safe_load((ROOT / "config" / "prompts.yaml").read_text())["prompts"].items()}
+PROMPTS = yaml.safe_load((ROOT / "config" / "prompts.yaml").read_text())["prompts"]
+VALENCE = {key: entry["valence"] for key, entry in PROMPTS.items()}
 
 
 def welch_by_formula(first, second):
@@ -65,10 +66,17 @@ def test_ranks_average_ties_and_rank_each_term_once():
         }
     )
     # ranks over the five distinct terms: a=1, b=c=2.5 (tie), d=4, e=5 (once, though in X and Y)
-    obs = rm_median_ranks(scores, VALENCE).set_index("category")
+    obs = rm_median_ranks(scores, VALENCE, {"rm-gemma": "Gemma"}).set_index("category")
     assert obs.loc["X", "median_rank"] == pytest.approx(np.median([1, 2.5, 5]))
     assert obs.loc["Y", "median_rank"] == pytest.approx(np.median([2.5, 4, 5]))
     assert set(obs["framing"]) == {"positive"} and set(obs["base_model"]) == {"Gemma"}
+    assert set(obs["n_ranked"]) == {5}
+
+
+def test_ranks_need_the_family_of_every_rm():
+    scores = pd.DataFrame({"rm": ["rm-a", "rm-b"], "prompt": "best_ever_one", "term": ["a", "b"], "category": "X", "score": [1.0, 2.0]})
+    with pytest.raises(InputError, match="rm-b"):
+        rm_median_ranks(scores, VALENCE, {"rm-a": "Gemma"})
 
 
 def test_logprob_ranks_keep_only_terms_of_every_model():
@@ -320,18 +328,20 @@ def test_ablation_loader_on_published_files():
     assert not {"uf_13", "uf_27"} & set(dropped_both["label"])
 
 
-def _published_big2_scores():
+def _published_big2_observations():
+    """Figure 1 observations of the published Big Two scores, through the one path (figure1_observations)."""
     corpus = pd.read_csv(REFERENCE / "corpora" / "dict_big2_nouns.csv").rename(columns={"Category": "category", "token_decoded": "term"})
     corpus["dictionary"] = "big2_nouns"
-    frames = []
-    for path in sorted(glob.glob(str(REFERENCE / "reward_model_scores" / "dict_big2_nouns" / "*.csv"))):
-        rm = re.sub(r"^big2_rewards_", "", Path(path).stem)
-        frames.append(long_scores(pd.read_csv(path), rm, corpus))
-    return pd.concat(frames, ignore_index=True)
+    wide = {
+        re.sub(r"^big2_rewards_", "", Path(path).stem): pd.read_csv(path)
+        for path in sorted(glob.glob(str(REFERENCE / "reward_model_scores" / "dict_big2_nouns" / "*.csv")))
+    }
+    families = {rm: "Llama" if "llama" in rm.lower() else "Gemma" for rm in wide}
+    return figure1_observations(wide, families, corpus, PROMPTS)
 
 
 def test_published_big_two_reproduces_paper_claims():
-    analysis = analyse_rm_rankings(_published_big2_scores(), VALENCE, n_resamples=9999, seed=0)
+    analysis = analyse_observations(_published_big2_observations(), n_resamples=9999, seed=0)
     obs = analysis.observations
     assert len(obs) == 10 * 54 * 2 and obs["rm"].nunique() == 10
     means = analysis.means.set_index(["framing", "category"])

@@ -14,10 +14,9 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from test_stats import _balanced_groups, _published_big2_observations
 
 from rmbias.mixed_model import MixedModelFit, fit_random_intercept_model
-from rmbias.ranks import rm_median_ranks
-from test_stats import VALENCE, _balanced_groups, _published_big2_scores
 
 R_SCRIPT = """
 suppressMessages(library(nlme))
@@ -67,6 +66,6 @@ def test_lme_matches_r_on_balanced_groups(tmp_path):
 
 
 def test_lme_matches_r_on_published_big_two(tmp_path):
-    obs = rm_median_ranks(_published_big2_scores(), VALENCE)
+    obs = _published_big2_observations()
     fit = fit_random_intercept_model(obs)
     assert_matches_r(fit, *run_lme(obs, "median_rank ~ base_model * category * framing", "rm", tmp_path))
