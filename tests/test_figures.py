@@ -17,7 +17,7 @@ import pytest
 from plotnine import geom_pointrange, geom_text, geom_violin, ggplot, scale_y_reverse
 
 from rmbias.figures.base_models import plot_authority_recovery, plot_authority_words, plot_lollipop, plot_split_violins
-from rmbias.figures.reward_models import plot_ablations, plot_rank_violins
+from rmbias.figures.reward_models import plot_ablations, plot_rank_violins, plot_rm_profiles
 from rmbias.figures.scaffold import BASE_MODEL_COLOURS, colour_map
 from rmbias.figures.training import plot_checkpoint_ranks, plot_kendall, plot_rank_changes
 from rmbias.io import InputError
@@ -44,6 +44,27 @@ def panel_tests_fig1() -> pd.DataFrame:
         [dict(category=c, framing=f, stars=s, star_p="permutation (bonferroni)")
          for c in ("Agency", "Communion") for f, s in (("positive", "***"), ("negative", "ns"))]
     )
+
+
+def configured_ranks_fig1() -> pd.DataFrame:
+    """Two configured RMs that rank 60 terms where the published ones rank 120 (median ranks 10 and 20)."""
+    frame = median_ranks_fig1()
+    own = frame[frame["rm"].isin(["S-Gem-27B", "S-Lla-8B"])].assign(n_ranked=60)
+    own["rm"] = own["rm"].map({"S-Gem-27B": "own-gemma", "S-Lla-8B": "own-llama"})
+    own["median_rank"] = np.where(own["rm"] == "own-gemma", 10.0, 20.0)
+    return own
+
+
+def profiles_rm() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = [
+        dict(source=source, rm=rm, base_model=base, dictionary=dictionary, category=category, framing=framing,
+             rank_fraction=float(rng.uniform(0.2, 0.8)))
+        for source, rm, base in [("published", "S-Gem-27B", "Gemma"), ("published", "S-Lla-8B", "Llama"), ("configured", "own-llama", "Llama")]
+        for dictionary, categories in (("big2", ("Agency", "Communion")), ("mfd", ("Care", "Fairness")))
+        for category in categories for framing in ("positive", "negative")
+    ]
+    return pd.DataFrame(rows)
 
 
 def median_ranks_fig2() -> pd.DataFrame:
@@ -125,6 +146,9 @@ CASES = {
                         {0: "median_rank", 1: "stars"}),
     "rank_violins_rm_prompt": (plot_rank_violins, [median_ranks_fig1(), panel_tests_fig1()],
                                {"points": "rm_prompt"}, {0: "framing", 1: "star_p"}),
+    "rank_violins_combined": (plot_rank_violins, [median_ranks_fig1().assign(n_ranked=120), panel_tests_fig1()],
+                              {"configured": configured_ranks_fig1()}, {0: "n_ranked", 1: "stars"}),
+    "rm_profiles": (plot_rm_profiles, [profiles_rm()], {}, {0: "rank_fraction"}),
     "split_violins": (plot_split_violins, [median_ranks_fig2(), cell_tests_fig2()], {},
                       {0: "valence", 1: "stars"}),
     "lollipop": (plot_lollipop, [mwlr_fig3()], {}, {0: "gemma_size_b"}),
@@ -273,6 +297,22 @@ def test_ablation_note_is_the_subtitle(rendered, tmp_path):
                                      caption_note=long_note, width=5.0)
     lines = wrapped.labels.subtitle.split("\n")
     assert len(lines) > 1 and " ".join(lines) == long_note
+
+
+def test_combined_figure_labels_each_configured_rm_per_panel_on_the_published_rank_scale(rendered):
+    plot, _ = rendered["rank_violins_combined"]
+    labels = [geom for geom in _layer_geoms(plot, geom_text) if "label" in geom.mapping and geom.mapping["label"] == "rm"]
+    (layer,) = labels
+    assert len(layer.data) == 2 * 4  # two configured RMs x four panels
+    # 60 terms ranked vs the published 120: ranks doubled onto the published scale
+    assert sorted(layer.data.groupby("rm")["median_rank"].first()) == [20.0, 40.0]
+    assert "configured RMs" in plot.labels.caption
+
+
+def test_rank_violins_without_panel_tests_draw_no_stars(tmp_path):
+    plot = plot_rank_violins(median_ranks_fig1(), panel_tests_fig1().iloc[0:0], tmp_path / "f.pdf", tmp_path / "f.png")
+    assert _layer_geoms(plot, geom_text) == []
+    assert "not tested" in plot.labels.caption
 
 
 def test_authority_counts_outside_0_to_10_are_rejected(tmp_path):

@@ -1,4 +1,5 @@
-"""Reward-model figures: Figures 1 / A1 (median ranks of published RMs) and 4b / A5b (ablations)."""
+"""Reward-model figures: Figures 1 / A1 (median ranks by base model; published, configured or both),
+the RM value profiles, and 4b / A5b (ablations)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from plotnine import (
     geom_text,
     geom_violin,
     ggplot,
+    guides,
     labs,
     position_dodge,
     position_jitter,
@@ -43,6 +45,7 @@ from rmbias.figures.scaffold import (
     top_of_panels,
     with_title,
 )
+from rmbias.frames import require_columns
 from rmbias.io import InputError, read_csv, read_parquet
 from rmbias.published_ablations import read_ablation_warnings
 
@@ -57,6 +60,7 @@ def plot_rank_violins(
     out_pdf: PathLike,
     out_png: PathLike,
     points: str = "rm",
+    configured: pd.DataFrame | None = None,
     title: str | None = None,
     width: float | None = None,
     height: float = 4.2,
@@ -66,7 +70,12 @@ def plot_rank_violins(
     ``median_ranks``: one row per RM x prompt x category with ``rm``, ``base_model``, ``prompt``,
     ``framing`` (positive/negative), ``category``, ``median_rank`` (rank of words, 1 = best).
     ``panel_tests``: one row per panel with ``category``, ``framing``, ``stars``, ``star_p`` (which
-    corrected p the stars come from, e.g. ``permutation``).
+    corrected p the stars come from, e.g. ``permutation``); with no rows (the panels could not
+    be tested, e.g. one base family) no stars are drawn.
+    ``configured`` (the combined figures): observations of further RMs in the same columns plus
+    ``n_ranked``; each is drawn on top as one labelled black-edged point per panel (its mean over
+    prompts) at its base model's position, its ranks rescaled to the number of terms
+    ``median_ranks`` ranks (a factor of 1 when both rank the same terms).
 
     Panels are framing (rows) x category (columns), y free per row. Each panel: a violin of the
     observations per base model; ``points="rm"`` adds each RM's mean +- SE over prompts (RMs
@@ -75,7 +84,7 @@ def plot_rank_violins(
     the violins; the caption names the p behind the stars. Default width: 1.4 in per category + 1.2 in.
     """
     require_frame(median_ranks, ["rm", "base_model", "prompt", "framing", "category", "median_rank"], "median_ranks")
-    require_frame(panel_tests, ["category", "framing", "stars", "star_p"], "panel_tests")
+    require_columns(panel_tests, ["category", "framing", "stars", "star_p"], "panel_tests")
     if points not in RANK_POINT_MODES:
         raise InputError(f"points: {points!r} is not one of {', '.join(RANK_POINT_MODES)}")
     data = median_ranks.assign(
@@ -84,34 +93,57 @@ def plot_rank_violins(
         base_model=ordered(median_ranks["base_model"], tuple(BASE_MODEL_COLOURS)),
     )
     colours = colour_map(data["base_model"].cat.categories, BASE_MODEL_COLOURS)
-    stars = panel_tests.merge(top_of_panels(data, ["framing"], "median_rank"), on="framing")
-    stars = stars.assign(
-        framing=ordered(stars["framing"], FRAMING_ORDER),
-        label_x=(len(colours) + 1) / 2,
-    )
-    p_used = ", ".join(sorted(panel_tests["star_p"].astype(str).unique()))
-
     plot = (
         ggplot(data, aes("base_model", "median_rank"))
         + geom_violin(aes(colour="base_model", fill="base_model"), alpha=0.15)
         + _rank_points(data, points)
         + stat_summary(aes(group="category"), fun_y=np.mean, geom="line", linetype="dotted", colour="black")
         + stat_summary(fun_data="mean_se", geom="pointrange", shape="D", colour="black", size=0.35)
-        + geom_text(aes(x="label_x", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
         + facet_grid("framing", "category", scales="free_y")
         + scale_y_reverse()
         + scale_colour_manual(values=colours)
         + scale_fill_manual(values=colours)
-        + labs(
-            x="",
-            y=rank_axis_title("Median rank"),
-            caption=f"Black: mean ± SE per base model.\nStars: {p_used} p\n({STAR_LEGEND}).",
-        )
         + with_title(title)
         + paper_theme(legend_position="none")
     )
+    if panel_tests.empty:
+        star_note = "Stars: none (panels not tested; see the panel-tests record)."
+    else:
+        stars = panel_tests.merge(top_of_panels(data, ["framing"], "median_rank"), on="framing")
+        stars = stars.assign(framing=ordered(stars["framing"], FRAMING_ORDER), label_x=(len(colours) + 1) / 2)
+        plot += geom_text(aes(x="label_x", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
+        p_used = ", ".join(sorted(panel_tests["star_p"].astype(str).unique()))
+        star_note = f"Stars: {p_used} p\n({STAR_LEGEND})."
+    note = ""
+    if configured is not None:
+        plot += _configured_points(configured, data)
+        note = "\nLabelled points: configured RMs (mean over prompts)."
+    plot += labs(x="", y=rank_axis_title("Median rank"), caption=f"Black: mean ± SE per base model.{note}\n{star_note}")
     default_width = 1.4 * data["category"].nunique() + 1.2
     return save_figure(plot, out_pdf, out_png, width if width is not None else default_width, height)
+
+
+def _configured_points(configured: pd.DataFrame, published: pd.DataFrame) -> list:
+    """Layers of the configured RMs in a combined Figure 1: per RM x panel, the mean over prompts
+    of its median rank rescaled by (published terms ranked / its terms ranked), labelled by RM."""
+    require_frame(configured, ["rm", "base_model", "framing", "category", "median_rank", "n_ranked"], "configured RMs")
+    require_columns(published, ["n_ranked"], "median_ranks")
+    scale = published["n_ranked"].median() / configured["n_ranked"]
+    per_rm = (
+        configured.assign(median_rank=configured["median_rank"] * scale)
+        .groupby(["rm", "base_model", "framing", "category"], as_index=False)["median_rank"]
+        .mean()
+    )
+    per_rm = per_rm[per_rm["category"].isin(published["category"].cat.categories)]
+    per_rm = per_rm.assign(
+        framing=ordered(per_rm["framing"], FRAMING_ORDER),
+        category=pd.Categorical(per_rm["category"], categories=published["category"].cat.categories),
+        base_model=pd.Categorical(per_rm["base_model"], categories=published["base_model"].cat.categories),
+    )
+    return [
+        geom_point(aes(fill="base_model"), data=per_rm, shape="^", size=2.6, colour="black", stroke=0.5),
+        geom_text(aes(label="rm"), data=per_rm, size=5.5, nudge_x=0.28, ha="left"),
+    ]
 
 
 def _rank_points(data: pd.DataFrame, points: str) -> geom_point | geom_pointrange:
@@ -188,8 +220,62 @@ def plot_ablations(
 
 
 def draw_rank_violins(observations_path: PathLike, panel_tests_path: PathLike, out_pdf: PathLike, out_png: PathLike, points: str) -> None:
-    """The ``fig1_figure`` job: :func:`plot_rank_violins` of the Figure 1 observations (parquet) and panel tests (CSV)."""
+    """The ``fig1_figure`` and ``fig1_own_figure`` jobs: :func:`plot_rank_violins` of Figure 1
+    observations (parquet) and their panel tests (CSV)."""
     plot_rank_violins(read_parquet(observations_path), read_csv(panel_tests_path), out_pdf, out_png, points=points)
+
+
+def draw_combined_rank_violins(
+    observations_path: PathLike, panel_tests_path: PathLike, configured_path: PathLike, out_pdf: PathLike, out_png: PathLike
+) -> None:
+    """The ``fig1_combined_figure`` job: Figure 1 of the published RMs (observations parquet, panel
+    tests CSV) with the configured RMs (their observations parquet) as labelled points on top."""
+    plot_rank_violins(
+        read_parquet(observations_path), read_csv(panel_tests_path), out_pdf, out_png, configured=read_parquet(configured_path)
+    )
+
+
+def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLike, width: float = 7.5, height: float = 4.4) -> ggplot:
+    """The value profiles of the published and configured RMs (``results/stats/rm_profiles.csv``).
+
+    ``profiles``: ``source`` (published/configured), ``rm``, ``base_model``, ``dictionary``,
+    ``category``, ``framing``, ``rank_fraction`` (median over prompts of median rank / terms
+    ranked; 0 = best). Panels: framing (rows) x dictionary (columns); x = category, y =
+    rank fraction (reversed: best at top). Published RMs are small dots coloured by family,
+    each family's mean over its RMs joined by a line; configured RMs are labelled triangles.
+    """
+    require_frame(profiles, ["source", "rm", "base_model", "dictionary", "category", "framing", "rank_fraction"], "profiles")
+    data = profiles.assign(framing=ordered(profiles["framing"], FRAMING_ORDER), base_model=ordered(profiles["base_model"], tuple(BASE_MODEL_COLOURS)))
+    published = data[data["source"] == "published"]
+    configured = data[data["source"] == "configured"]
+    family_means = published.groupby(["base_model", "dictionary", "framing", "category"], observed=True, as_index=False)["rank_fraction"].mean()
+    colours = colour_map(data["base_model"].cat.categories, BASE_MODEL_COLOURS)
+    plot = (
+        ggplot(data, aes("category", "rank_fraction", colour="base_model"))
+        + geom_point(data=published, position=position_jitter(width=0.12, height=0, random_state=0), alpha=0.45, size=1.0)
+        + geom_line(aes(group="base_model"), data=family_means, size=0.6)
+        + geom_point(aes(fill="base_model"), data=configured, shape="^", size=2.6, colour="black", stroke=0.5)
+        + geom_text(aes(label="rm"), data=configured, size=5.5, nudge_x=0.25, ha="left", colour="black")
+        + facet_grid("framing", "dictionary", scales="free_x", space="free_x")
+        + scale_y_reverse()
+        + scale_colour_manual(values=colours)
+        + scale_fill_manual(values=colours)
+        + guides(fill="none")
+        + labs(
+            x="",
+            y=rank_axis_title("Rank fraction (median rank / terms ranked)"),
+            colour="Base model",
+            caption="Dots: published RMs (line: mean per base model). Triangles: configured RMs.",
+        )
+        + paper_theme()
+        + theme(axis_text_x=element_text(rotation=45, ha="right"))
+    )
+    return save_figure(plot, out_pdf, out_png, width, height)
+
+
+def draw_rm_profiles(profiles_path: PathLike, out_pdf: PathLike, out_png: PathLike) -> None:
+    """The ``rm_profile_figure`` job: :func:`plot_rm_profiles` of the profiles CSV."""
+    plot_rm_profiles(read_csv(profiles_path), out_pdf, out_png)
 
 
 def draw_published_ablations(
