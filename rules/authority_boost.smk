@@ -59,7 +59,7 @@ rule authority_analysis:
         ],
         corpus="results/corpora/mfd2.parquet",
     output:
-        recovery=report("results/stats/authority_recovery.csv", caption="../report/captions/stats_authority.rst", category="Statistics", subcategory="Appendix F"),
+        recovery=report("results/stats/authority_recovery.csv", caption="../report/captions/stats_authority.rst", category=STATS_CATEGORY, subcategory="Appendix F"),
         words="results/stats/authority_words.csv",
     params:
         labels=[(v, t) for v in ("base", "boosted") for t in ("with", "without")],

@@ -29,9 +29,9 @@ rule fig2_stats:
         corpus="results/corpora/big2_nouns.parquet",
     output:
         observations="results/stats/fig2_{variant}_observations.parquet",
-        anova_csv=report("results/stats/fig2_{variant}_anova.csv", caption="../report/captions/stats_fig2_anova.rst", category="Statistics", subcategory="Figure 2"),
+        anova_csv=report("results/stats/fig2_{variant}_anova.csv", caption="../report/captions/stats_fig2_anova.rst", category=STATS_CATEGORY, subcategory="Figure 2"),
         anova_json="results/stats/fig2_{variant}_anova.json",
-        welch_csv=report("results/stats/fig2_{variant}_welch.csv", caption="../report/captions/stats_fig2_welch.rst", category="Statistics", subcategory="Figure 2"),
+        welch_csv=report("results/stats/fig2_{variant}_welch.csv", caption="../report/captions/stats_fig2_welch.rst", category=STATS_CATEGORY, subcategory="Figure 2"),
         welch_json="results/stats/fig2_{variant}_welch.json",
     params:
         models=lambda wc: FIG2_VARIANTS[wc.variant],
@@ -100,7 +100,7 @@ rule topk:
         corpus="results/corpora/big2_expanded.parquet",
     output:
         per_rm="results/stats/topk_per_rm.csv",
-        per_family=report("results/stats/topk_per_family.csv", caption="../report/captions/stats_topk.rst", category="Statistics", subcategory="Top-k"),
+        per_family=report("results/stats/topk_per_family.csv", caption="../report/captions/stats_topk.rst", category=STATS_CATEGORY, subcategory="Top-k"),
         json="results/stats/topk.json",
     params:
         rms=list(RMS),

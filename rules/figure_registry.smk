@@ -13,6 +13,18 @@ REANALYSIS_ON = config["reanalysis"]["enabled"]
 TRAINING_ON = TRAINING["enabled"] and bool(RUNS)
 CHECKPOINT_RUNS = TRAINING["figures"]["checkpoint_runs"]
 RANK_CHANGES = TRAINING["figures"]["rank_changes"]
+# The configured RMs' own Figure 1 (rules/own_rms.smk): the reanalysis corpora (big2, mfd) whose
+# dictionary the dictionary scope scores, when there are RMs and that scope is scored.
+OWN_RM_CORPORA = (
+    [corpus for corpus, dictionary in REANALYSIS_DICTIONARY.items() if dictionary in config["scoring"]["dictionary_corpora"]]
+    if RMS and "dictionary" in config["scoring"]["scopes"]
+    else []
+)
+OWN_RM_CATEGORY = "Configured reward models"
+# The report category of the statistics tables. Not "Statistics": the report's front page
+# links Snakemake's own runtime-statistics panel under that name, and a category of the same
+# name is a second rst target "statistics" (a docutils warning on the front page).
+STATS_CATEGORY = "Statistical tests"
 
 
 def figure(alias, rule, stage, caption, category, enabled, params=None, stats=None):
@@ -30,6 +42,14 @@ FIGURES = {
     "fig1b_mfd": figure("fig1b", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm"}, "fig1_mfd"),
     "figA1a_big2": figure("figA1a", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm_prompt"}, "fig1_big2"),
     "figA1b_mfd": figure("figA1b", "fig1_figure", "reanalysis", "fig1_figure.rst", "Reward models in the wild", REANALYSIS_ON, {"points": "rm_prompt"}, "fig1_mfd"),
+    # the configured RMs, measured like the published ones (rules/own_rms.smk)
+    "fig1a_big2_own": figure("fig1a_own", "fig1_own_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "big2" in OWN_RM_CORPORA, {"points": "rm"}, "fig1_big2_own"),
+    "fig1b_mfd_own": figure("fig1b_own", "fig1_own_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "mfd" in OWN_RM_CORPORA, {"points": "rm"}, "fig1_mfd_own"),
+    "figA1a_big2_own": figure("figA1a_own", "fig1_own_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "big2" in OWN_RM_CORPORA, {"points": "rm_prompt"}, "fig1_big2_own"),
+    "figA1b_mfd_own": figure("figA1b_own", "fig1_own_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "mfd" in OWN_RM_CORPORA, {"points": "rm_prompt"}, "fig1_mfd_own"),
+    "fig1a_big2_combined": figure("fig1a_combined", "fig1_combined_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "big2" in OWN_RM_CORPORA, stats="fig1_big2"),
+    "fig1b_mfd_combined": figure("fig1b_combined", "fig1_combined_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "mfd" in OWN_RM_CORPORA, stats="fig1_mfd"),
+    "rm_profiles": figure("profiles", "rm_profile_figure", "own_rms", "rm_profiles.rst", OWN_RM_CATEGORY, OWN_RM_CORPORA),
     "fig4b_ablations": figure("fig4b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": False}),
     "figA5b_ablations": figure("figA5b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": True}),
     # Section 3, base models and implicit reward models
@@ -105,6 +125,21 @@ def reanalysis_targets():
     return stats + ["results/stats/published_ablations.csv"] + figure_files(*enabled_figures(stage="reanalysis"))
 
 
+def own_rm_targets():
+    """The configured RMs measured like the published ones: their Figure 1/A1 with statistics,
+    the combined figures, the value profiles and family identifiability."""
+    if not OWN_RM_CORPORA:
+        return []
+    stats = [
+        f"results/stats/fig1_{corpus}_own_{name}.{ext}"
+        for corpus in OWN_RM_CORPORA
+        for name in ("mixed_model", "panel_tests", "means")
+        for ext in ("json", "csv")
+    ]
+    profiles = ["results/stats/rm_profiles.csv", "results/stats/family_identifiability.json"]
+    return stats + profiles + figure_files(*enabled_figures(stage="own_rms"))
+
+
 def scoring_targets():
     logprobs = [f"results/logprobs/{m}.parquet" for m in LLMS]
     scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
@@ -138,6 +173,7 @@ def all_targets():
         ["results/config_used.yaml"]
         + reanalysis_targets()
         + scoring_targets()
+        + own_rm_targets()
         + base_model_targets()
         + authority_boost_targets()
         + training_targets()

@@ -24,6 +24,63 @@ rule fig1_figure:
         "../workflow_scripts/fig1_figure.py"
 
 
+rule fig1_own_figure:
+    input:
+        observations=lambda wc: figure_stats(wc, "observations.parquet"),
+        panel_tests=lambda wc: figure_stats(wc, "panel_tests.csv"),
+    output:
+        pdf=figure_pdf("fig1_own_figure"),
+        png="results/figures/{figure}.png",
+    params:
+        **figure_params("fig1_own_figure"),
+    wildcard_constraints:
+        figure=one_of(enabled_figures("fig1_own_figure")),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig1_figure.py"
+
+
+rule fig1_combined_figure:
+    input:
+        observations=lambda wc: figure_stats(wc, "observations.parquet"),
+        panel_tests=lambda wc: figure_stats(wc, "panel_tests.csv"),
+        configured=lambda wc: figure_stats(wc, "own_observations.parquet"),
+    output:
+        pdf=figure_pdf("fig1_combined_figure"),
+        png="results/figures/{figure}.png",
+    wildcard_constraints:
+        figure=one_of(enabled_figures("fig1_combined_figure")),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig1_combined_figure.py"
+
+
+rule rm_profile_figure:
+    input:
+        profiles="results/stats/rm_profiles.csv",
+    output:
+        pdf=figure_pdf("rm_profile_figure", "rm_profiles"),
+        png="results/figures/rm_profiles.png",
+    log:
+        "logs/figures/rm_profiles.log",
+    benchmark:
+        "results/benchmarks/figures/rm_profiles.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/rm_profile_figure.py"
+
+
 rule published_ablation_figure:
     input:
         ablations="results/stats/published_ablations.csv",

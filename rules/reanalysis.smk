@@ -11,11 +11,11 @@ rule fig1_reanalysis:
     output:
         observations="results/stats/fig1_{corpus}_observations.parquet",
         mixed_model_json="results/stats/fig1_{corpus}_mixed_model.json",
-        mixed_model_csv=report("results/stats/fig1_{corpus}_mixed_model.csv", caption="../report/captions/stats_fig1_mixed_model.rst", category="Statistics", subcategory="Figure 1"),
+        mixed_model_csv=report("results/stats/fig1_{corpus}_mixed_model.csv", caption="../report/captions/stats_fig1_mixed_model.rst", category=STATS_CATEGORY, subcategory="Figure 1"),
         panel_tests_json="results/stats/fig1_{corpus}_panel_tests.json",
-        panel_tests_csv=report("results/stats/fig1_{corpus}_panel_tests.csv", caption="../report/captions/stats_fig1_panel_tests.rst", category="Statistics", subcategory="Figure 1"),
+        panel_tests_csv=report("results/stats/fig1_{corpus}_panel_tests.csv", caption="../report/captions/stats_fig1_panel_tests.rst", category=STATS_CATEGORY, subcategory="Figure 1"),
         means_json="results/stats/fig1_{corpus}_means.json",
-        means_csv=report("results/stats/fig1_{corpus}_means.csv", caption="../report/captions/stats_fig1_means.rst", category="Statistics", subcategory="Figure 1"),
+        means_csv=report("results/stats/fig1_{corpus}_means.csv", caption="../report/captions/stats_fig1_means.rst", category=STATS_CATEGORY, subcategory="Figure 1"),
     params:
         rm_names=lambda wc: list(published_scores(wc.corpus)),
         prompts=PROMPTS,

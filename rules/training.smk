@@ -107,7 +107,7 @@ rule training_dynamics:
     output:
         ranks="results/stats/training_checkpoint_ranks.csv",
         final="results/stats/training_final_ranks.csv",
-        kendall=report("results/stats/training_kendall.csv", caption="../report/captions/stats_kendall.rst", category="Statistics", subcategory="RM training"),
+        kendall=report("results/stats/training_kendall.csv", caption="../report/captions/stats_kendall.rst", category=STATS_CATEGORY, subcategory="RM training"),
         changes="results/stats/training_rank_changes.csv",
         json="results/stats/training_dynamics.json",
     params:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from plotnine import geom_pointrange, geom_text, geom_violin, ggplot, scale_y_reverse
+from plotnine import geom_point, geom_pointrange, geom_text, geom_violin, ggplot, scale_y_reverse
 
 from rmbias.figures.base_models import plot_authority_recovery, plot_authority_words, plot_lollipop, plot_split_violins
 from rmbias.figures.reward_models import plot_ablations, plot_rank_violins, plot_rm_profiles
@@ -299,10 +299,9 @@ def test_ablation_note_is_the_subtitle(rendered, tmp_path):
     assert len(lines) > 1 and " ".join(lines) == long_note
 
 
-def test_combined_figure_labels_each_configured_rm_per_panel_on_the_published_rank_scale(rendered):
+def test_combined_figure_marks_each_configured_rm_per_panel_on_the_published_rank_scale(rendered):
     plot, _ = rendered["rank_violins_combined"]
-    labels = [geom for geom in _layer_geoms(plot, geom_text) if "label" in geom.mapping and geom.mapping["label"] == "rm"]
-    (layer,) = labels
+    (layer,) = [geom for geom in _layer_geoms(plot, geom_point) if geom.mapping.get("shape") == "rm"]
     assert len(layer.data) == 2 * 4  # two configured RMs x four panels
     # 60 terms ranked vs the published 120: ranks doubled onto the published scale
     assert sorted(layer.data.groupby("rm")["median_rank"].first()) == [20.0, 40.0]

@@ -18,6 +18,7 @@ from plotnine import (
     geom_text,
     geom_violin,
     ggplot,
+    guide_legend,
     guides,
     labs,
     position_dodge,
@@ -73,8 +74,8 @@ def plot_rank_violins(
     corrected p the stars come from, e.g. ``permutation``); with no rows (the panels could not
     be tested, e.g. one base family) no stars are drawn.
     ``configured`` (the combined figures): observations of further RMs in the same columns plus
-    ``n_ranked``; each is drawn on top as one labelled black-edged point per panel (its mean over
-    prompts) at its base model's position, its ranks rescaled to the number of terms
+    ``n_ranked``; each is drawn on top as one black-edged marker per panel (its mean over
+    prompts; one shape per RM, named in the legend) at its base model's position, its ranks rescaled to the number of terms
     ``median_ranks`` ranks (a factor of 1 when both rank the same terms).
 
     Panels are framing (rows) x category (columns), y free per row. Each panel: a violin of the
@@ -117,15 +118,32 @@ def plot_rank_violins(
     note = ""
     if configured is not None:
         plot += _configured_points(configured, data)
-        note = "\nLabelled points: configured RMs (mean over prompts)."
+        plot += theme(legend_position="bottom")
+        note = "\nMarkers with a black edge: configured RMs (mean over prompts)."
     plot += labs(x="", y=rank_axis_title("Median rank"), caption=f"Black: mean ± SE per base model.{note}\n{star_note}")
     default_width = 1.4 * data["category"].nunique() + 1.2
     return save_figure(plot, out_pdf, out_png, width if width is not None else default_width, height)
 
 
+CONFIGURED_RM_SHAPES = ("^", "v", "s", "D", "p", "X", "P", "*")
+"""Marker of each configured RM (in sorted order, cycling) in the combined Figure 1 and the profiles."""
+
+
+def _configured_layers(per_rm: pd.DataFrame, y: str, legend_columns: int | None = None) -> list:
+    """Configured RMs drawn on top of a figure: one black-edged marker per row of ``per_rm``, filled
+    with the base model's colour, its shape naming the RM in the legend (``legend_columns`` wide)."""
+    rms = sorted(per_rm["rm"].unique())
+    shapes = dict(zip(rms, CONFIGURED_RM_SHAPES * (len(rms) // len(CONFIGURED_RM_SHAPES) + 1)))
+    return [
+        geom_point(aes(y=y, fill="base_model", shape="rm"), data=per_rm, size=2.6, colour="black", stroke=0.5),
+        scale_shape_manual(values=shapes, name="Configured RM"),
+        guides(colour="none", fill="none", shape=guide_legend(ncol=legend_columns)),
+    ]
+
+
 def _configured_points(configured: pd.DataFrame, published: pd.DataFrame) -> list:
     """Layers of the configured RMs in a combined Figure 1: per RM x panel, the mean over prompts
-    of its median rank rescaled by (published terms ranked / its terms ranked), labelled by RM."""
+    of its median rank rescaled by (published terms ranked / its terms ranked)."""
     require_frame(configured, ["rm", "base_model", "framing", "category", "median_rank", "n_ranked"], "configured RMs")
     require_columns(published, ["n_ranked"], "median_ranks")
     scale = published["n_ranked"].median() / configured["n_ranked"]
@@ -140,10 +158,7 @@ def _configured_points(configured: pd.DataFrame, published: pd.DataFrame) -> lis
         category=pd.Categorical(per_rm["category"], categories=published["category"].cat.categories),
         base_model=pd.Categorical(per_rm["base_model"], categories=published["base_model"].cat.categories),
     )
-    return [
-        geom_point(aes(fill="base_model"), data=per_rm, shape="^", size=2.6, colour="black", stroke=0.5),
-        geom_text(aes(label="rm"), data=per_rm, size=5.5, nudge_x=0.28, ha="left"),
-    ]
+    return _configured_layers(per_rm, "median_rank", legend_columns=2)
 
 
 def _rank_points(data: pd.DataFrame, points: str) -> geom_point | geom_pointrange:
@@ -242,7 +257,8 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
     ``category``, ``framing``, ``rank_fraction`` (median over prompts of median rank / terms
     ranked; 0 = best). Panels: framing (rows) x dictionary (columns); x = category, y =
     rank fraction (reversed: best at top). Published RMs are small dots coloured by family,
-    each family's mean over its RMs joined by a line; configured RMs are labelled triangles.
+    each family's mean over its RMs joined by a line; configured RMs are black-edged markers
+    filled with their family's colour, one shape per RM (legend).
     """
     require_frame(profiles, ["source", "rm", "base_model", "dictionary", "category", "framing", "rank_fraction"], "profiles")
     data = profiles.assign(framing=ordered(profiles["framing"], FRAMING_ORDER), base_model=ordered(profiles["base_model"], tuple(BASE_MODEL_COLOURS)))
@@ -254,18 +270,17 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
         ggplot(data, aes("category", "rank_fraction", colour="base_model"))
         + geom_point(data=published, position=position_jitter(width=0.12, height=0, random_state=0), alpha=0.45, size=1.0)
         + geom_line(aes(group="base_model"), data=family_means, size=0.6)
-        + geom_point(aes(fill="base_model"), data=configured, shape="^", size=2.6, colour="black", stroke=0.5)
-        + geom_text(aes(label="rm"), data=configured, size=5.5, nudge_x=0.25, ha="left", colour="black")
+        + _configured_layers(configured, "rank_fraction")
         + facet_grid("framing", "dictionary", scales="free_x", space="free_x")
         + scale_y_reverse()
         + scale_colour_manual(values=colours)
         + scale_fill_manual(values=colours)
-        + guides(fill="none")
+        + guides(colour=guide_legend(order=1))
         + labs(
             x="",
             y=rank_axis_title("Rank fraction (median rank / terms ranked)"),
             colour="Base model",
-            caption="Dots: published RMs (line: mean per base model). Triangles: configured RMs.",
+            caption="Dots: published RMs (line: mean per base model). Markers with a black edge: configured RMs.",
         )
         + paper_theme()
         + theme(axis_text_x=element_text(rotation=45, ha="right"))

@@ -1,0 +1,57 @@
+# The configured reward models measured like the published ones (issue 13): Figure 1/A1 and
+# its statistics from the workflow's own dictionary-scope scores (results/rm_scores/dictionary/),
+# through the same path as the published reanalysis (rmbias.figure1), and a value profile per
+# RM beside the 10 published ones with a family classifier (rmbias.profiles). Enabled when
+# reward_models is non-empty and the dictionary scope is scored (OWN_RM_CORPORA, in
+# rules/figure_registry.smk); its figures are registry entries of stage "own_rms".
+
+
+rule fig1_own:
+    input:
+        corpus=lambda wc: f"results/corpora/{REANALYSIS_DICTIONARY[wc.corpus]}.parquet",
+        scores=expand("results/rm_scores/dictionary/{rm}.parquet", rm=RMS),
+    output:
+        observations="results/stats/fig1_{corpus}_own_observations.parquet",
+        mixed_model_json="results/stats/fig1_{corpus}_own_mixed_model.json",
+        mixed_model_csv=report("results/stats/fig1_{corpus}_own_mixed_model.csv", caption="../report/captions/stats_fig1_own.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        panel_tests_json="results/stats/fig1_{corpus}_own_panel_tests.json",
+        panel_tests_csv=report("results/stats/fig1_{corpus}_own_panel_tests.csv", caption="../report/captions/stats_fig1_own.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        means_json="results/stats/fig1_{corpus}_own_means.json",
+        means_csv=report("results/stats/fig1_{corpus}_own_means.csv", caption="../report/captions/stats_fig1_own.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+    params:
+        rm_ids=list(RMS),
+        families={rm: entry["family"] for rm, entry in RMS.items()},
+        prompts=PROMPTS,
+        mfd_scheme=lambda wc: config["reanalysis"]["mfd_scheme"] if wc.corpus == "mfd" else None,
+        n_permutations=config["reanalysis"]["n_permutations"],
+        seed=config["reanalysis"]["seed"],
+        star_p=config["reanalysis"]["star_p"],
+    wildcard_constraints:
+        corpus=one_of(OWN_RM_CORPORA),
+    log:
+        "logs/fig1_own/{corpus}.log",
+    benchmark:
+        "results/benchmarks/fig1_own/{corpus}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig1_own.py"
+
+
+rule rm_profiles:
+    input:
+        published=expand("results/stats/fig1_{corpus}_observations.parquet", corpus=OWN_RM_CORPORA),
+        configured=expand("results/stats/fig1_{corpus}_own_observations.parquet", corpus=OWN_RM_CORPORA),
+    output:
+        profiles=report("results/stats/rm_profiles.csv", caption="../report/captions/stats_rm_profiles.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        identifiability="results/stats/family_identifiability.json",
+    params:
+        dictionaries=OWN_RM_CORPORA,
+    log:
+        "logs/rm_profiles.log",
+    benchmark:
+        "results/benchmarks/rm_profiles.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/rm_profiles.py"

@@ -1,0 +1,16 @@
+from rmbias.figure1 import own_figure1_statistics
+from rmbias.logs import job_log
+
+with job_log(snakemake.log[0]):
+    own_figure1_statistics(
+        score_paths=dict(zip(snakemake.params.rm_ids, snakemake.input.scores)),
+        families=snakemake.params.families,
+        corpus_path=snakemake.input.corpus,
+        prompts=snakemake.params.prompts,
+        mfd_scheme=snakemake.params.mfd_scheme,
+        n_permutations=snakemake.params.n_permutations,
+        seed=snakemake.params.seed,
+        star_p=snakemake.params.star_p,
+        outputs=dict(snakemake.output.items()),
+        label=f"fig1_{snakemake.wildcards.corpus}_own",
+    )

@@ -1,0 +1,10 @@
+from rmbias.logs import job_log
+from rmbias.profiles import write_rm_profiles
+
+with job_log(snakemake.log[0]):
+    write_rm_profiles(
+        published=dict(zip(snakemake.params.dictionaries, snakemake.input.published)),
+        configured=dict(zip(snakemake.params.dictionaries, snakemake.input.configured)),
+        profiles_csv=snakemake.output.profiles,
+        identifiability_json=snakemake.output.identifiability,
+    )
