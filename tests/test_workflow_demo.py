@@ -12,6 +12,7 @@ import time
 import pandas as pd
 import pytest
 import yaml
+from test_report import docutils_messages
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 from rmbias.corpora import normalize_term
@@ -136,8 +137,10 @@ def test_report_builds_with_every_figure(demo_run, reference_mirror):
     assert result.returncode == 0, result.stdout[-3000:]
     import zipfile
 
+    assert docutils_messages(result.stdout) == []
     names = zipfile.ZipFile(demo_run / "results/report.zip").namelist()
-    for figure in ("fig1a_big2", "fig2a_instruct", "fig3_lollipop", "fig4a_training_checkpoints", "figA3a_authority"):
+    for figure in ("fig1a_big2", "fig2a_instruct", "fig3_lollipop", "fig4a_training_checkpoints", "figA3a_authority",
+                   "fig1a_big2_own", "fig1b_mfd_combined", "rm_profiles"):
         assert any(name.endswith(f"{figure}.pdf") for name in names), figure
 
 
@@ -170,6 +173,90 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "all": 1,
         "total": 15,
     }
+
+
+def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_analysis(demo_run, reference_mirror):
+    config_path = demo_run / "config/config.yaml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    # a new RM entry that is not built by demo_models (its weights are another demo RM's)
+    config["reward_models"].append(
+        {"id": "extra-llama-rm", "hf": "results/models/demo-llama-rm-a", "family": "llama", "type": "instruction-tuned", "score": "logits[:, 0]"}
+    )
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        result = run_snakemake(demo_run, "-n", "--cores", "2", "--config", f"reference_mirror={reference_mirror}")
+    finally:
+        config_path.write_text(original)
+    assert result.returncode == 0, result.stdout[-3000:]
+    # its token table and two scopes, the configured RMs' Figure 1 (2 dictionaries, 4 + 2 figures),
+    # the profiles and their figure, top-k (it reads every RM's vocab scores) and the config record
+    assert job_counts(result.stdout) == {
+        "token_table": 1,
+        "rm_scores": 2,
+        "fig1_own": 2,
+        "fig1_own_figure": 4,
+        "fig1_combined_figure": 2,
+        "rm_profiles": 1,
+        "rm_profile_figure": 1,
+        "topk": 1,
+        "config_used": 1,
+        "all": 1,
+        "total": 16,
+    }
+
+
+OWN_FIG1_STATS = [f"fig1_{corpus}_own_{part}" for corpus in ("big2", "mfd") for part in ("mixed_model", "panel_tests", "means")]
+DEMO_RMS = {"demo-llama-rm-a": "Llama", "demo-llama-rm-b": "Llama", "demo-gemma-rm-a": "Gemma", "demo-gemma-rm-b": "Gemma"}
+
+
+def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
+    stats = demo_run / "results/stats"
+    for name in OWN_FIG1_STATS:
+        published = pd.read_csv(stats / f"{name.replace('_own', '')}.csv")
+        own = pd.read_csv(stats / f"{name}.csv")
+        assert list(own.columns) == list(published.columns), name
+        assert not own.empty, name  # two families with two RMs each: every part is computed
+        read_record(stats / f"{name}.json")
+    obs = pd.read_parquet(stats / "fig1_big2_own_observations.parquet")
+    assert dict(obs.drop_duplicates("rm")[["rm", "base_model"]].values) == DEMO_RMS
+    profiles = pd.read_csv(stats / "rm_profiles.csv")
+    assert {"source", "rm", "base_model", "dictionary", "category", "framing", "median_rank", "n_ranked", "rank_fraction",
+            "percentile_among_published_gemma", "percentile_among_published_llama"} == set(profiles.columns)
+    assert profiles.groupby("source")["rm"].nunique().to_dict() == {"configured": 4, "published": 10}
+    assert profiles["rank_fraction"].between(0, 1).all()
+    for figure in ("fig1a_big2_own", "fig1b_mfd_own", "figA1a_big2_own", "figA1b_mfd_own", "fig1a_big2_combined",
+                   "fig1b_mfd_combined", "rm_profiles"):
+        for ext in ("pdf", "png"):
+            assert (demo_run / f"results/figures/{figure}.{ext}").stat().st_size > 0, figure
+
+
+def test_configured_rms_inherit_the_planted_preference_in_figure1(demo_run):
+    stats = demo_run / "results/stats"
+    fixed = pd.read_csv(stats / "fig1_big2_own_mixed_model.csv")
+    three_way = fixed[fixed["term"].str.count(":") == 2]
+    assert len(three_way) == 1 and three_way["p"].iloc[0] < 0.001, three_way
+    means = pd.read_csv(stats / "fig1_big2_own_means.csv").set_index(["framing", "category"])
+    # planted: the llama world answers positive prompts with agency words (a better, lower rank)
+    assert means.loc[("positive", "Agency"), "Llama"] < means.loc[("positive", "Agency"), "Gemma"]
+    panels = pd.read_csv(stats / "fig1_big2_own_panel_tests.csv").set_index(["category", "framing"])
+    # planted direction of Llama - Gemma per panel: Llama favours agency under positive prompts and
+    # communion under negative ones, Gemma the reverse
+    planted_sign = {("Agency", "positive"): -1, ("Communion", "negative"): -1, ("Communion", "positive"): 1, ("Agency", "negative"): 1}
+    in_direction = [
+        panel
+        for panel, sign in planted_sign.items()
+        if panels.loc[panel, "p_permutation_bonferroni"] < 0.05
+        and sign * (panels.loc[panel, "mean_Llama"] - panels.loc[panel, "mean_Gemma"]) > 0
+    ]
+    assert len(in_direction) >= 3, panels
+
+
+def test_every_demo_rm_is_identified_as_its_family(demo_run):
+    record = read_record(demo_run / "results/stats/family_identifiability.json")
+    assert {row["rm"]: row["predicted"] for row in record["configured"]} == DEMO_RMS
+    assert len(record["loo"]) == 10 and 0 <= record["loo_accuracy"] <= 1
+    assert 2 <= len(record["top_features"]) <= 3
 
 
 def test_every_job_wrote_its_declared_log(demo_run, reference_mirror):
