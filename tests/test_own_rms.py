@@ -110,7 +110,7 @@ def test_one_family_skips_mixed_model_and_panels_with_a_reason_and_writes_every_
 
 def test_a_family_of_one_rm_skips_the_mixed_model_but_not_the_panels(tmp_path):
     families = {**TWO_BY_TWO, "own-qwen": "qwen"}
-    analysis, outputs = run(tmp_path, families)
+    analysis, _ = run(tmp_path, families)
     assert analysis.mixed_model is None and "Qwen 1" in analysis.skipped["mixed_model"]
     assert not analysis.panels.empty
 
