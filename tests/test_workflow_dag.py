@@ -30,3 +30,19 @@ def test_single_figure_target_builds_only_its_ancestors(workflow_copy, reference
     assert {"fig3_figure", "fig3_data", "implicit_pair", "logprobs", "demo_models"} <= set(counts)
     assert not {"train_rm", "rm_scores", "fig1_reanalysis", "authority_boost_sft", "fig2_stats"} & set(counts)
     assert counts["implicit_pair"] == 4  # 2 demo Llama x 2 demo Gemma instruction-tuned models
+
+
+OWN_RM_RULES = {"fig1_own": 2, "fig1_own_figure": 4, "fig1_combined_figure": 2, "rm_profiles": 1, "rm_profile_figure": 1}
+
+
+def test_configured_rms_are_measured_only_with_the_dictionary_scope(workflow_copy, reference_mirror):
+    with_scope = run_snakemake(workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}")
+    assert with_scope.returncode == 0, with_scope.stdout[-3000:]
+    counts = job_counts(with_scope.stdout)
+    assert {rule: counts.get(rule) for rule in OWN_RM_RULES} == OWN_RM_RULES  # big2 and mfd, 4 + 2 + 1 figures
+    vocab_only = run_snakemake(
+        workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}", "scoring={'scopes': ['vocab']}"
+    )
+    assert vocab_only.returncode == 0, vocab_only.stdout[-3000:]
+    assert not set(OWN_RM_RULES) & set(job_counts(vocab_only.stdout))
+    assert "fig1_reanalysis" in job_counts(vocab_only.stdout)
