@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
-from rmbias.io import read_parquet, write_parquet
+from rmbias.io import InputError, read_parquet, save_pretrained_atomically, write_parquet
 from rmbias.models import ModelSpec, load_model
 from rmbias.reward_training import saved_checkpoint_steps
 from rmbias.score_shards import directory_identity
@@ -31,6 +31,24 @@ def load_checkpoint_model(base: ModelSpec, checkpoint: str | os.PathLike,
     entry's dtype with the checkpoint's LoRA adapter merged in and its trained score head, the
     pad token as in training. An ordinary ``*ForSequenceClassification`` (prefix caches work)."""
     return load_model(base, device, head="reward_model", adapter=checkpoint, pad_from_tokenizer=True)
+
+
+def export_final_checkpoint(base_entry: Mapping[str, Any], checkpoint_dir: str | os.PathLike,
+                            out_dir: str | os.PathLike, device: str | torch.device = "auto") -> Path:
+    """Write a training run's final checkpoint (highest saved step) as a plain Hugging Face
+    reward model in ``out_dir``: :func:`load_checkpoint_model` (merged on ``device``), saved atomically with its
+    tokenizer (the base's chat template included) and a provenance file naming the
+    checkpoint. A ``reward_models`` entry with ``training_run`` is scored from this directory
+    like any published RM. Returns the checkpoint exported."""
+    steps = saved_checkpoint_steps(checkpoint_dir)
+    if not steps:
+        raise InputError(f"{checkpoint_dir}: no saved checkpoint to export")
+    checkpoint = Path(checkpoint_dir) / f"checkpoint-{steps[-1]}"
+    tokenizer, model = load_checkpoint_model(ModelSpec.from_entry(base_entry), checkpoint, device)
+    save_pretrained_atomically(model, tokenizer, out_dir,
+                               provenance={"checkpoint": str(checkpoint), "step": steps[-1], "base": base_entry["id"]})
+    logger.info("exported %s (step %d) to %s", checkpoint, steps[-1], out_dir)
+    return checkpoint
 
 
 def _merged_checkpoint(base: ModelSpec, checkpoint: Path, device: torch.device) -> torch.nn.Module:

@@ -98,10 +98,12 @@ def model_entry(model_id):
 # --- Models the workflow builds: the demo world, GGUF conversions -------------
 
 # The config's models whose weights live in results/models/<id>: converted from a GGUF file
-# (rules/gguf.smk) when the entry has a gguf key, else the demo world's.
+# (rules/gguf.smk) when the entry has a gguf key, exported from a training run's final
+# checkpoint (rules/training.smk) when it has a training_run key, else the demo world's.
 BUILT_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
 GGUF_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if "gguf" in model_entry(model_id)]
-DEMO_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if model_id not in GGUF_MODEL_IDS]
+TRAINED_RM_IDS = [model_id for model_id in BUILT_MODEL_IDS if "training_run" in model_entry(model_id)]
+DEMO_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if model_id not in GGUF_MODEL_IDS + TRAINED_RM_IDS]
 
 
 # --- GPU jobs ----------------------------------------------------------------
@@ -234,6 +236,11 @@ TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
 def run_resources(wc):
     """The ``resources`` entry of the training run named by the ``run`` wildcard."""
     return RUNS[wc.run]["resources"]
+
+
+def trained_rm_run(wc):
+    """The training run whose final checkpoint is the reward model named by the ``model`` wildcard."""
+    return RUNS[RMS[wc.model]["training_run"]]
 
 
 def preference_file(wc):

@@ -129,3 +129,30 @@ rule training_dynamics:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/training_dynamics.py"
+
+
+# A reward_models entry with training_run: the run's final checkpoint, merged, as a plain reward
+# model directory that rm_scores (and every RM analysis) reads like a published one.
+rule export_trained_rm:
+    input:
+        checkpoints=lambda wc: f"results/training/{trained_rm_run(wc)['id']}/checkpoints.json",
+        model=lambda wc: model_files(trained_rm_run(wc)["base"]),
+    output:
+        directory("results/models/{model}"),
+    params:
+        base=lambda wc: LLMS[trained_rm_run(wc)["base"]],
+        checkpoint_dir=lambda wc, input: str(Path(input.checkpoints).with_name("checkpoints")),
+        device="auto",
+    wildcard_constraints:
+        model=one_of(TRAINED_RM_IDS),
+    threads: gpu_job_threads(lambda wc: trained_rm_run(wc)["resources"])
+    resources:
+        **gpu_job_resources(lambda wc: trained_rm_run(wc)["resources"]),
+    log:
+        "logs/export_trained_rm/{model}.log",
+    benchmark:
+        "results/benchmarks/export_trained_rm/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../workflow_scripts/export_trained_rm.py"

@@ -15,6 +15,11 @@ LLAMA = {"id": "llama-it", "hf": "meta-llama/Llama-3.2-3B-Instruct", "family": "
 RM = {"id": "rm", "hf": "org/rm", "family": "gemma", "type": "instruction-tuned", "score": "logits[:, 0]"}
 
 
+TRAINING = {"enabled": True, "runs": [{"id": "llama-run", "base": "llama-it", "data": {"source": "synthetic", "size": 8}}]}
+TRAINED_RM = {"id": "trained-rm", "hf": "results/models/trained-rm", "family": "llama", "type": "instruction-tuned",
+              "score": "logits[:, 0]", "training_run": "llama-run"}
+
+
 def checked(config):
     config = copy.deepcopy(config)
     validate_config(config, SCHEMA, PROMPTS)
@@ -50,6 +55,14 @@ def test_defaults_are_filled_in():
         ({"models": [LLAMA], "implicit": {"tables": [{"name": "t1", "a": "llama-it", "b": "nope"}]}}, "config error at implicit.tables[0].b: unknown id 'nope'"),
         ({"implicit": {"prompt": "greatest_forever_one"}}, "config error at implicit.prompt: unknown prompt key"),
         ({"reanalysis": {"n_permutations": 5}}, "config error at reanalysis.n_permutations"),
+        ({"models": [LLAMA], "training": TRAINING, "reward_models": [{**TRAINED_RM, "training_run": "nope"}]},
+         "config error at reward_models[0].training_run: unknown run 'nope'"),
+        ({"models": [LLAMA], "training": {**TRAINING, "enabled": False}, "reward_models": [TRAINED_RM]},
+         "config error at reward_models[0].training_run: training.enabled is false"),
+        ({"models": [LLAMA], "training": TRAINING, "reward_models": [{**TRAINED_RM, "hf": "org/rm"}]},
+         "config error at reward_models[0].hf: a training_run entry is exported into results/models/trained-rm"),
+        ({"models": [LLAMA], "training": TRAINING, "reward_models": [{**TRAINED_RM, "family": "gemma"}]},
+         "config error at reward_models[0].family: 'gemma' differs from its base 'llama-it' ('llama')"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(config, message):
@@ -57,6 +70,13 @@ def test_bad_config_is_one_line_naming_the_key(config, message):
         checked(config)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_trained_rm_entry_renders_through_its_base_chat_template():
+    base = {**LLAMA, "type": "pretrained", "chat_template": "{{ messages[0]['content'] }}"}
+    config = checked({"models": [base], "training": TRAINING,
+                      "reward_models": [{**TRAINED_RM, "type": "pretrained"}]})
+    assert config["reward_models"][0]["chat_template"] == base["chat_template"]
 
 
 def test_trust_remote_code_with_pinned_revision_is_accepted():
