@@ -75,9 +75,11 @@ rule score_checkpoints:
         checkpoints="results/training/{run}/checkpoints.json",
         model=lambda wc: model_files(RUNS[wc.run]["base"]),
         candidates=lambda wc: f"results/tokens/{RUNS[wc.run]['base']}.parquet",
+        corpora=expand("results/corpora/{dictionary}.parquet", dictionary=["big2_nouns", "big2_expanded"]),
     output:
         "results/training/{run}/scores.parquet",
     params:
+        scope=TRAINING["checkpoint_scope"],
         base=lambda wc: LLMS[RUNS[wc.run]["base"]],
         prompt_key=TRAINING["score_prompt"],
         prompt=lambda wc: PROMPTS[TRAINING["score_prompt"]],
