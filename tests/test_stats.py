@@ -340,7 +340,7 @@ def test_published_big_two_reproduces_paper_claims():
     assert means.loc[("negative", "Agency"), "Gemma"] < means.loc[("negative", "Agency"), "Llama"]
     assert means.loc[("negative", "Communion"), "Llama"] < means.loc[("negative", "Communion"), "Gemma"]
     effects = analysis.mixed_model.fixed_effects.set_index("term")
-    assert effects.loc["base_modelLlama:categoryCommunion:framingpositive", "p"] < 0.05
+    assert effects.loc["base_modelLlama:CategoryCommunion:prompt_framingnegative", "p"] < 0.05
     assert effects.loc["base_modelLlama", "df"] == 8  # 10 RMs - 1 - 1 between-RM column
     assert (analysis.panels["p_permutation_bonferroni"] < 0.05).all()
     # the paper's |d| = .40-.43 (positive framing) is the average-variance convention
