@@ -97,3 +97,20 @@ def test_every_schema_key_is_documented_in_config_readme():
     keys = schema_keys(SCHEMA)
     assert {"gpus", "scoring_batch_size", "median_rank", "rank_changes"} <= keys
     assert sorted(keys - documented) == []
+
+
+AUTHORS_FLOAT16_RMS = {
+    "Ray2333/GRM-Llama3-8B-rewardmodel-ft",
+    "Ray2333/GRM-Llama3.2-3B-rewardmodel-ft",
+    "Ray2333/GRM-gemma2-2B-rewardmodel-ft",
+    "LxzGordon/URM-LLaMa-3.1-8B",
+}
+
+
+def test_paper_config_takes_the_authors_dtypes():
+    """The authors' scoring code loads the GRM RMs (and URM) in float16, every other model in bfloat16."""
+    paper = checked(load_yaml(ROOT / "config" / "paper.yaml"))
+    dtypes = {entry["hf"]: entry["dtype"] for entry in paper["models"] + paper["reward_models"]}
+    assert {hf for hf, dtype in dtypes.items() if dtype == "float16"} == AUTHORS_FLOAT16_RMS & set(dtypes)
+    assert len(AUTHORS_FLOAT16_RMS & set(dtypes)) == 3
+    assert {dtype for hf, dtype in dtypes.items() if hf not in AUTHORS_FLOAT16_RMS} == {"bfloat16"}
