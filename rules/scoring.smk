@@ -1,4 +1,5 @@
-# Stage 2: GPU scoring, one job per model — token tables, next-token log-probabilities of
+# Stage 2: GPU scoring, one job per model — token tables, the rendered prompts (CPU: what each
+# model sees for every prompt, text and token ids), next-token log-probabilities of
 # every vocabulary token (LLMs), exhaustive token search (RMs), and the reproduction check
 # against the published scores. Resources come from each model's config entry (design §2).
 
@@ -18,6 +19,24 @@ rule token_table:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/token_table.py"
+
+
+rule rendered_prompts:
+    input:
+        lambda wc: model_files(wc.model),
+    output:
+        "results/prompts/{model}.csv",
+    params:
+        entry=lambda wc: model_entry(wc.model),
+        prompts=PROMPTS,
+    log:
+        "logs/rendered_prompts/{model}.log",
+    benchmark:
+        "results/benchmarks/rendered_prompts/{model}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/rendered_prompts.py"
 
 
 rule logprobs:

@@ -310,3 +310,20 @@ def test_published_csv_keeps_responses_verbatim(tmp_path):
     table = read_wide_scores(path)
     assert table["response"].tolist() == ["NA", "null", " Love"]
     assert table["a"].iloc[:2].tolist() == [1.5, 2.5] and np.isnan(table["a"].iloc[2])
+
+
+@pytest.mark.parametrize("arch, family", ARCHITECTURES[:2])
+def test_published_double_bos_is_honoured_by_prefix_and_naive_search(tmp_path, arch, family):
+    entry = {**save_rm(tmp_path / "rm", arch, demo.build_tokenizer(WORDS, family)), "bos": "double_as_published"}
+    naive, _ = run(entry, tmp_path / "naive", method="naive")
+    prefix, prefix_report = run(entry, tmp_path / "prefix", method="prefix")
+    single, _ = run({**entry, "bos": "single"}, tmp_path / "single", method="prefix")
+    spec = ModelSpec.from_entry(entry)
+    tokenizer = load_tokenizer(spec)
+    ids = encode_rendered(tokenizer, PROMPTS["greatest_ever_one"]["text"], RESPONSES[0], chat=spec.chat)
+    assert ids[:2] == [tokenizer.bos_token_id] * 2 and ids[2] != tokenizer.bos_token_id
+    assert prefix_report.fallback == 0
+    for key, prompt in PROMPTS.items():
+        np.testing.assert_allclose(prefix[key], naive[key], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(naive[key], single_sequence_rewards(entry, RESPONSES, prompt["text"]), rtol=0, atol=1e-5)
+        assert np.abs(prefix[key] - single[key]).max() > 1e-4  # the second BOS changes the rewards
