@@ -30,6 +30,15 @@ Prompt = str | Sequence[Mapping[str, str]]
 JINJA_TAGS = ("{{", "{%")
 BOS_MODES = ("single", "double_as_published")
 """``bos`` of a model entry: the chat template's BOS only, or the published double BOS."""
+
+
+def other_bos_mode(bos: str) -> str:
+    """The BOS mode of :data:`BOS_MODES` that is not ``bos`` (the reproduction check scores under both)."""
+    if bos not in BOS_MODES:
+        raise InputError(f"bos: {bos!r} is not one of {', '.join(BOS_MODES)}")
+    return next(mode for mode in BOS_MODES if mode != bos)
+
+
 _TEMPLATE_VARIABLES = "rmbias_chat_template_kwargs"
 _BOS_MODE = "rmbias_bos"
 

@@ -135,12 +135,43 @@ rule rm_scores_gather:
         "../workflow_scripts/rm_scores_gather.py"
 
 
+# The reproduction check's second tokenization: scoring.reproduction_sample published responses
+# on every prompt under the other BOS mode than the entry's (single vs the published double BOS).
+rule reproduction_other_bos:
+    input:
+        model=lambda wc: model_files(wc.model),
+        published=lambda wc: reference(RMS[wc.model]["published_scores"]),
+    output:
+        "results/rm_scores/reproduction/{model}.other_bos.parquet",
+    params:
+        entry=lambda wc: RMS[wc.model],
+        prompts=PROMPTS,
+        n_responses=config["scoring"]["reproduction_sample"],
+        method=config["scoring"]["method"],
+        shard_size=config["scoring"]["shard_size"],
+        shard_dir=lambda wc: f"results/rm_scores/reproduction/{wc.model}.other_bos.shards",
+    threads: gpu_job_threads(model_resources)
+    resources:
+        **gpu_job_resources(model_resources),
+    log:
+        "logs/reproduction_other_bos/{model}.log",
+    benchmark:
+        "results/benchmarks/reproduction_other_bos/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../workflow_scripts/reproduction_other_bos.py"
+
+
 rule reproduction_check:
     input:
         ours="results/rm_scores/dictionary/{model}.parquet",
+        other_bos="results/rm_scores/reproduction/{model}.other_bos.parquet",
         published=lambda wc: reference(RMS[wc.model]["published_scores"]),
     output:
         "results/stats/reproduction/{model}.csv",
+    params:
+        bos=lambda wc: RMS[wc.model]["bos"],
     log:
         "logs/reproduction_check/{model}.log",
     benchmark:
