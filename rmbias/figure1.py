@@ -20,7 +20,7 @@ from rmbias.families import family_label
 from rmbias.frames import require_columns
 from rmbias.group_tests import panel_tests
 from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
-from rmbias.mixed_model import MixedModelFit, fit_random_intercept_model
+from rmbias.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
 from rmbias.ranks import long_scores, rm_median_ranks
 from rmbias.records import entries_from_table, statistics_record, write_statistics
 
@@ -62,8 +62,12 @@ def analyse_rm_rankings(
     n_resamples: int = 9999,
     seed: int = 0,
     star_p: str = "permutation",
+    category_r_name: str = FIG1_R_NAMES["category"],
 ) -> RankingAnalysis:
     """Figure 1 end to end: ranks over every term of ``scores``, then the analysed ``categories``.
+
+    ``category_r_name`` is the category factor's name in the mixed model's terms (the
+    authors' ``Category`` for the Big Two, ``MFD_category`` for MFD2).
 
     ``categories`` (default: all) selects which categories enter the model and the panels
     after ranking (MFD2: the five ``*_Virtue``). The published R script differs for MFD2: it
@@ -76,7 +80,7 @@ def analyse_rm_rankings(
         obs = obs[obs["category"].isin(categories)].reset_index(drop=True)
     return RankingAnalysis(
         observations=obs,
-        mixed_model=fit_random_intercept_model(obs),
+        mixed_model=fit_random_intercept_model(obs, r_names={**FIG1_R_NAMES, "category": category_r_name}),
         panels=panel_tests(obs, n_resamples=n_resamples, seed=seed, star_p=star_p),
         means=mean_rank_table(obs),
     )
@@ -127,6 +131,7 @@ def reanalyse_published_scores(
         n_resamples=n_permutations,
         seed=seed,
         star_p=star_p,
+        category_r_name=FIG1_R_NAMES["category"] if mfd_scheme is None else MFD_CATEGORY_R_NAME,
     )
 
 

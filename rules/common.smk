@@ -7,7 +7,7 @@ from pathlib import Path
 from rmbias.authority_boost import authority_heldout_keys
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
 from rmbias.conversations import chat_template_text, renders_chat
-from rmbias.families import family_label
+from rmbias.families import family_label, published_rm_name
 from rmbias.io import InputError
 from rmbias.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
 
@@ -72,14 +72,6 @@ PUBLISHED_ABLATIONS = {
     for p in MANIFEST["files"]
     if p.startswith("data/reward_model_training/rank_results_")
 }
-
-
-def published_rm_name(rel_path):
-    """RewardBench model name of a published score file, e.g. Skywork_Skywork-Reward-Gemma-2-27B."""
-    stem = Path(rel_path).stem
-    for prefix in ("big2_rewards_", "MFD20_rewards_"):
-        stem = stem.removeprefix(prefix)
-    return stem
 
 
 def published_scores(corpus):

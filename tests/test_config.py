@@ -117,3 +117,30 @@ def test_every_schema_key_is_documented_in_config_readme():
     keys = schema_keys(SCHEMA)
     assert {"gpus", "scoring_batch_size", "median_rank", "rank_changes"} <= keys
     assert sorted(keys - documented) == []
+
+
+AUTHORS_FLOAT16_RMS = {
+    "Ray2333/GRM-Llama3-8B-rewardmodel-ft",
+    "Ray2333/GRM-Llama3.2-3B-rewardmodel-ft",
+    "Ray2333/GRM-gemma2-2B-rewardmodel-ft",
+    "LxzGordon/URM-LLaMa-3.1-8B",
+}
+
+
+def test_paper_config_takes_the_authors_dtypes():
+    """The authors' scoring code loads the GRM RMs (and URM) in float16, every other model in bfloat16."""
+    paper = checked(load_yaml(ROOT / "config" / "paper.yaml"))
+    dtypes = {entry["hf"]: entry["dtype"] for entry in paper["models"] + paper["reward_models"]}
+    assert {hf for hf, dtype in dtypes.items() if dtype == "float16"} == AUTHORS_FLOAT16_RMS & set(dtypes)
+    assert len(AUTHORS_FLOAT16_RMS & set(dtypes)) == 3
+    assert {dtype for hf, dtype in dtypes.items() if hf not in AUTHORS_FLOAT16_RMS} == {"bfloat16"}
+
+
+def test_paper_config_pins_the_llama_3x_template_date():
+    """Every Llama 3.1/3.2/3.3 chat entry of paper.yaml (LLMs and RMs) renders with one pinned date_string."""
+    paper = checked(load_yaml(ROOT / "config" / "paper.yaml"))
+    entries = [e for e in paper["models"] + paper["reward_models"] if e["type"] == "instruction-tuned" and e["family"] == "llama"]
+    dated = [e for e in entries if re.search(r"Llama-?3\.[123]", e["hf"], re.IGNORECASE)]
+    assert len(dated) >= 7
+    assert {e["chat_template_kwargs"].get("date_string") for e in dated} == {"26 Jul 2024"}
+    assert all(e["chat_template_kwargs"] == {} for e in paper["models"] + paper["reward_models"] if e["family"] != "llama")
