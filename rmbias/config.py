@@ -154,7 +154,8 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
 def _check_trained_reward_models(config: dict, llms: dict) -> None:
     """A ``reward_models`` entry with ``training_run`` is that run's final checkpoint: the run must
     exist and be enabled, the entry's ``hf`` is the export directory ``results/models/<id>``, its
-    family and type are its base's, and it renders through its base's chat template (copied in)."""
+    family, type, template variables and BOS mode are its base's, and it renders through its
+    base's chat template (copied in)."""
     runs = {run["id"]: run for run in config["training"]["runs"]}
     for index, entry in enumerate(config["reward_models"]):
         if "training_run" not in entry:
@@ -171,8 +172,8 @@ def _check_trained_reward_models(config: dict, llms: dict) -> None:
         base = llms.get(run["base"])
         if base is None:
             continue
-        for key in ("family", "type"):
-            if entry[key] != base[key]:
+        for key in ("family", "type", "chat_template_kwargs", "bos"):
+            if entry.get(key) != base.get(key):
                 raise InputError(f"{where}.{key}: {entry[key]!r} differs from its base {base['id']!r} ({base[key]!r})")
         if "chat_template" in base:
             entry.setdefault("chat_template", base["chat_template"])
