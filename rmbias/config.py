@@ -105,7 +105,8 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
     Cross-references: model ids are unique across ``models`` and ``reward_models``; every id a
     section names exists and is of the right kind; every prompt key a section names is in
     ``prompts``; ``trust_remote_code`` requires a pinned 40-hex ``revision``; a ``gguf`` entry's
-    ``hf`` is the directory it is converted into, ``results/models/<id>``.
+    ``hf`` is the directory it is converted into, ``results/models/<id>``, and so is a
+    ``training_run`` entry's (:func:`_check_trained_reward_models`).
     """
     validate_against_schema(config, schema, "config")
     llms = {m["id"]: m for m in config["models"]}
@@ -124,6 +125,7 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
             if "gguf" in entry and entry["hf"] != f"results/models/{entry['id']}":
                 raise InputError(f"config error at {where}.hf: a gguf entry is converted into results/models/{entry['id']}; "
                                  f"set hf to that path (got {entry['hf']!r})")
+    _check_trained_reward_models(config, llms)
     datasets = config["training"]["preference_datasets"]
     for i, run in enumerate(config["training"]["runs"]):
         data = run["data"]
@@ -147,6 +149,34 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
     for where, key in _prompt_references(config):
         if key not in prompts:
             raise InputError(f"config error at {where}: unknown prompt key {key!r} (not in config/prompts.yaml)")
+
+
+def _check_trained_reward_models(config: dict, llms: dict) -> None:
+    """A ``reward_models`` entry with ``training_run`` is that run's final checkpoint: the run must
+    exist and be enabled, the entry's ``hf`` is the export directory ``results/models/<id>``, its
+    family, type, template variables and BOS mode are its base's, and it renders through its
+    base's chat template (copied in)."""
+    runs = {run["id"]: run for run in config["training"]["runs"]}
+    for index, entry in enumerate(config["reward_models"]):
+        if "training_run" not in entry:
+            continue
+        where = f"config error at reward_models[{index}]"
+        run = runs.get(entry["training_run"])
+        if run is None:
+            raise InputError(f"{where}.training_run: unknown run {entry['training_run']!r} (not in training.runs)")
+        if not config["training"]["enabled"]:
+            raise InputError(f"{where}.training_run: training.enabled is false, so run {run['id']!r} is never trained")
+        if entry["hf"] != f"results/models/{entry['id']}":
+            raise InputError(f"{where}.hf: a training_run entry is exported into results/models/{entry['id']}; "
+                             f"set hf to that path (got {entry['hf']!r})")
+        base = llms.get(run["base"])
+        if base is None:
+            continue
+        for key in ("family", "type", "chat_template_kwargs", "bos"):
+            if entry.get(key) != base.get(key):
+                raise InputError(f"{where}.{key}: {entry[key]!r} differs from its base {base['id']!r} ({base[key]!r})")
+        if "chat_template" in base:
+            entry.setdefault("chat_template", base["chat_template"])
 
 
 def _model_references(config: dict, llms: dict, rms: dict):

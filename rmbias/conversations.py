@@ -8,6 +8,14 @@ the prompt, then one space and the response.
 
 Every stage renders through this module: log-probabilities, exhaustive token search,
 reward-model training, the authority SFT and the demo build.
+
+A model entry's rendering options travel with its tokenizer (:func:`set_rendering_options`,
+called by :func:`rmbias.models.load_tokenizer`), so every render and encode through that
+tokenizer honours them: the chat template's variables (``chat_template_kwargs``, e.g. a pinned
+``date_string`` for the Llama 3.x templates, which otherwise print the day of the run) and the
+BOS mode (``bos``: ``single``, the template's own BOS; ``double_as_published``, the tokenizer's
+special tokens added to the rendered chat as well, as the authors' FAccT scoring code did, so
+Llama-3 and Gemma-2 see two BOS tokens).
 """
 
 from __future__ import annotations
@@ -20,6 +28,44 @@ from rmbias.io import InputError, read_text_utf8
 
 Prompt = str | Sequence[Mapping[str, str]]
 JINJA_TAGS = ("{{", "{%")
+BOS_MODES = ("single", "double_as_published")
+"""``bos`` of a model entry: the chat template's BOS only, or the published double BOS."""
+
+
+def other_bos_mode(bos: str) -> str:
+    """The BOS mode of :data:`BOS_MODES` that is not ``bos`` (the reproduction check scores under both)."""
+    if bos not in BOS_MODES:
+        raise InputError(f"bos: {bos!r} is not one of {', '.join(BOS_MODES)}")
+    return next(mode for mode in BOS_MODES if mode != bos)
+
+
+_TEMPLATE_VARIABLES = "rmbias_chat_template_kwargs"
+_BOS_MODE = "rmbias_bos"
+
+
+def set_rendering_options(tokenizer: Any, template_variables: Mapping[str, Any] | None = None,
+                          bos: str = BOS_MODES[0]) -> Any:
+    """Attach an entry's rendering options to ``tokenizer`` (returned): ``template_variables``
+    go to every ``apply_chat_template`` call, ``bos`` (one of :data:`BOS_MODES`) decides whether
+    :func:`encode` adds special tokens to chat-rendered text."""
+    if bos not in BOS_MODES:
+        raise InputError(f"bos: {bos!r} is not one of {', '.join(BOS_MODES)}")
+    setattr(tokenizer, _TEMPLATE_VARIABLES, dict(template_variables or {}))
+    setattr(tokenizer, _BOS_MODE, bos)
+    return tokenizer
+
+
+def rendering_options(tokenizer: Any) -> tuple[dict[str, Any], str]:
+    """(template variables, BOS mode) of ``tokenizer``: what :func:`set_rendering_options` attached, else none and ``single``."""
+    return dict(getattr(tokenizer, _TEMPLATE_VARIABLES, {})), getattr(tokenizer, _BOS_MODE, BOS_MODES[0])
+
+
+def _apply_chat_template(tokenizer: Any, conversations: Any, *, add_generation_prompt: bool) -> Any:
+    """The one ``apply_chat_template`` call (text, not ids), with the tokenizer's template variables."""
+    require_chat_template(tokenizer, "render")
+    variables, _ = rendering_options(tokenizer)
+    return tokenizer.apply_chat_template(conversations, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                         **variables)
 
 
 def renders_chat(model_type: str, chat_template: str | None) -> bool:
@@ -65,8 +111,7 @@ def render(tokenizer: Any, prompt: Prompt, response: str | None = None, *, chat:
         return render_responses(tokenizer, prompt, [response], chat=chat)[0]
     if not chat:
         return _plain_prompt(prompt)
-    require_chat_template(tokenizer, "render")
-    return tokenizer.apply_chat_template(prompt_messages(prompt), tokenize=False, add_generation_prompt=True)
+    return _apply_chat_template(tokenizer, prompt_messages(prompt), add_generation_prompt=True)
 
 
 def render_responses(tokenizer: Any, prompt: Prompt, responses: Sequence[str], *, chat: bool) -> list[str]:
@@ -74,19 +119,20 @@ def render_responses(tokenizer: Any, prompt: Prompt, responses: Sequence[str], *
     if not chat:
         text = _plain_prompt(prompt)
         return [f"{text} {response}" for response in responses]
-    require_chat_template(tokenizer, "render")
     messages = prompt_messages(prompt)
     conversations = [[*messages, {"role": "assistant", "content": response}] for response in responses]
-    return tokenizer.apply_chat_template(conversations, tokenize=False) if conversations else []
+    return _apply_chat_template(tokenizer, conversations, add_generation_prompt=False) if conversations else []
 
 
 def encode(tokenizer: Any, texts: Sequence[str], *, chat: bool) -> list[list[int]]:
     """Token ids of rendered ``texts``.
 
     A chat template already writes the special tokens it wants (e.g. ``<bos>``), so the
-    tokenizer adds them only to plain text.
+    tokenizer adds them only to plain text, unless the tokenizer's BOS mode is
+    ``double_as_published`` (:func:`set_rendering_options`): then to chat text too.
     """
-    return tokenizer(list(texts), add_special_tokens=not chat)["input_ids"]
+    _, bos = rendering_options(tokenizer)
+    return tokenizer(list(texts), add_special_tokens=not chat or bos == "double_as_published")["input_ids"]
 
 
 def encode_rendered(tokenizer: Any, prompt: Prompt, response: str | None = None, *, chat: bool) -> list[int]:

@@ -8,7 +8,12 @@ their name (:func:`family_of_published_rm`).
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from rmbias.io import InputError
+
+PUBLISHED_SCORE_PREFIXES = ("big2_rewards_", "MFD20_rewards_")
+"""File-name prefixes of the published RM score files (before the RewardBench model name)."""
 
 PUBLISHED_RM_FAMILIES: tuple[str, ...] = ("gemma", "llama", "qwen")
 """The families of the paper's published reward models (Figure 1, Figure 4b)."""
@@ -35,3 +40,12 @@ def family_of_published_rm(name: str) -> str:
             f"model {name!r}: cannot tell its base model (expected exactly one of {', '.join(PUBLISHED_RM_FAMILIES)} in the name)"
         )
     return family_label(matches[0])
+
+
+def published_rm_name(path: str) -> str:
+    """RewardBench model name of a published score file (a manifest path),
+    ``.../big2_rewards_Skywork_Skywork-Reward-Gemma-2-27B.csv`` -> ``Skywork_Skywork-Reward-Gemma-2-27B``."""
+    stem = PurePosixPath(path).stem
+    for prefix in PUBLISHED_SCORE_PREFIXES:
+        stem = stem.removeprefix(prefix)
+    return stem

@@ -25,7 +25,7 @@ from rmbias.families import family_label, family_of_published_rm
 from rmbias.frames import require_columns
 from rmbias.group_tests import panel_test_columns, panel_tests
 from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
-from rmbias.mixed_model import MixedModelFit, fit_random_intercept_model
+from rmbias.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
 from rmbias.ranks import long_scores, rm_median_ranks
 from rmbias.records import entries_from_table, statistics_record, write_statistics
 
@@ -110,10 +110,18 @@ def analysis_gaps(obs: pd.DataFrame, levels: tuple[str, str] = CONTRAST) -> dict
 
 
 def analyse_observations(
-    obs: pd.DataFrame, n_resamples: int = 9999, seed: int = 0, star_p: str = "permutation"
+    obs: pd.DataFrame,
+    n_resamples: int = 9999,
+    seed: int = 0,
+    star_p: str = "permutation",
+    category_r_name: str = FIG1_R_NAMES["category"],
 ) -> RankingAnalysis:
     """Mixed model, panel tests and means of Figure 1 observations (:func:`figure1_observations`);
-    the parts :func:`analysis_gaps` rules out are skipped, with the reason in ``skipped``."""
+    the parts :func:`analysis_gaps` rules out are skipped, with the reason in ``skipped``.
+
+    ``category_r_name`` is the category factor's name in the mixed model's terms (the
+    authors' ``Category`` for the Big Two, ``MFD_category`` for MFD2; :func:`category_r_name`).
+    """
     skipped = analysis_gaps(obs)
     panels = (
         pd.DataFrame(columns=panel_test_columns())
@@ -122,11 +130,19 @@ def analyse_observations(
     )
     return RankingAnalysis(
         observations=obs,
-        mixed_model=None if "mixed_model" in skipped else fit_random_intercept_model(obs),
+        mixed_model=None
+        if "mixed_model" in skipped
+        else fit_random_intercept_model(obs, r_names={**FIG1_R_NAMES, "category": category_r_name}),
         panels=panels,
         means=mean_rank_table(obs),
         skipped=skipped,
     )
+
+
+def category_r_name(mfd_scheme: str | None) -> str:
+    """The mixed model's name of the category factor: ``Category`` (Big Two, ``mfd_scheme`` None)
+    or ``MFD_category`` (MFD2), as in the authors' R models."""
+    return FIG1_R_NAMES["category"] if mfd_scheme is None else MFD_CATEGORY_R_NAME
 
 
 def analysis_corpus(corpus: pd.DataFrame, mfd_scheme: str | None) -> tuple[pd.DataFrame, list[str]]:
@@ -164,7 +180,9 @@ def reanalyse_published_scores(
     corpus, categories = analysis_corpus(read_parquet(corpus_path, columns=["term", "category", "dictionary"]), mfd_scheme)
     wide = {rm: read_wide_scores(path, list(prompts)) for rm, path in score_paths.items()}
     obs = figure1_observations(wide, {rm: family_of_published_rm(rm) for rm in wide}, corpus, prompts, categories)
-    return analyse_observations(obs, n_resamples=n_permutations, seed=seed, star_p=star_p)
+    return analyse_observations(
+        obs, n_resamples=n_permutations, seed=seed, star_p=star_p, category_r_name=category_r_name(mfd_scheme)
+    )
 
 
 def read_own_scores(path: str | Path, prompt_keys: Sequence[str], terms: Sequence[str], dictionary: str) -> pd.DataFrame:
@@ -218,7 +236,9 @@ def analyse_own_scores(
     terms = corpus["term"].unique()
     wide = {rm: read_own_scores(path, list(prompts), terms, dictionary) for rm, path in score_paths.items()}
     obs = figure1_observations(wide, {rm: family_label(families[rm]) for rm in wide}, corpus, prompts, categories)
-    return analyse_observations(obs, n_resamples=n_permutations, seed=seed, star_p=star_p)
+    return analyse_observations(
+        obs, n_resamples=n_permutations, seed=seed, star_p=star_p, category_r_name=category_r_name(mfd_scheme)
+    )
 
 
 def mixed_model_record(fit: MixedModelFit, analysis: str) -> dict:

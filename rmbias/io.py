@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -69,12 +69,16 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def save_pretrained_atomically(model, tokenizer, directory: str | os.PathLike) -> None:
+def save_pretrained_atomically(model, tokenizer, directory: str | os.PathLike,
+                               provenance: Mapping[str, Any] | None = None) -> None:
     """``save_pretrained`` a Hugging Face model and its tokenizer into ``directory`` through
-    :func:`atomic_directory`, so a killed job never leaves a half-written model behind."""
+    :func:`atomic_directory`, so a killed job never leaves a half-written model behind;
+    ``provenance`` (where the weights came from) is written beside them as ``rmbias_provenance.json``."""
     with atomic_directory(directory) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        if provenance is not None:
+            write_json(provenance, Path(tmp) / "rmbias_provenance.json")
 
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -1,9 +1,13 @@
 """The REML random-intercept model of Figure 1, reported like R's ``summary(nlme::lme(...))``.
 
 :func:`fit_random_intercept_model` fits ``median_rank ~ base_model * category * framing +
-(1 | rm)`` with statsmodels' ``mixedlm``; coefficient names follow R's treatment coding
-(:func:`r_term_name`) and degrees of freedom follow nlme's rule (:func:`nlme_fixed_effect_df`),
-so every number can be compared with ``nlme::lme`` (``tests/test_stats_r.py`` does).
+(1 | rm)`` with statsmodels' ``mixedlm`` in the authors' parameterization (their R script's
+``lme(sum_value ~ base_model*Category*prompt_framing, random = ~1|model_id)``: reference levels
+Gemma, the alphabetically first category, positive framing) and names each coefficient as R
+prints it with the authors' variable names (:func:`r_term_name`, e.g.
+``base_modelLlama:CategoryCommunion:prompt_framingnegative``). Degrees of freedom follow nlme's
+rule (:func:`nlme_fixed_effect_df`), so every number can be laid beside ``nlme::lme``'s output
+(``tests/test_stats_r.py`` does).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,7 +26,19 @@ from rmbias.frames import require_columns
 from rmbias.io import InputError
 
 FIG1_FACTORS = ("base_model", "category", "framing")
-"""The crossed fixed factors of the Figure 1 model."""
+"""The crossed fixed factors of the Figure 1 model (data columns)."""
+
+FIG1_R_NAMES = {"base_model": "base_model", "category": "Category", "framing": "prompt_framing"}
+"""The authors' R variable name of each Figure 1 factor (Big Two; their MFD model names the
+category ``MFD_category``, :data:`MFD_CATEGORY_R_NAME`). Term names are built from these."""
+
+MFD_CATEGORY_R_NAME = "MFD_category"
+"""The authors' R name of the category factor of the MFD2 model."""
+
+FIG1_REFERENCE_LEVELS = {"framing": "positive"}
+"""Reference levels of the Figure 1 factors that are not R's alphabetical default: the authors
+declare ``prompt_framing`` with levels ``c("positive", "negative")``. Base model (Gemma) and
+category (Agency; Authority / Authority_Virtue for MFD2) keep the alphabetically first level."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +46,7 @@ class MixedModelFit:
     """REML random-intercept fit, reported like R's ``summary(nlme::lme(...))``.
 
     ``fixed_effects``: one row per coefficient, columns ``term`` (R's name, e.g.
-    ``base_modelLlama:categoryCommunion``), ``estimate``, ``se``, ``df``, ``t``, ``p``
+    ``base_modelLlama:CategoryCommunion``), ``estimate``, ``se``, ``df``, ``t``, ``p``
     (two-sided, t distribution with nlme's df). Variances are in squared response units.
     """
 
@@ -71,7 +87,7 @@ def nlme_fixed_effect_df(design: np.ndarray, groups: Sequence) -> np.ndarray:
 
 
 def r_term_name(patsy_name: str) -> str:
-    """``base_model[T.Llama]:framing[T.positive]`` -> ``base_modelLlama:framingpositive``."""
+    """``base_model[T.Llama]:prompt_framing[T.negative]`` -> ``base_modelLlama:prompt_framingnegative``."""
     if patsy_name == "Intercept":
         return "(Intercept)"
     return re.sub(r"([A-Za-z_][A-Za-z0-9_.]*)\[T\.([^\]]*)\]", r"\1\2", patsy_name)
@@ -105,19 +121,29 @@ def fit_random_intercept_model(
     response: str = "median_rank",
     factors: Sequence[str] = FIG1_FACTORS,
     group: str = "rm",
+    reference_levels: Mapping[str, str] = FIG1_REFERENCE_LEVELS,
+    r_names: Mapping[str, str] = FIG1_R_NAMES,
 ) -> MixedModelFit:
     """Fit ``response ~ f1 * f2 * ... + (1 | group)`` by REML (statsmodels ``mixedlm``).
 
-    Factors use treatment coding with R's default reference level (the alphabetically first:
-    Gemma, the first category, negative), so coefficient names read as in R. Degrees of
+    Factors use treatment coding; a factor's reference level is ``reference_levels[factor]``
+    when given (entries for factors not in ``factors`` are ignored), else R's default, the
+    alphabetically first level. ``r_names`` maps a data column to the variable name R's
+    formula uses (default: the column name), so terms read as R prints them. Degrees of
     freedom follow :func:`nlme_fixed_effect_df`; p-values are two-sided from the t
     distribution with those df (not statsmodels' normal z).
     """
     require_columns(data, [response, group, *factors], "mixed-model input")
-    frame = data[[response, group, *factors]].copy()
+    names = {factor: r_names.get(factor, factor) for factor in factors}
+    frame = data[[response, group]].copy()
     for factor in factors:
-        frame[factor] = pd.Categorical(frame[factor].astype(str), categories=sorted(frame[factor].astype(str).unique()))
-    formula = f"{response} ~ {' * '.join(factors)}"
+        values = data[factor].astype(str)
+        levels = sorted(values.unique())
+        reference = reference_levels.get(factor, levels[0])
+        if reference not in levels:
+            raise InputError(f"mixed model: reference level {reference!r} of {factor!r} is not among its levels {levels}")
+        frame[names[factor]] = pd.Categorical(values, categories=[reference, *(level for level in levels if level != reference)])
+    formula = f"{response} ~ {' * '.join(names[factor] for factor in factors)}"
     model = smf.mixedlm(formula, frame, groups=frame[group])
     result, fit_warnings = _best_reml_fit(model)
     df = nlme_fixed_effect_df(model.exog, model.groups)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import peft
@@ -21,7 +21,9 @@ import torch
 import transformers
 
 from rmbias.config import require_pinned_revision, schema_defaults
-from rmbias.conversations import chat_template_text, renders_chat, require_chat_template
+from rmbias.conversations import (
+    BOS_MODES, chat_template_text, renders_chat, require_chat_template, set_rendering_options,
+)
 from rmbias.io import InputError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class ModelSpec:
     template, or its file read relative to the working directory). ``gguf_file`` names a GGUF
     file inside the directory ``hf`` to load instead of a Hugging Face checkpoint; only the GGUF
     conversion (:mod:`rmbias.gguf`) sets it, a config entry's ``gguf`` key being its source.
+    ``chat_template_kwargs`` are variables handed to the chat template at every render (e.g.
+    ``{"date_string": "26 Jul 2024"}``); ``bos`` is the BOS mode of
+    :data:`rmbias.conversations.BOS_MODES`. Both reach the renderer through
+    :func:`load_tokenizer`.
     """
 
     id: str
@@ -63,6 +69,8 @@ class ModelSpec:
     scoring_batch_size: int
     chat_template: str | None = None
     gguf_file: str | None = None
+    chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    bos: str = BOS_MODES[0]
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> "ModelSpec":
@@ -92,11 +100,17 @@ class ModelSpec:
         chat_template = entry.get("chat_template")
         if chat_template is not None:
             chat_template = chat_template_text(chat_template)
+        chat_template_kwargs = entry.get("chat_template_kwargs") or {}
+        if not isinstance(chat_template_kwargs, Mapping):
+            raise InputError(f"model {model_id}: 'chat_template_kwargs' must be a mapping of template variables")
+        bos = entry.get("bos") or defaults["bos"]
+        _require_choice(model_id, "bos", bos, BOS_MODES)
         return cls(
             id=model_id, hf=entry["hf"], revision=revision, family=entry["family"],
             kind=entry["kind"], type=entry["type"], dtype=dtype,
             device_map=entry.get("device_map"), trust_remote_code=trust_remote_code,
-            score=score, chat_template=chat_template, **batch_sizes,
+            score=score, chat_template=chat_template, chat_template_kwargs=dict(chat_template_kwargs), bos=bos,
+            **batch_sizes,
         )
 
     @property
@@ -147,9 +161,11 @@ def _pretrained_kwargs(spec: ModelSpec) -> dict[str, Any]:
 
 
 def load_tokenizer(spec: ModelSpec) -> transformers.PreTrainedTokenizerBase:
-    """The model's tokenizer, with the entry's ``chat_template`` when it gives one; an entry that
-    renders with a chat template must come with one."""
-    tokenizer = transformers.AutoTokenizer.from_pretrained(spec.hf, **_pretrained_kwargs(spec))
+    """The model's tokenizer, with the entry's ``chat_template`` when it gives one and its
+    rendering options (template variables, BOS mode; :func:`rmbias.conversations.set_rendering_options`);
+    an entry that renders with a chat template must come with one."""
+    tokenizer = set_rendering_options(transformers.AutoTokenizer.from_pretrained(spec.hf, **_pretrained_kwargs(spec)),
+                                      spec.chat_template_kwargs, spec.bos)
     if spec.chat_template is not None:
         tokenizer.chat_template = spec.chat_template
     if spec.chat:

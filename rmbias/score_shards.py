@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from rmbias.conversations import BOS_MODES
 from rmbias.io import parquet_is_complete, read_parquet
 from rmbias.models import ModelSpec
 
@@ -45,8 +46,12 @@ def directory_identity(directory: str | os.PathLike) -> list[Any]:
 def model_identity(spec: ModelSpec) -> list[Any]:
     """What determines a model's rewards besides the prompt and response: its entry's hf, revision,
     dtype, type and score, and, for a local directory, :func:`directory_identity` (so a model
-    rebuilt at the same path is a different model)."""
-    return [spec.hf, spec.revision, spec.dtype, spec.type, spec.score, *directory_identity(spec.hf)]
+    rebuilt at the same path is a different model); its rendering options (template variables,
+    BOS mode) only when they differ from the defaults, so shards of a default entry keep their names."""
+    rendering = [{"chat_template_kwargs": dict(spec.chat_template_kwargs), "bos": spec.bos}]
+    default_rendering = not spec.chat_template_kwargs and spec.bos == BOS_MODES[0]
+    return [spec.hf, spec.revision, spec.dtype, spec.type, spec.score, *directory_identity(spec.hf),
+            *([] if default_rendering else rendering)]
 
 
 def plan_shards(shard_dir: str | os.PathLike, spec: ModelSpec, method: str, prompts: Mapping[str, str],

@@ -46,10 +46,11 @@ from tqdm import tqdm
 
 from rmbias.batching import right_pad
 from rmbias.config import schema_defaults
-from rmbias.conversations import encode, encode_rendered, render_responses
-from rmbias.io import InputError, read_parquet, write_parquet
+from rmbias.conversations import encode, encode_rendered, other_bos_mode, render_responses
+from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
 from rmbias.models import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
 from rmbias.prefix_attention import SharedPrefix, attention_over_shared_prefix
+from rmbias.reproduction import sample_responses
 from rmbias.score_shards import Shard, plan_shards, read_shard
 
 logger = logging.getLogger(__name__)
@@ -365,4 +366,19 @@ def write_rm_scores(entry: Mapping[str, Any], prompts: Mapping[str, Any], candid
     candidates = candidates_from_table(read_parquet(candidates_path), scope)
     wide, _ = score_candidates(entry, prompts, candidates, shard_dir, method=method, batch_size=batch_size,
                                shard_size=shard_size, device=device)
+    write_parquet(wide, out_path)
+
+
+def write_other_bos_scores(entry: Mapping[str, Any], prompts: Mapping[str, Any], published_path: str | os.PathLike,
+                           n_responses: int, out_path: str | os.PathLike, shard_dir: str | os.PathLike, *,
+                           method: str = "prefix", shard_size: int | None = None, device: str = "auto",
+                           threads: int = 1) -> None:
+    """Score ``n_responses`` of the published responses (:func:`rmbias.reproduction.sample_responses`)
+    on every prompt with the RM of ``entry`` under the other BOS mode than the entry's, and write
+    the wide table to ``out_path``: the reproduction check's second tokenization."""
+    torch.set_num_threads(threads)
+    spec = ModelSpec.from_entry(entry)
+    candidates = sample_responses(read_wide_scores(published_path), n_responses)
+    wide, _ = score_candidates({**entry, "bos": other_bos_mode(spec.bos)}, prompts, candidates, shard_dir,
+                               method=method, shard_size=shard_size, device=device)
     write_parquet(wide, out_path)

@@ -1,4 +1,5 @@
-"""Token tables: every token of a vocabulary as the response string it stands for (design §3).
+"""Token tables: every token of a vocabulary as the response string it stands for (design §3),
+and the record of every rendered prompt a model sees.
 
 The table is what the exhaustive token search iterates over and what joins vocabularies of
 different model families: tokens are matched across tokenizers by their decoded string,
@@ -12,9 +13,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from rmbias.conversations import encode_rendered, render
 from rmbias.corpora import normalize_term
-from rmbias.io import write_parquet
-from rmbias.models import ModelSpec, load_tokenizer
+from rmbias.io import write_csv, write_parquet
+from rmbias.models import ModelSpec, load_tokenizer, prompt_texts
 
 TOKEN_TABLE_COLUMNS = ["token_id", "piece", "decoded", "norm"]
 
@@ -63,3 +65,28 @@ def vocab_intersection(a: pd.DataFrame, b: pd.DataFrame, suffixes: tuple[str, st
 def write_token_table(entry: Mapping[str, Any], out_path: str | os.PathLike) -> None:
     """Build the token table of the model ``entry``'s tokenizer and write it to ``out_path`` (parquet)."""
     write_parquet(token_table(load_tokenizer(ModelSpec.from_entry(entry))), out_path)
+
+
+RENDERED_PROMPT_COLUMNS = ["model", "prompt", "text", "n_tokens", "token_ids"]
+
+
+def rendered_prompts(tokenizer: Any, spec: ModelSpec, prompts: Mapping[str, Any]) -> pd.DataFrame:
+    """What ``spec``'s model sees for each prompt before a response: the rendered text and its token ids.
+
+    Built with the functions the log-probabilities and the search use (:func:`rmbias.conversations.render`,
+    :func:`rmbias.conversations.encode_rendered`), through a tokenizer carrying the entry's rendering
+    options. One row per prompt key, columns :data:`RENDERED_PROMPT_COLUMNS` (``token_ids``
+    space-separated).
+    """
+    rows = []
+    for key, text in prompt_texts(prompts).items():
+        ids = encode_rendered(tokenizer, text, chat=spec.chat)
+        rows.append({"model": spec.id, "prompt": key, "text": render(tokenizer, text, chat=spec.chat),
+                     "n_tokens": len(ids), "token_ids": " ".join(map(str, ids))})
+    return pd.DataFrame(rows, columns=RENDERED_PROMPT_COLUMNS)
+
+
+def write_rendered_prompts(entry: Mapping[str, Any], prompts: Mapping[str, Any], out_path: str | os.PathLike) -> None:
+    """:func:`rendered_prompts` of the model ``entry`` (its tokenizer only), written as CSV to ``out_path``."""
+    spec = ModelSpec.from_entry(entry)
+    write_csv(rendered_prompts(load_tokenizer(spec), spec, prompts), out_path)

@@ -30,8 +30,9 @@ def top_k_by_category(
     first, position 1..k); for each category: ``count`` of top-k tokens whose normalized form
     is in that category, and their ``mean_rank`` (mean position, NaN when none).
     Returns (per RM: ``rm, base_model, category, count, mean_rank``; per base model:
-    ``base_model, category, mean_count, mean_rank`` = mean of counts and NaN-ignoring mean
-    of the per-RM mean ranks).
+    ``base_model, category, mean_count, mean_rank, n_rms, rms`` = mean of counts, NaN-ignoring
+    mean of the per-RM mean ranks, and how many and which RMs (ids joined by ``;``) entered
+    those means).
     """
     require_columns(scores, ["rm", "decoded", "score"], "top-k input")
     categories = sorted(set(category_by_token.values()))
@@ -53,9 +54,26 @@ def top_k_by_category(
             )
     per_rm = pd.DataFrame(rows)
     per_family = per_rm.groupby(["base_model", "category"], as_index=False).agg(
-        mean_count=("count", "mean"), mean_rank=("mean_rank", "mean")
+        mean_count=("count", "mean"), mean_rank=("mean_rank", "mean"), n_rms=("rm", "nunique"),
+        rms=("rm", lambda rms: ";".join(sorted(set(rms)))),
     )
     return per_rm, per_family
+
+
+def paper_rm_coverage(paper_rms: Sequence[str], published_name_of: Mapping[str, str | None]) -> dict[str, object]:
+    """Which of the paper's RMs the top-k means cover.
+
+    ``paper_rms``: the published RM names (the paper's RMs); ``published_name_of``: configured
+    RM id → the published name it reproduces (its ``published_scores``), or None. Returns
+    ``{"paper_rms": n, "averaged": [{rm, published}], "not_averaged": [published names no
+    configured RM reproduces]}``.
+    """
+    covered = {name for name in published_name_of.values() if name is not None}
+    return {
+        "paper_rms": len(paper_rms),
+        "averaged": [{"rm": rm, "published": name} for rm, name in sorted(published_name_of.items())],
+        "not_averaged": sorted(set(paper_rms) - covered),
+    }
 
 
 def topk_analysis(
@@ -81,16 +99,23 @@ def topk_analysis(
     return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k)
 
 
-def topk_statistics(per_rm_csv: str | Path, per_family_csv: str | Path, json_path: str | Path, **analysis: object) -> None:
+def topk_statistics(per_rm_csv: str | Path, per_family_csv: str | Path, json_path: str | Path,
+                    paper_rms: Sequence[str] = (), published_name_of: Mapping[str, str | None] | None = None,
+                    **analysis: object) -> None:
     """The ``topk`` job: :func:`topk_analysis` (``analysis`` are its arguments), written as two CSVs
-    and a record (no test) whose ``per_rm`` and ``per_family`` hold the same rows and
-    ``parameters`` the prompt and k."""
+    and a record (no test) whose ``per_rm`` and ``per_family`` hold the same rows, ``parameters``
+    the prompt and k, ``rms_per_family`` the RMs each family's means average and
+    ``paper_rm_coverage`` :func:`paper_rm_coverage` of ``paper_rms`` and ``published_name_of``
+    (default: no configured RM reproduces a published one)."""
     per_rm, per_family = topk_analysis(**analysis)
+    published_name_of = published_name_of or dict.fromkeys(analysis["score_paths"])
     record = statistics_record(
         "topk",
         f"category counts among each RM's top {analysis['k']} shared-vocabulary tokens for prompt {analysis['prompt']} (no test)",
         [],
         parameters={"prompt": analysis["prompt"], "k": analysis["k"]},
+        rms_per_family={family: sorted(rms["rm"].unique()) for family, rms in per_rm.groupby("base_model")},
+        paper_rm_coverage=paper_rm_coverage(paper_rms, published_name_of),
         per_rm=per_rm.to_dict(orient="records"),
         per_family=per_family.to_dict(orient="records"),
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from rmbias.authority_boost import authority_heldout_keys
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
 from rmbias.conversations import chat_template_text, renders_chat
-from rmbias.families import family_label
+from rmbias.families import family_label, published_rm_name
 from rmbias.io import InputError
 from rmbias.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
 
@@ -74,14 +74,6 @@ PUBLISHED_ABLATIONS = {
 }
 
 
-def published_rm_name(rel_path):
-    """RewardBench model name of a published score file, e.g. Skywork_Skywork-Reward-Gemma-2-27B."""
-    stem = Path(rel_path).stem
-    for prefix in ("big2_rewards_", "MFD20_rewards_"):
-        stem = stem.removeprefix(prefix)
-    return stem
-
-
 def published_scores(corpus):
     """{RM name: local path} of the published score files of one reanalysis corpus (big2 | mfd)."""
     return {
@@ -98,10 +90,12 @@ def model_entry(model_id):
 # --- Models the workflow builds: the demo world, GGUF conversions -------------
 
 # The config's models whose weights live in results/models/<id>: converted from a GGUF file
-# (rules/gguf.smk) when the entry has a gguf key, else the demo world's.
+# (rules/gguf.smk) when the entry has a gguf key, exported from a training run's final
+# checkpoint (rules/training.smk) when it has a training_run key, else the demo world's.
 BUILT_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] == f"results/models/{m['id']}"]
 GGUF_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if "gguf" in model_entry(model_id)]
-DEMO_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if model_id not in GGUF_MODEL_IDS]
+TRAINED_RM_IDS = [model_id for model_id in BUILT_MODEL_IDS if "training_run" in model_entry(model_id)]
+DEMO_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if model_id not in GGUF_MODEL_IDS + TRAINED_RM_IDS]
 
 
 # --- GPU jobs ----------------------------------------------------------------
@@ -234,6 +228,11 @@ TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
 def run_resources(wc):
     """The ``resources`` entry of the training run named by the ``run`` wildcard."""
     return RUNS[wc.run]["resources"]
+
+
+def trained_rm_run(wc):
+    """The training run whose final checkpoint is the reward model named by the ``model`` wildcard."""
+    return RUNS[RMS[wc.model]["training_run"]]
 
 
 def preference_file(wc):

@@ -144,7 +144,8 @@ def scoring_targets():
     logprobs = [f"results/logprobs/{m}.parquet" for m in LLMS]
     scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
     checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
-    return logprobs + scores + checks
+    prompts = [f"results/prompts/{m}.csv" for m in [*LLMS, *RMS]]
+    return logprobs + scores + checks + prompts
 
 
 def base_model_targets():

@@ -1,4 +1,5 @@
-# Stage 2: GPU scoring, one job per model — token tables, next-token log-probabilities of
+# Stage 2: GPU scoring, one job per model — token tables, the rendered prompts (CPU: what each
+# model sees for every prompt, text and token ids), next-token log-probabilities of
 # every vocabulary token (LLMs), exhaustive token search (RMs), and the reproduction check
 # against the published scores. Resources come from each model's config entry (design §2).
 
@@ -18,6 +19,24 @@ rule token_table:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/token_table.py"
+
+
+rule rendered_prompts:
+    input:
+        lambda wc: model_files(wc.model),
+    output:
+        "results/prompts/{model}.csv",
+    params:
+        entry=lambda wc: model_entry(wc.model),
+        prompts=PROMPTS,
+    log:
+        "logs/rendered_prompts/{model}.log",
+    benchmark:
+        "results/benchmarks/rendered_prompts/{model}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/rendered_prompts.py"
 
 
 rule logprobs:
@@ -116,12 +135,43 @@ rule rm_scores_gather:
         "../workflow_scripts/rm_scores_gather.py"
 
 
+# The reproduction check's second tokenization: scoring.reproduction_sample published responses
+# on every prompt under the other BOS mode than the entry's (single vs the published double BOS).
+rule reproduction_other_bos:
+    input:
+        model=lambda wc: model_files(wc.model),
+        published=lambda wc: reference(RMS[wc.model]["published_scores"]),
+    output:
+        "results/rm_scores/reproduction/{model}.other_bos.parquet",
+    params:
+        entry=lambda wc: RMS[wc.model],
+        prompts=PROMPTS,
+        n_responses=config["scoring"]["reproduction_sample"],
+        method=config["scoring"]["method"],
+        shard_size=config["scoring"]["shard_size"],
+        shard_dir=lambda wc: f"results/rm_scores/reproduction/{wc.model}.other_bos.shards",
+    threads: gpu_job_threads(model_resources)
+    resources:
+        **gpu_job_resources(model_resources),
+    log:
+        "logs/reproduction_other_bos/{model}.log",
+    benchmark:
+        "results/benchmarks/reproduction_other_bos/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../workflow_scripts/reproduction_other_bos.py"
+
+
 rule reproduction_check:
     input:
         ours="results/rm_scores/dictionary/{model}.parquet",
+        other_bos="results/rm_scores/reproduction/{model}.other_bos.parquet",
         published=lambda wc: reference(RMS[wc.model]["published_scores"]),
     output:
         "results/stats/reproduction/{model}.csv",
+    params:
+        bos=lambda wc: RMS[wc.model]["bos"],
     log:
         "logs/reproduction_check/{model}.log",
     benchmark:

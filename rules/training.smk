@@ -75,9 +75,11 @@ rule score_checkpoints:
         checkpoints="results/training/{run}/checkpoints.json",
         model=lambda wc: model_files(RUNS[wc.run]["base"]),
         candidates=lambda wc: f"results/tokens/{RUNS[wc.run]['base']}.parquet",
+        corpora=expand("results/corpora/{dictionary}.parquet", dictionary=["big2_nouns", "big2_expanded"]),
     output:
         "results/training/{run}/scores.parquet",
     params:
+        scope=TRAINING["checkpoint_scope"],
         base=lambda wc: LLMS[RUNS[wc.run]["base"]],
         prompt_key=TRAINING["score_prompt"],
         prompt=lambda wc: PROMPTS[TRAINING["score_prompt"]],
@@ -129,3 +131,30 @@ rule training_dynamics:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/training_dynamics.py"
+
+
+# A reward_models entry with training_run: the run's final checkpoint, merged, as a plain reward
+# model directory that rm_scores (and every RM analysis) reads like a published one.
+rule export_trained_rm:
+    input:
+        checkpoints=lambda wc: f"results/training/{trained_rm_run(wc)['id']}/checkpoints.json",
+        model=lambda wc: model_files(trained_rm_run(wc)["base"]),
+    output:
+        directory("results/models/{model}"),
+    params:
+        base=lambda wc: LLMS[trained_rm_run(wc)["base"]],
+        checkpoint_dir=lambda wc, input: str(Path(input.checkpoints).with_name("checkpoints")),
+        device="auto",
+    wildcard_constraints:
+        model=one_of(TRAINED_RM_IDS),
+    threads: gpu_job_threads(lambda wc: trained_rm_run(wc)["resources"])
+    resources:
+        **gpu_job_resources(lambda wc: trained_rm_run(wc)["resources"]),
+    log:
+        "logs/export_trained_rm/{model}.log",
+    benchmark:
+        "results/benchmarks/export_trained_rm/{model}.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../workflow_scripts/export_trained_rm.py"

@@ -15,6 +15,11 @@ LLAMA = {"id": "llama-it", "hf": "meta-llama/Llama-3.2-3B-Instruct", "family": "
 RM = {"id": "rm", "hf": "org/rm", "family": "gemma", "type": "instruction-tuned", "score": "logits[:, 0]"}
 
 
+TRAINING = {"enabled": True, "runs": [{"id": "llama-run", "base": "llama-it", "data": {"source": "synthetic", "size": 8}}]}
+TRAINED_RM = {"id": "trained-rm", "hf": "results/models/trained-rm", "family": "llama", "type": "instruction-tuned",
+              "score": "logits[:, 0]", "training_run": "llama-run"}
+
+
 def checked(config):
     config = copy.deepcopy(config)
     validate_config(config, SCHEMA, PROMPTS)
@@ -50,6 +55,14 @@ def test_defaults_are_filled_in():
         ({"models": [LLAMA], "implicit": {"tables": [{"name": "t1", "a": "llama-it", "b": "nope"}]}}, "config error at implicit.tables[0].b: unknown id 'nope'"),
         ({"implicit": {"prompt": "greatest_forever_one"}}, "config error at implicit.prompt: unknown prompt key"),
         ({"reanalysis": {"n_permutations": 5}}, "config error at reanalysis.n_permutations"),
+        ({"models": [LLAMA], "training": TRAINING, "reward_models": [{**TRAINED_RM, "training_run": "nope"}]},
+         "config error at reward_models[0].training_run: unknown run 'nope'"),
+        ({"models": [LLAMA], "training": {**TRAINING, "enabled": False}, "reward_models": [TRAINED_RM]},
+         "config error at reward_models[0].training_run: training.enabled is false"),
+        ({"models": [LLAMA], "training": TRAINING, "reward_models": [{**TRAINED_RM, "hf": "org/rm"}]},
+         "config error at reward_models[0].hf: a training_run entry is exported into results/models/trained-rm"),
+        ({"models": [LLAMA], "training": TRAINING, "reward_models": [{**TRAINED_RM, "family": "gemma"}]},
+         "config error at reward_models[0].family: 'gemma' differs from its base 'llama-it' ('llama')"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_key(config, message):
@@ -57,6 +70,13 @@ def test_bad_config_is_one_line_naming_the_key(config, message):
         checked(config)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_trained_rm_entry_renders_through_its_base_chat_template():
+    base = {**LLAMA, "type": "pretrained", "chat_template": "{{ messages[0]['content'] }}"}
+    config = checked({"models": [base], "training": TRAINING,
+                      "reward_models": [{**TRAINED_RM, "type": "pretrained"}]})
+    assert config["reward_models"][0]["chat_template"] == base["chat_template"]
 
 
 def test_trust_remote_code_with_pinned_revision_is_accepted():
@@ -97,3 +117,30 @@ def test_every_schema_key_is_documented_in_config_readme():
     keys = schema_keys(SCHEMA)
     assert {"gpus", "scoring_batch_size", "median_rank", "rank_changes"} <= keys
     assert sorted(keys - documented) == []
+
+
+AUTHORS_FLOAT16_RMS = {
+    "Ray2333/GRM-Llama3-8B-rewardmodel-ft",
+    "Ray2333/GRM-Llama3.2-3B-rewardmodel-ft",
+    "Ray2333/GRM-gemma2-2B-rewardmodel-ft",
+    "LxzGordon/URM-LLaMa-3.1-8B",
+}
+
+
+def test_paper_config_takes_the_authors_dtypes():
+    """The authors' scoring code loads the GRM RMs (and URM) in float16, every other model in bfloat16."""
+    paper = checked(load_yaml(ROOT / "config" / "paper.yaml"))
+    dtypes = {entry["hf"]: entry["dtype"] for entry in paper["models"] + paper["reward_models"]}
+    assert {hf for hf, dtype in dtypes.items() if dtype == "float16"} == AUTHORS_FLOAT16_RMS & set(dtypes)
+    assert len(AUTHORS_FLOAT16_RMS & set(dtypes)) == 3
+    assert {dtype for hf, dtype in dtypes.items() if hf not in AUTHORS_FLOAT16_RMS} == {"bfloat16"}
+
+
+def test_paper_config_pins_the_llama_3x_template_date():
+    """Every Llama 3.1/3.2/3.3 chat entry of paper.yaml (LLMs and RMs) renders with one pinned date_string."""
+    paper = checked(load_yaml(ROOT / "config" / "paper.yaml"))
+    entries = [e for e in paper["models"] + paper["reward_models"] if e["type"] == "instruction-tuned" and e["family"] == "llama"]
+    dated = [e for e in entries if re.search(r"Llama-?3\.[123]", e["hf"], re.IGNORECASE)]
+    assert len(dated) >= 7
+    assert {e["chat_template_kwargs"].get("date_string") for e in dated} == {"26 Jul 2024"}
+    assert all(e["chat_template_kwargs"] == {} for e in paper["models"] + paper["reward_models"] if e["family"] != "llama")

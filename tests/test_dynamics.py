@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from rmbias.checkpoints import dictionary_tokens
 from rmbias.dynamics import checkpoint_ranks, final_checkpoint_ranks, matched_tokens, median_category_ranks_by_step, rank_changes
 from rmbias.io import InputError
 
@@ -50,3 +51,15 @@ def test_rank_changes_compare_first_saved_checkpoint_with_final():
 def test_no_step_columns_is_a_clear_error():
     with pytest.raises(InputError, match="no step-"):
         checkpoint_ranks(pd.DataFrame({"decoded": ["a"], "category": ["Agency"], "score": [1.0]}))
+
+
+def test_dictionary_scope_keeps_every_token_the_dynamics_rank():
+    """Scoring a checkpoint only on the base's dictionary tokens (training.checkpoint_scope:
+    dictionary) leaves the ranks of Figures 4a/5/G1 exactly as over the whole vocabulary."""
+    table = scores()
+    shared = ["Love", " love", "Freedom", "success", "Family", "table"]
+    kept = dictionary_tokens(table, ["Love", "freedom", "Success", "family"])
+    assert list(kept["decoded"]) == ["Love", " love", "Freedom", "success", "Family"]
+    whole = checkpoint_ranks(matched_tokens(table, shared, CATEGORIES))
+    dictionary_only = checkpoint_ranks(matched_tokens(kept, shared, CATEGORIES))
+    pd.testing.assert_frame_equal(whole, dictionary_only)

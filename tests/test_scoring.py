@@ -8,13 +8,13 @@ import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from rmbias import demo, scoring
-from rmbias.io import InputError, read_wide_scores
+from rmbias.io import InputError, read_wide_scores, write_csv, write_parquet
 from rmbias.conversations import encode_rendered
 from rmbias.models import ModelSpec, load_tokenizer
-from rmbias.reproduction import compare_scores
+from rmbias.reproduction import compare_scores, sample_responses, write_reproduction_check
 from rmbias.scoring import (
     CPU_BATCH_SIZE, BatchSizer, candidates_from_table, load_reward_model, score_candidates, score_in_batches,
-    shared_length,
+    shared_length, write_other_bos_scores,
 )
 
 PROMPTS = {
@@ -310,3 +310,47 @@ def test_published_csv_keeps_responses_verbatim(tmp_path):
     table = read_wide_scores(path)
     assert table["response"].tolist() == ["NA", "null", " Love"]
     assert table["a"].iloc[:2].tolist() == [1.5, 2.5] and np.isnan(table["a"].iloc[2])
+
+
+@pytest.mark.parametrize("arch, family", ARCHITECTURES[:2])
+def test_published_double_bos_is_honoured_by_prefix_and_naive_search(tmp_path, arch, family):
+    entry = {**save_rm(tmp_path / "rm", arch, demo.build_tokenizer(WORDS, family)), "bos": "double_as_published"}
+    naive, _ = run(entry, tmp_path / "naive", method="naive")
+    prefix, prefix_report = run(entry, tmp_path / "prefix", method="prefix")
+    single, _ = run({**entry, "bos": "single"}, tmp_path / "single", method="prefix")
+    spec = ModelSpec.from_entry(entry)
+    tokenizer = load_tokenizer(spec)
+    ids = encode_rendered(tokenizer, PROMPTS["greatest_ever_one"]["text"], RESPONSES[0], chat=spec.chat)
+    assert ids[:2] == [tokenizer.bos_token_id] * 2 and ids[2] != tokenizer.bos_token_id
+    assert prefix_report.fallback == 0
+    for key, prompt in PROMPTS.items():
+        np.testing.assert_allclose(prefix[key], naive[key], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(naive[key], single_sequence_rewards(entry, RESPONSES, prompt["text"]), rtol=0, atol=1e-5)
+        assert np.abs(prefix[key] - single[key]).max() > 1e-4  # the second BOS changes the rewards
+
+
+def test_sample_responses_are_evenly_spaced_distinct_and_sorted():
+    published = pd.DataFrame({"response": ["d", "a", "c", "b", "a", "e"]})
+    assert sample_responses(published, 3)["response"].tolist() == ["a", "c", "e"]
+    assert sample_responses(published, 10)["response"].tolist() == ["a", "b", "c", "d", "e"]
+
+
+def test_reproduction_check_reports_both_tokenizations(tmp_path):
+    """Published scores made with the double BOS: our single-BOS scores differ from them, the
+    other-BOS sample of the check reproduces them."""
+    entry = save_rm(tmp_path / "rm", "llama", demo.build_tokenizer(WORDS, "llama"))
+    published, _ = run({**entry, "bos": "double_as_published"}, tmp_path / "published")
+    write_csv(published, tmp_path / "published.csv")
+    ours, _ = run(entry, tmp_path / "ours")
+    write_parquet(ours, tmp_path / "ours.parquet")
+    write_other_bos_scores(entry, PROMPTS, tmp_path / "published.csv", 5, tmp_path / "other.parquet",
+                           tmp_path / "other.shards", shard_size=5, device="cpu")
+    write_reproduction_check(tmp_path / "ours.parquet", tmp_path / "other.parquet", tmp_path / "published.csv", "single",
+                             tmp_path / "check.csv")
+    check = pd.read_csv(tmp_path / "check.csv").set_index(["bos", "responses", "prompt"])
+    assert len(check) == 3 * len(PROMPTS)
+    for key in PROMPTS:
+        assert check.loc[("single", "all", key), "n"] == len(RESPONSES)
+        assert check.loc[("single", "sample", key), "n"] == check.loc[("double_as_published", "sample", key), "n"] == 5
+        assert check.loc[("double_as_published", "sample", key), "max_abs_diff"] < 1e-5
+        assert check.loc[("single", "sample", key), "max_abs_diff"] > 1e-4

@@ -23,7 +23,8 @@ from rmbias.io import InputError
 from rmbias.mixed_model import fit_random_intercept_model, nlme_fixed_effect_df
 from rmbias.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables
 from rmbias.ranks import logprob_median_ranks, long_scores, rm_median_ranks
-from rmbias.topk import top_k_by_category
+from rmbias.families import published_rm_name
+from rmbias.topk import paper_rm_coverage, top_k_by_category
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "upstream" / "data"
@@ -284,6 +285,22 @@ def test_top_k_counts_and_mean_ranks():
     assert per_family.loc[("Gemma", "Agency"), "mean_count"] == 0.5
     assert per_family.loc[("Gemma", "Agency"), "mean_rank"] == 3  # B-gemma has none: ignored
     assert per_family.loc[("Llama", "Communion"), "mean_rank"] == 2
+    assert per_family.loc[("Gemma", "Agency"), "n_rms"] == 2 and per_family.loc[("Gemma", "Agency"), "rms"] == "A-gemma;B-gemma"
+    assert per_family.loc[("Llama", "Communion"), "n_rms"] == 1 and per_family.loc[("Llama", "Communion"), "rms"] == "C-llama"
+
+
+def test_topk_names_the_paper_rms_it_averages_and_those_paper_yaml_lacks():
+    """paper.yaml scores 6 of the paper's 10 RMs; the top-k record says which 4 its means lack."""
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    manifest = yaml.safe_load((ROOT / "config" / "reference.yaml").read_text())["files"]
+    paper_rms = [published_rm_name(path) for path in manifest if path.startswith("data/reward_model_scores/dict_big2_nouns/")]
+    published_name_of = {e["id"]: published_rm_name(e["published_scores"]) for e in paper["reward_models"]}
+    coverage = paper_rm_coverage(paper_rms, published_name_of)
+    assert coverage["paper_rms"] == 10 and len(coverage["averaged"]) == 6
+    assert coverage["not_averaged"] == [
+        "LxzGordon_URM-LLaMa-3.1-8B", "RLHFlow_ArmoRM-Llama3-8B-v0.1", "nicolinho_QRM-Gemma-2-27B", "nicolinho_QRM-Llama3.1-8B",
+    ]
+    assert {"rm": "grm-gemma2-2b-rewardmodel-ft", "published": "Ray2333_GRM-gemma2-2B-rewardmodel-ft"} in coverage["averaged"]
 
 
 def pair_tau(x, y):
@@ -350,7 +367,7 @@ def test_published_big_two_reproduces_paper_claims():
     assert means.loc[("negative", "Agency"), "Gemma"] < means.loc[("negative", "Agency"), "Llama"]
     assert means.loc[("negative", "Communion"), "Llama"] < means.loc[("negative", "Communion"), "Gemma"]
     effects = analysis.mixed_model.fixed_effects.set_index("term")
-    assert effects.loc["base_modelLlama:categoryCommunion:framingpositive", "p"] < 0.05
+    assert effects.loc["base_modelLlama:CategoryCommunion:prompt_framingnegative", "p"] < 0.05
     assert effects.loc["base_modelLlama", "df"] == 8  # 10 RMs - 1 - 1 between-RM column
     assert (analysis.panels["p_permutation_bonferroni"] < 0.05).all()
     # the paper's |d| = .40-.43 (positive framing) is the average-variance convention

@@ -3,25 +3,38 @@
 Needs ``Rscript`` with the ``nlme`` package (Debian: r-base-core, r-cran-nlme); skipped,
 with the reason printed, when Rscript is absent. R is run with tight optimizer tolerances
 so that both sides report the same REML optimum (nlme's defaults stop about 3e-5 short of it
-in the standard errors on the Big Two data).
+in the standard errors on the Big Two data). The published data are fitted in the authors'
+parameterization: R gets the data under their variable names (``Category`` / ``MFD_category``,
+``prompt_framing``) with ``prompt_framing`` relevelled to ``positive``, as in their script, and
+its term names must equal ours.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
-from test_stats import _balanced_groups, _published_big2_observations
+from test_stats import REFERENCE, VALENCE, _balanced_groups, _published_big2_observations
 
-from rmbias.mixed_model import MixedModelFit, fit_random_intercept_model
+from rmbias.corpora import read_dictionary
+from rmbias.figure1 import reanalyse_published_scores
+from rmbias.io import write_parquet
+from rmbias.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
+
+PROMPTS = {key: {"valence": valence} for key, valence in VALENCE.items()}
 
 R_SCRIPT = """
 suppressMessages(library(nlme))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
+for (assignment in strsplit(args[6], ",", fixed = TRUE)[[1]]) {
+  parts <- strsplit(assignment, "=", fixed = TRUE)[[1]]
+  d[[parts[1]]] <- relevel(factor(d[[parts[1]]]), ref = parts[2])
+}
 fit <- lme(as.formula(args[2]), random = as.formula(args[3]), data = d, method = "REML",
            control = lmeControl(maxIter = 500, msMaxIter = 500, tolerance = 1e-12, msTol = 1e-14, niterEM = 0))
 table <- as.data.frame(summary(fit)$tTable)
@@ -32,7 +45,8 @@ write.csv(data.frame(random_intercept_var = as.numeric(VarCorr(fit)[1, 1]), resi
 """
 
 
-def run_lme(data: pd.DataFrame, formula: str, group: str, tmp_path) -> tuple[pd.DataFrame, pd.Series]:
+def run_lme(data: pd.DataFrame, formula: str, group: str, tmp_path, reference_levels: str = "") -> tuple[pd.DataFrame, pd.Series]:
+    """Fit ``formula`` with ``nlme::lme`` on ``data``; ``reference_levels``: ``"column=level,..."`` relevelled first."""
     if shutil.which("Rscript") is None:
         print("skipping R cross-check: Rscript not found (install r-base-core and r-cran-nlme)")
         pytest.skip("Rscript not found (install r-base-core and r-cran-nlme)")
@@ -40,7 +54,7 @@ def run_lme(data: pd.DataFrame, formula: str, group: str, tmp_path) -> tuple[pd.
     data.to_csv(data_csv, index=False)
     script.write_text(R_SCRIPT)
     subprocess.run(
-        ["Rscript", str(script), str(data_csv), formula, f"~1|{group}", str(table_csv), str(variances_csv)],
+        ["Rscript", str(script), str(data_csv), formula, f"~1|{group}", str(table_csv), str(variances_csv), reference_levels],
         check=True, capture_output=True, text=True, timeout=120,
     )
     table = pd.read_csv(table_csv).rename(columns={"Value": "estimate", "Std.Error": "se", "DF": "df", "t-value": "t", "p-value": "p"})
@@ -54,7 +68,12 @@ def assert_matches_r(fit: MixedModelFit, r_table: pd.DataFrame, r_variances: pd.
         np.testing.assert_allclose(ours[column], r_table[column], rtol=1e-4, err_msg=column)
     # p-values far in the tail amplify a 1e-6 relative difference in t; compare them on the log scale there
     np.testing.assert_allclose(np.log(ours["p"].clip(lower=1e-300)), np.log(r_table["p"].clip(lower=1e-300)), rtol=1e-4, atol=1e-4)
-    assert fit.random_intercept_var == pytest.approx(r_variances["random_intercept_var"], rel=1e-4)
+    # the REML surface is flat in the random-intercept variance where it is tiny next to the
+    # residual one (MFD2: 1.17 vs 3330 rank^2; moving it by 1e-4 relative changes the REML
+    # log-likelihood by 2e-10), so R's optimizer stops ~1.2e-4 short of the optimum we reach:
+    # compare it to 1e-3 and require our log-likelihood to be at least R's
+    assert fit.random_intercept_var == pytest.approx(r_variances["random_intercept_var"], rel=1e-3)
+    assert fit.reml_loglik >= r_variances["reml_loglik"] - 1e-9 * abs(r_variances["reml_loglik"])
     assert fit.residual_var == pytest.approx(r_variances["residual_var"], rel=1e-4)
     assert fit.reml_loglik == pytest.approx(r_variances["reml_loglik"], rel=1e-8)
 
@@ -68,4 +87,26 @@ def test_lme_matches_r_on_balanced_groups(tmp_path):
 def test_lme_matches_r_on_published_big_two(tmp_path):
     obs = _published_big2_observations()
     fit = fit_random_intercept_model(obs)
-    assert_matches_r(fit, *run_lme(obs, "median_rank ~ base_model * category * framing", "rm", tmp_path))
+    terms = list(fit.fixed_effects["term"])
+    assert terms[1:4] == ["base_modelLlama", "CategoryCommunion", "prompt_framingnegative"]
+    assert terms[-1] == "base_modelLlama:CategoryCommunion:prompt_framingnegative"
+    r_data = obs.rename(columns=FIG1_R_NAMES)
+    formula = "median_rank ~ base_model * Category * prompt_framing"
+    assert_matches_r(fit, *run_lme(r_data, formula, "rm", tmp_path, "prompt_framing=positive"))
+
+
+@pytest.mark.parametrize("scheme, reference", [("published_script", "Authority"), ("virtue", "Authority_Virtue")])
+def test_lme_matches_r_on_published_mfd(tmp_path, scheme, reference):
+    corpus = tmp_path / "mfd2.parquet"
+    write_parquet(read_dictionary(REFERENCE / "corpora" / "moral-foundations-dictionary-20.dicx", "mfd2"), corpus)
+    paths = {
+        re.sub(r"^(big2|MFD20)_rewards_", "", path.stem): path
+        for path in sorted((REFERENCE / "reward_model_scores" / "dict_MFD_20").glob("*.csv"))
+    }
+    analysis = reanalyse_published_scores(paths, corpus, PROMPTS, scheme, n_permutations=9, seed=0, star_p="welch")
+    fit = analysis.mixed_model
+    assert fit.n_groups == 10 and fit.fixed_effects["term"].iloc[-1].endswith(":prompt_framingnegative")
+    assert not any(reference in term for term in fit.fixed_effects["term"])  # the reference level has no term
+    r_data = analysis.observations.rename(columns={**FIG1_R_NAMES, "category": MFD_CATEGORY_R_NAME})
+    formula = "median_rank ~ base_model * MFD_category * prompt_framing"
+    assert_matches_r(fit, *run_lme(r_data, formula, "rm", tmp_path, "prompt_framing=positive"))

@@ -22,7 +22,7 @@ import yaml
 from safetensors.torch import load_file
 
 from rmbias import demo
-from rmbias.checkpoints import load_checkpoint_model, score_checkpoints
+from rmbias.checkpoints import export_final_checkpoint, load_checkpoint_model, score_checkpoints
 from rmbias.io import InputError
 from rmbias.lora import epoch_batches, steps_per_epoch
 from rmbias.models import ModelSpec
@@ -171,7 +171,8 @@ def test_loaded_checkpoint_is_a_plain_model_that_scores_like_training_and_takes_
 
 def test_softcapped_gemma2_checkpoint_scores_as_the_scoring_path_loads_it(tmp_path, caplog):
     """The training/checkpoint path and the scoring path load a Gemma-2 reward model alike:
-    identical rewards, and the same attention implementation, dtype and device in both logs."""
+    identical rewards from the checkpoint and from its export (a training_run RM entry's
+    directory), and the same attention implementation, dtype and device in both logs."""
     base = save_tiny_base(tmp_path / "base", "gemma2", "gemma")
     assert transformers.AutoConfig.from_pretrained(base.hf).attn_logit_softcapping
     cfg = RewardTrainingConfig(learning_rate=1e-2, batch_size=4, gradient_accumulation_steps=1, epochs=1,
@@ -184,13 +185,14 @@ def test_softcapped_gemma2_checkpoint_scores_as_the_scoring_path_loads_it(tmp_pa
         by_checkpoint = score_checkpoints(base_entry(Path(base.hf), "gemma"), tmp_path / "run", "p0", prompt,
                                           candidates, tmp_path / "checkpoint-shards", device="cpu")
         checkpoint_log = caplog.text
-        tokenizer, merged = load_checkpoint_model(base, final, device="cpu")
-        merged.save_pretrained(tmp_path / "merged")
-        tokenizer.save_pretrained(tmp_path / "merged")
+        exported = export_final_checkpoint(base_entry(Path(base.hf), "gemma"), tmp_path / "run", tmp_path / "merged",
+                                           device="cpu")
         caplog.clear()
         rm_entry = {**base_entry(tmp_path / "merged", "gemma"), "kind": "reward_model", "score": "logits[:, 0]"}
         by_scoring, _ = score_candidates(rm_entry, {"p0": prompt}, candidates, tmp_path / "rm-shards", device="cpu")
         scoring_log = caplog.text
+    assert exported == final
+    assert yaml.safe_load((tmp_path / "merged" / "rmbias_provenance.json").read_text())["checkpoint"] == str(final)
     assert np.array_equal(by_checkpoint[f"step-{final.name.split('-')[1]}"].to_numpy(), by_scoring["p0"].to_numpy())
     assert by_scoring["p0"].std() > 0
     loaded = "Gemma2ForSequenceClassification dtype=torch.float32 attention=eager device=cpu"

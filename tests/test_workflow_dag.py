@@ -15,8 +15,10 @@ def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
     assert counts["train_rm"] == 15 and counts["score_checkpoints"] == 15  # 3 bases x (Skywork + 4 UF sizes)
     assert counts["rm_scores"] == 24  # 6 standard-head RMs x 2 scopes, the two 27B ones in 4 prompt groups
     assert counts["rm_scores_gather"] == 4  # the two 27B RMs x 2 scopes
+    assert counts["rendered_prompts"] == 13 + 6  # every LLM and RM records the prompts it sees
+    assert counts["reproduction_check"] == counts["reproduction_other_bos"] == 6  # both tokenizations per published RM
     jobs = result.stdout.split("\nrule ")[1:]
-    for rule in ("train_rm", "score_checkpoints", "logprobs", "rm_scores"):
+    for rule in ("train_rm", "score_checkpoints", "logprobs", "rm_scores", "reproduction_other_bos"):
         resources = [j for j in jobs if j.startswith(f"{rule}:")]
         assert resources and all(re.search(r"resources: .*gpu=[1-9]", j, re.S) for j in resources), rule
     seventy_b = next(j for j in jobs if j.startswith("logprobs:") and "llama-3.3-70b-instruct.parquet" in j)

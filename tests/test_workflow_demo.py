@@ -99,6 +99,17 @@ def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
     assert ((counts >= 0) & (counts <= 10)).all()
     ranked = per_rm[per_rm["count"] > 0]
     assert ((ranked["mean_rank"] >= 1) & (ranked["mean_rank"] <= 10)).all()
+    per_family = pd.read_csv(demo_run / "results/stats/topk_per_family.csv")
+    assert set(per_family["rms"]) == {"demo-gemma-rm-a;demo-gemma-rm-b", "demo-llama-rm-a;demo-llama-rm-b"}
+    assert (per_family["n_rms"] == 2).all()
+
+
+def test_every_model_records_its_rendered_prompts(demo_run):
+    config = yaml.safe_load((demo_run / "config/config.yaml").read_text())
+    for entry in config["models"] + config["reward_models"]:
+        prompts = pd.read_csv(demo_run / f"results/prompts/{entry['id']}.csv", keep_default_na=False)
+        assert len(prompts) == 54 and (prompts["model"] == entry["id"]).all()
+        assert (prompts["n_tokens"] == prompts["token_ids"].str.split().str.len()).all()
 
 
 def test_every_stats_json_is_one_record_of_the_one_shape(demo_run):
