@@ -122,8 +122,10 @@ def base_model_targets():
 
 
 def authority_boost_targets():
-    """Appendix F: Figures A3a and A3b."""
-    return figure_files(*enabled_figures(stage="authority_boost"))
+    """Appendix F: Figures A3a and A3b, and the generation check."""
+    if not AUTHORITY["enabled"]:
+        return []
+    return ["results/stats/authority_generation.json"] + figure_files(*enabled_figures(stage="authority_boost"))
 
 
 def training_targets():

@@ -86,6 +86,7 @@ rule authority_figures:
     input:
         recovery="results/stats/authority_recovery.csv",
         words="results/stats/authority_words.csv",
+        generation="results/stats/authority_generation.csv",
     output:
         recovery_pdf=figure_pdf("authority_figures", "figA3a_authority"),
         recovery_png="results/figures/figA3a_authority.png",

@@ -75,6 +75,13 @@ def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
     assert (demo_run / "results/tables/table1.tex").read_text().count("\\\\") >= 30
 
 
+def test_generation_check_answers_every_held_out_prompt(demo_run):
+    table = pd.read_csv(demo_run / "results/stats/authority_generation.csv", keep_default_na=False)
+    assert len(table) == 9 and table["boosted"].dtype == bool
+    record = json.loads((demo_run / "results/stats/authority_generation.json").read_text())
+    assert record["n_prompts"] == 9 and record["n_boosted_first_word"] == int(table["boosted"].sum())
+
+
 def test_authority_boost_is_recovered_by_mwlr_on_held_out_prompts(demo_run):
     recovery = pd.read_csv(demo_run / "results/stats/authority_recovery.csv")
     assert set(zip(recovery["measure"], recovery["template"])) == {
@@ -155,7 +162,7 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
     # demo-gemma-it-large feeds Figure 3 (two Llama pairs), Table A2, the whole Appendix F
-    # chain (it is the boosted base) and the config record
+    # chain (it is the boosted base, with the generation check) and the config record
     assert job_counts(result.stdout) == {
         "logprobs": 1,
         "implicit_pair": 2,
@@ -165,10 +172,11 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "authority_boost_sft": 1,
         "authority_logprobs": 4,
         "authority_analysis": 1,
+        "authority_generation": 1,
         "authority_figures": 1,
         "config_used": 1,
         "all": 1,
-        "total": 15,
+        "total": 16,
     }
 
 
