@@ -249,6 +249,17 @@ def authority_resources(wc):
 TRAINING = config["training"]
 RUNS = {run["id"]: run for run in TRAINING["runs"]}
 TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
+TRAINING_FIGURES = TRAINING["figures"]
+# The bases whose token tables' intersection is the vocabulary of the training figures: those
+# of the families training.figures.vocabulary_families names (the authors: Gemma and Llama), or all.
+VOCABULARY_BASES = [
+    base for base in TRAINING_BASES
+    if not TRAINING_FIGURES["vocabulary_families"] or LLMS[base]["family"] in TRAINING_FIGURES["vocabulary_families"]
+]
+if TRAINING["enabled"] and RUNS and not VOCABULARY_BASES:
+    sys.stderr.write(f"rmbias: config error at training.figures.vocabulary_families: no training base is of "
+                     f"{', '.join(TRAINING_FIGURES['vocabulary_families'])}\n")
+    sys.exit(1)
 
 
 def run_resources(wc):

@@ -162,6 +162,25 @@ rule rank_change_figure:
         "../workflow_scripts/rank_change_figure.py"
 
 
+rule trajectory_figure:
+    input:
+        changes="results/stats/training_rank_changes.csv",
+        trajectories="results/stats/training_rank_trajectories.csv",
+    output:
+        pdf=figure_pdf("trajectory_figure", "figA7_trajectories"),
+        png="results/figures/figA7_trajectories.png",
+    params:
+        **figure_params("trajectory_figure"),
+    log:
+        "logs/figures/figA7_trajectories.log",
+    benchmark:
+        "results/benchmarks/figures/figA7_trajectories.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/trajectory_figure.py"
+
+
 rule kendall_figure:
     input:
         "results/stats/training_kendall.csv",

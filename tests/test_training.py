@@ -100,6 +100,7 @@ def test_checkpoint_steps_follow_the_schedule():
     assert checkpoint_steps(12, 5) == [0, 1, 2, 4, 5, 8, 10, 12]
     assert checkpoint_steps(8, 0) == [0, 1, 2, 4, 8]
     assert checkpoint_steps(0, 1000) == [0]
+    assert checkpoint_steps(9578, 1000, powers_of_two=False) == [0, *range(1000, 9001, 1000), 9578]
 
 
 def test_epoch_batches_cover_every_example_once_in_a_seeded_order():

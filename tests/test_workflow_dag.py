@@ -32,6 +32,16 @@ def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
     assert counts["authority_generation"] == 1
     assert "output: results/authority/gemma-2-2b/boosted" in result.stdout
     assert "results/stats/authority_generation.csv" in result.stdout
+    # Figures 4a, 5, A6 as the authors': Gemma ∩ Llama vocabulary, the Big Two nouns; Figure A7 and
+    # one Appendix H.1 table per rank-change run
+    assert counts["training_table"] == 3 and counts["trajectory_figure"] == 1
+    dynamics = next(j for j in jobs if j.startswith("training_dynamics:"))
+    inputs = re.search(r"input: (.*)", dynamics).group(1)
+    assert "results/tokens/gemma-2-2b-it.parquet" in inputs and "results/tokens/llama-3.2-3b-instruct.parquet" in inputs
+    assert "results/tokens/qwen2.5-3b-instruct.parquet" not in inputs
+    assert "results/corpora/big2_nouns.parquet" in inputs
+    for run in ("llama-skywork-80k", "gemma-skywork-80k", "qwen-skywork-80k"):
+        assert f"results/tables/tableH1_{run}.tex" in result.stdout
 
 
 def test_paper_config_runs_appendix_f_with_the_authors_settings(repo_root):
@@ -65,10 +75,12 @@ def test_single_figure_target_builds_only_its_ancestors(workflow_copy, reference
     assert counts["implicit_pair"] == 4  # 2 demo Llama x 2 demo Gemma instruction-tuned models
 
 
-def test_demo_dag_runs_the_generation_check_after_the_boost(workflow_copy, reference_mirror):
-    result = run_snakemake(workflow_copy, "-n", "results/stats/authority_generation.json",
-                           "--config", f"reference_mirror={reference_mirror}")
+def test_demo_dag_has_the_generation_check_figure_a7_and_the_h1_tables(workflow_copy, reference_mirror):
+    result = run_snakemake(workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}")
     assert result.returncode == 0, result.stdout[-3000:]
     counts = job_counts(result.stdout)
     assert counts["authority_generation"] == 1 and counts["authority_boost_sft"] == 1
+    assert counts["trajectory_figure"] == 1 and counts["training_table"] == 3  # the demo's 3 rank-change runs
+    assert "results/figures/figA7_trajectories.pdf" in result.stdout
+    assert "results/tables/tableH1_gemma-synth-large.tex" in result.stdout
     assert "results/authority/demo-gemma-it-large/boosted" in result.stdout

@@ -144,8 +144,21 @@ def test_report_builds_with_every_figure(demo_run, reference_mirror):
     import zipfile
 
     names = zipfile.ZipFile(demo_run / "results/report.zip").namelist()
-    for figure in ("fig1a_big2", "fig2a_instruct", "fig3_lollipop", "fig4a_training_checkpoints", "figA3a_authority"):
+    for figure in ("fig1a_big2", "fig2a_instruct", "fig3_lollipop", "fig4a_training_checkpoints", "figA3a_authority",
+                   "figA7_trajectories"):
         assert any(name.endswith(f"{figure}.pdf") for name in names), figure
+
+
+def test_h1_tables_and_trajectories_of_the_rank_change_runs(demo_run):
+    changes = pd.read_csv(demo_run / "results/stats/training_rank_changes.csv", keep_default_na=False)
+    trajectories = pd.read_csv(demo_run / "results/stats/training_rank_trajectories.csv", keep_default_na=False)
+    for run in ("llama-synth-large", "gemma-synth-large", "qwen-synth-large"):
+        table = pd.read_csv(demo_run / f"results/tables/tableH1_{run}.csv", keep_default_na=False)
+        assert len(table) == 4 * 5 and set(table["checkpoint"]) == {"early", "final"}
+        assert "Top early tokens" in (demo_run / f"results/tables/tableH1_{run}.tex").read_text()
+        of_run = trajectories[trajectories["run"] == run]
+        final = of_run[of_run["step"] == of_run["step"].max()]
+        assert final.set_index("token")["rank"].to_dict() == changes[changes["run"] == run].set_index("token")["rank_final"].to_dict()
 
 
 def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, reference_mirror, tmp_path):
