@@ -84,3 +84,6 @@ def test_demo_dag_has_the_generation_check_figure_a7_and_the_h1_tables(workflow_
     assert "results/figures/figA7_trajectories.pdf" in result.stdout
     assert "results/tables/tableH1_gemma-synth-large.tex" in result.stdout
     assert "results/authority/demo-gemma-it-large/boosted" in result.stdout
+    aliases = run_snakemake(workflow_copy, "-n", "tableH1", "figA7", "--config", f"reference_mirror={reference_mirror}")
+    assert aliases.returncode == 0, aliases.stdout[-3000:]
+    assert job_counts(aliases.stdout)["training_table"] == 3 and job_counts(aliases.stdout)["trajectory_figure"] == 1
