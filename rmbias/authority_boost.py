@@ -15,6 +15,7 @@ module needs no model code, so the workflow imports it when it builds the DAG.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from rmbias.implicit import MEASURES, add_measures, variant_key, variant_scores
 from rmbias.io import InputError, read_parquet, write_csv
+from rmbias.records import statistics_record
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,59 @@ def authority_examples(prompts: Mapping[str, Mapping[str, str]], train_keys: Seq
     authority_heldout_keys(prompts, train_keys)
     texts = [prompts[key]["text"] for key in train_keys] + list(extra_prompts)
     return pd.DataFrame([(text, word) for text in texts for word in words], columns=["prompt", "response"])
+
+
+# --------------------------------------------------------------------------- generation check
+
+
+FIRST_WORD = re.compile(r"[^\W\d_]+")
+"""A word: a run of letters (the first one of a generation is its answer)."""
+
+
+def first_word(text: str) -> str:
+    """The first run of letters of ``text``, lowercased ("" when it has none):
+    ``"\n**Respect**\n\n..."`` → ``"respect"``."""
+    match = FIRST_WORD.search(text)
+    return match.group(0).lower() if match else ""
+
+
+def generation_table(prompts: Mapping[str, str], generations: Sequence[str], boosted_words: Sequence[str]) -> pd.DataFrame:
+    """One row per held-out prompt (``prompts``: key → text, in the order of ``generations``):
+    columns prompt, text, generation, first_word and boosted (whether the first word is a boosted
+    word, compared lowercased)."""
+    if len(prompts) != len(generations):
+        raise InputError(f"generation check: {len(prompts)} prompts but {len(generations)} generations")
+    wanted = {word.strip().lower() for word in boosted_words}
+    words = [first_word(text) for text in generations]
+    return pd.DataFrame(
+        {
+            "prompt": list(prompts),
+            "text": list(prompts.values()),
+            "generation": list(generations),
+            "first_word": words,
+            "boosted": [word in wanted for word in words],
+        }
+    )
+
+
+def generation_record(table: pd.DataFrame, max_new_tokens: int) -> dict:
+    """The statistics record of the generation check: no test, the share of held-out prompts
+    whose greedy generation starts with a boosted word, and the count it comes from."""
+    return statistics_record(
+        "authority_generation",
+        f"Greedy generation ({max_new_tokens} new tokens at most) of the boosted model for each held-out prompt; "
+        "share whose first word is a boosted word",
+        [],
+        n_prompts=len(table),
+        n_boosted_first_word=int(table["boosted"].sum()),
+        share_boosted_first_word=float(table["boosted"].mean()) if len(table) else None,
+    )
+
+
+def generation_caption_line(table: pd.DataFrame) -> str:
+    """The line Figure A3 carries: how many greedy generations start with a boosted word."""
+    return (f"Greedy generations of the boosted model: {int(table['boosted'].sum())} of {len(table)} "
+            "held-out prompts answered with a boosted word first")
 
 
 # --------------------------------------------------------------------------- validation (Figures A3a, A3b)

@@ -5,7 +5,9 @@ Input is a checkpoint score table (design §3): ``decoded``, ``token_id`` and on
 whose decoded string is in the vocabulary shared by the compared base models, normalizes them
 (ascii-folded, stripped, lowercased) and matches them to the expanded Big Two dictionary.
 Ranks are taken within each checkpoint over those matched tokens (rank 1 = highest reward,
-ties averaged).
+ties averaged). Rank changes (Figures 5 / A6) and their trajectories (Figure A7) may match
+another dictionary and rank words, each the mean of its variants' scores (the authors: the
+Big Two nouns, Gemma ∩ Llama vocabulary, step 1000 vs the final checkpoint).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from rmbias.records import entries_from_table, statistics_record, write_statisti
 from rmbias.vocabulary import read_category_by_term, read_shared_decoded
 
 STEP_COLUMN = re.compile(r"^step-(\d+)$")
+TABLES = ("ranks", "final", "kendall", "changes", "trajectories")
+"""The CSV tables of the ``training_dynamics`` job."""
 
 
 def step_columns(table: pd.DataFrame) -> list[tuple[int, str]]:
@@ -95,19 +99,41 @@ def median_category_ranks_by_step(ranks: pd.DataFrame) -> pd.DataFrame:
     return ranks.groupby(["step", "category"], as_index=False)["rank"].median().rename(columns={"rank": "median_rank"})
 
 
-def rank_changes(ranks: pd.DataFrame, first_step: int | None = None) -> pd.DataFrame:
-    """Rank of each token at ``first_step`` and at the final checkpoint, and the change.
+def word_scores(matched: pd.DataFrame) -> pd.DataFrame:
+    """One row per dictionary word of :func:`matched_tokens`' output: each ``step-{N}`` score
+    averaged over the word's variants (" Love", "love", ...), as the authors' Figure 5 / A6;
+    ``decoded`` is the normalized word. Columns ``decoded, category`` and the step columns."""
+    steps = [column for _, column in step_columns(matched)]
+    words = matched.groupby(["norm", "category"], as_index=False, sort=True)[steps].mean()
+    return words.rename(columns={"norm": "decoded"})
 
-    ``first_step`` defaults to the first checkpoint after step 0 (the paper compares its first
-    saved checkpoint, step 1000, with the final one). Columns ``token, category, rank_first,
-    rank_final, rank_change`` (positive = the token rose), sorted by change, largest rise first.
-    """
-    steps = sorted(ranks["step"].unique())
+
+def compared_steps(steps: Iterable[int], first_step: int | None = None, final_step: int | None = None) -> tuple[int, int]:
+    """The (early, final) checkpoints compared by rank changes and the H.1 tables: ``first_step``,
+    by default the first checkpoint after step 0 (the authors' first saved checkpoint, step
+    1000), and ``final_step``, by default the last. Raises :class:`InputError` when a step is
+    not a checkpoint or the early step does not precede the final one."""
+    steps = sorted(set(steps))
     if len(steps) < 2:
         raise InputError("rank changes: need at least two checkpoints")
-    if first_step is None:
-        first_step = next((s for s in steps if s > 0), steps[0])
-    final_step = steps[-1]
+    first = next((s for s in steps if s > 0), steps[0]) if first_step is None else first_step
+    final = steps[-1] if final_step is None else final_step
+    missing = [step for step in (first, final) if step not in steps]
+    if missing:
+        raise InputError(f"rank changes: no checkpoint at step {missing[0]} (checkpoints: {', '.join(map(str, steps))})")
+    if first >= final:
+        raise InputError(f"rank changes: the early step {first} must precede the final step {final}")
+    return first, final
+
+
+def rank_changes(ranks: pd.DataFrame, first_step: int | None = None, final_step: int | None = None) -> pd.DataFrame:
+    """Rank of each item (token or word) at the early and at the final checkpoint
+    (:func:`compared_steps`), and the change.
+
+    Columns ``token, category, rank_first, rank_final, rank_change`` (positive = the item rose),
+    sorted by change, largest rise first.
+    """
+    first_step, final_step = compared_steps(ranks["step"], first_step, final_step)
     first = ranks[ranks["step"] == first_step].set_index("decoded")
     final = ranks[ranks["step"] == final_step].set_index("decoded")
     changes = pd.DataFrame(
@@ -133,32 +159,46 @@ def training_dynamics(
     corpus_path: str,
     runs: Iterable[Mapping[str, object]],
     external_points: Iterable[Mapping[str, object]] = (),
+    rank_change_corpus_path: str | None = None,
+    first_step: int | None = None,
+    final_step: int | None = None,
+    per_word: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Every Section 4 table from the runs' checkpoint scores.
 
     ``score_paths``: run id → checkpoint score parquet; ``token_table_paths``: the token tables
-    of every training base (their decoded strings' intersection is the shared vocabulary);
+    whose decoded strings' intersection is the shared vocabulary (the authors: Gemma ∩ Llama);
     ``runs``: one mapping per run with ``run``, ``base_model``, ``data_source``, ``data_size_k``;
     ``external_points``: published final ranks to plot beside the own runs (e.g. the GRMs).
+    Rank changes (Figures 5 / A6) match the dictionary ``rank_change_corpus_path`` (default
+    ``corpus_path``; the authors: the Big Two nouns), each token or, with ``per_word``, each word
+    (its variants' scores averaged), between ``first_step`` and ``final_step``
+    (:func:`compared_steps`).
     Returns ``ranks`` (median rank per run, step, category), ``final`` (last checkpoint of each
-    run, plus the external points), ``kendall`` (tau per run and step) and ``changes`` (rank
-    change of every matched token per run, first saved vs final checkpoint).
+    run, plus the external points), ``kendall`` (tau per run and step), ``changes`` (rank
+    change of every rank-change item per run) and ``trajectories`` (rank of every rank-change
+    item at every checkpoint per run: ``token, category, step, rank``; Figure A7).
     """
     shared = read_shared_decoded(token_table_paths)
     category_by_norm = read_category_by_term(corpus_path)
-    tables: dict[str, list[pd.DataFrame]] = {"ranks": [], "final": [], "kendall": [], "changes": []}
+    change_categories = read_category_by_term(rank_change_corpus_path) if rank_change_corpus_path else category_by_norm
+    tables: dict[str, list[pd.DataFrame]] = {"ranks": [], "final": [], "kendall": [], "changes": [], "trajectories": []}
     for meta in runs:
         run = str(meta["run"])
         labels = {key: meta[key] for key in ("run", "base_model", "data_source", "data_size_k")}
-        matched = matched_tokens(read_parquet(score_paths[run]), shared, category_by_norm)
-        if matched.empty:
+        scores = read_parquet(score_paths[run])
+        matched = matched_tokens(scores, shared, category_by_norm)
+        items = matched_tokens(scores, shared, change_categories)
+        if matched.empty or items.empty:
             raise InputError(f"{score_paths[run]}: no shared-vocabulary token matches the Big Two dictionary")
         ranks = checkpoint_ranks(matched)
         by_step = median_category_ranks_by_step(ranks).assign(**labels)
         tables["ranks"].append(by_step)
         tables["final"].append(final_checkpoint_ranks(by_step))
         tables["kendall"].append(checkpoint_kendall(matched).assign(**labels))
-        tables["changes"].append(rank_changes(ranks).assign(**labels))
+        item_ranks = checkpoint_ranks(word_scores(items) if per_word else items)
+        tables["changes"].append(rank_changes(item_ranks, first_step, final_step).assign(**labels))
+        tables["trajectories"].append(item_ranks.rename(columns={"decoded": "token"}).assign(**labels))
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
     external = pd.DataFrame(list(external_points))
     if not external.empty:
@@ -206,15 +246,18 @@ def training_dynamics_statistics(
     runs: Sequence[Mapping[str, object]],
     external_points: Iterable[Mapping[str, object]],
     outputs: Mapping[str, str | Path],
+    rank_changes_settings: Mapping[str, object] | None = None,
 ) -> None:
     """The ``training_dynamics`` job: ``score_paths`` are the runs' checkpoint score parquets in the
-    order of ``runs``; :func:`training_dynamics`'s four tables are written to the CSVs ``outputs``
-    names by table (``ranks``, ``final``, ``kendall``, ``changes``), :func:`kendall_record` to
-    ``outputs["json"]``."""
+    order of ``runs``; :func:`training_dynamics` (``rank_changes_settings``: its
+    ``rank_change_corpus_path``, ``first_step``, ``final_step`` and ``per_word``) writes its five
+    tables to the CSVs ``outputs`` names by table (``ranks``, ``final``, ``kendall``,
+    ``changes``, ``trajectories``), :func:`kendall_record` to ``outputs["json"]``."""
     by_run = dict(zip((str(meta["run"]) for meta in runs), score_paths))
-    frames = training_dynamics(by_run, token_table_paths, corpus_path, runs, external_points)
+    frames = training_dynamics(by_run, token_table_paths, corpus_path, runs, external_points, **(rank_changes_settings or {}))
     write_statistics(
         kendall_record(frames["kendall"], frames["final"]),
         outputs["json"],
-        {outputs[name]: frames[name] for name in ("ranks", "final", "kendall", "changes")},
+        {outputs[name]: frames[name] for name in TABLES},
     )
+

@@ -31,6 +31,8 @@ MLP_PROJECTIONS = ("gate_proj", "up_proj", "down_proj")
 class LoraTrainingConfig:
     """Settings shared by every LoRA run (the defaults are the SFT's; subclasses set their
     paper values). Lengths are in tokens, batch sizes in examples (pairs for reward models);
+    ``lr_schedule`` is a :func:`transformers.get_scheduler` name (``cosine``, ``linear``, ...);
+    ``warmup_steps`` (optimizer steps) replaces ``warmup_ratio`` (of all steps) when set;
     ``gpu_dtype`` / ``cpu_dtype`` are torch dtype names; gradient checkpointing is GPU-only."""
 
     lora_rank: int = 8
@@ -38,7 +40,9 @@ class LoraTrainingConfig:
     lora_dropout: float = 0.05
     target_modules: tuple[str, ...] = ATTENTION_PROJECTIONS
     learning_rate: float = 2e-4
+    lr_schedule: str = "cosine"
     warmup_ratio: float = 0.03
+    warmup_steps: int | None = None
     weight_decay: float = 0.0
     max_grad_norm: float | None = 1.0
     batch_size: int = 8
@@ -82,15 +86,15 @@ def weights_dtype(cfg: LoraTrainingConfig, device: torch.device) -> torch.dtype:
 
 
 def autocast(cfg: LoraTrainingConfig, device: torch.device):
-    """bf16 (``gpu_dtype``) autocast on GPU; nothing on CPU."""
-    if device.type == "cuda":
+    """``gpu_dtype`` (bf16) autocast on GPU; nothing on CPU or when ``gpu_dtype`` is float32."""
+    if device.type == "cuda" and cfg.gpu_dtype != "float32":
         return torch.autocast("cuda", dtype=getattr(torch, cfg.gpu_dtype))
     return contextlib.nullcontext()
 
 
 def lora_training_setup(model, cfg: LoraTrainingConfig, task_type: str, total_steps: int,
                          device: torch.device, modules_to_save: Sequence[str] | None = None):
-    """Wrap ``model`` in a LoRA adapter and build AdamW + cosine schedule with warm-up.
+    """Wrap ``model`` in a LoRA adapter and build AdamW + the ``lr_schedule`` with warm-up.
 
     Trainable weights are kept in fp32 (the frozen base may be bf16 on GPU). Gradient
     checkpointing is switched on for GPU runs when the config asks for it.
@@ -110,8 +114,9 @@ def lora_training_setup(model, cfg: LoraTrainingConfig, task_type: str, total_st
             parameter.data = parameter.data.float()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    scheduler = transformers.get_cosine_schedule_with_warmup(
-        optimizer, num_warmup_steps=math.ceil(cfg.warmup_ratio * total_steps), num_training_steps=total_steps,
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else math.ceil(cfg.warmup_ratio * total_steps)
+    scheduler = transformers.get_scheduler(
+        cfg.lr_schedule, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps,
     )
     model.train()
     return model, optimizer, scheduler

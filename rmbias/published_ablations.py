@@ -3,7 +3,9 @@
 The published ``rank_results_{label}.csv`` files hold, per reward model, category and training
 checkpoint, the median rank (``sum_value``) of the Big Two terms. Two of them are byte-identical
 and one repeats rows; :func:`load_ablation_tables` keeps what can be trusted and says what it
-dropped. :func:`published_ablations` is the job that writes the result.
+dropped, or, as an option, keeps both identical files as the authors' figure script plotted
+them (the same points at 13k and 26k), still warning. :func:`published_ablations` is the job
+that writes the result.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def load_ablation_tables(
     ``paths``: label (e.g. ``uf_13``) -> ``rank_results_*.csv``; ``runs``: label -> its data
     size/source/method. Files with the same sha256 cannot all be what their labels say: of
     such a group only the label listed in ``keep_on_identical`` is kept (none if no member
-    is listed). Repeated rows are dropped; a (model, category, checkpoint) with conflicting
+    is listed; listing every label of the group keeps them all, as the authors' figure script
+    did). Repeated rows are dropped; a (model, category, checkpoint) with conflicting
     values is an :class:`InputError`. A missing ``base_model`` is inferred from ``model_id``.
     Returns (one row per run, model and category at its last checkpoint: ``label, model_id,
     base_model, method, data_source, data_size_k, category, checkpoint, median_rank``;
@@ -94,11 +97,13 @@ def load_ablation_tables(
     for digest, labels in digests.groupby(digests).groups.items():
         if len(labels) < 2:
             continue
-        kept = [label for label in labels if label in keep_on_identical][:1]
-        dropped.update(set(labels) - set(kept))
+        kept = sorted(label for label in labels if label in keep_on_identical)
+        removed = sorted(set(labels) - set(kept))
+        dropped.update(removed)
         names = ", ".join(Path(paths[label]).name for label in labels)
-        outcome = f"kept {kept[0]}" if kept else "kept none"
-        warnings.append(f"{names} are byte-identical (sha256 {digest[:12]}); {outcome}, dropped {', '.join(sorted(set(labels) - set(kept)))}")
+        outcome = f"kept {', '.join(kept)}" if kept else "kept none"
+        outcome += f", dropped {', '.join(removed)}" if removed else " (plotted as the authors' figure did)"
+        warnings.append(f"{names} are byte-identical (sha256 {digest[:12]}); {outcome}")
     tables = []
     for label in (label for label in paths if label not in dropped):
         path = Path(paths[label])
@@ -120,10 +125,20 @@ def load_ablation_tables(
 
 
 
-def published_ablations(paths: Mapping[str, str | Path], csv_path: str | Path, json_path: str | Path) -> pd.DataFrame:
-    """The ``published_ablations`` job: load and repair the tables, write the final ranks (CSV)
-    and a record whose ``warnings`` list every repair (one line each)."""
-    final, warnings = load_ablation_tables(paths)
+IDENTICAL_FILES = ("keep_one", "keep_all")
+"""What to do with byte-identical ablation files: keep the one of :data:`PUBLISHED_IDENTICAL_KEEP`
+(the repair), or keep them all (the authors' Figure 4b)."""
+
+
+def published_ablations(paths: Mapping[str, str | Path], csv_path: str | Path, json_path: str | Path,
+                        identical_files: str = "keep_one") -> pd.DataFrame:
+    """The ``published_ablations`` job: load and repair the tables (byte-identical files as
+    ``identical_files`` says: :data:`IDENTICAL_FILES`), write the final ranks (CSV) and a record
+    whose ``warnings`` list every repair (one line each)."""
+    if identical_files not in IDENTICAL_FILES:
+        raise InputError(f"published ablations: identical_files must be one of {', '.join(IDENTICAL_FILES)}, got {identical_files!r}")
+    keep = tuple(paths) if identical_files == "keep_all" else PUBLISHED_IDENTICAL_KEEP
+    final, warnings = load_ablation_tables(paths, keep_on_identical=keep)
     for warning in warnings:
         logger.warning("%s", warning)
     record = statistics_record(

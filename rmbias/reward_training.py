@@ -34,8 +34,14 @@ from rmbias.batching import right_pad
 from rmbias.conversations import encode_rendered
 from rmbias.io import InputError, atomic_directory, write_csv, write_json
 from rmbias.lora import (
-    LoraTrainingConfig, autocast, epoch_batches, lora_training_setup, optimizer_step, peak_memory_mb,
-    steps_per_epoch, weights_dtype,
+    LoraTrainingConfig,
+    autocast,
+    epoch_batches,
+    lora_training_setup,
+    optimizer_step,
+    peak_memory_mb,
+    steps_per_epoch,
+    weights_dtype,
 )
 from rmbias.models import ModelSpec, load_model, resolve_device
 from rmbias.preferences import read_preferences, split_pairs
@@ -50,7 +56,8 @@ log = logging.getLogger(__name__)
 class RewardTrainingConfig(LoraTrainingConfig):
     """Reward-model training, defaults from the paper §4.1: LoRA r 32 / alpha 64 on the
     attention projections, AdamW lr 1e-5, 3 % warm-up + cosine, 4 pairs × 4 accumulation
-    steps, 2 epochs, 1024 tokens, a checkpoint every 1000 optimizer steps."""
+    steps, 2 epochs, 1024 tokens, a checkpoint every 1000 optimizer steps (and, with
+    ``checkpoint_powers_of_two``, at every power of two: denser early checkpoints)."""
 
     lora_rank: int = 32
     lora_alpha: int = 64
@@ -59,19 +66,21 @@ class RewardTrainingConfig(LoraTrainingConfig):
     gradient_accumulation_steps: int = 4
     epochs: int = 2
     checkpoint_every: int = 1000
+    checkpoint_powers_of_two: bool = True
     eval_batch_size: int = 16
 
 
-def checkpoint_steps(total_steps: int, every: int) -> list[int]:
+def checkpoint_steps(total_steps: int, every: int, powers_of_two: bool = True) -> list[int]:
     """Optimizer steps at which to checkpoint: 0, every multiple of ``every`` (0 = none),
-    every power of two, and ``total_steps`` itself — sorted, each at most ``total_steps``."""
+    every power of two (with ``powers_of_two``), and ``total_steps`` itself — sorted, each at
+    most ``total_steps``."""
     if total_steps < 0:
         raise ValueError(f"total_steps must be >= 0, got {total_steps}")
     steps = {0, total_steps}
     if every > 0:
         steps.update(range(every, total_steps + 1, every))
     power = 1
-    while power <= total_steps:
+    while powers_of_two and power <= total_steps:
         steps.add(power)
         power *= 2
     return sorted(steps)
@@ -240,7 +249,7 @@ def train_reward_model(base: ModelSpec, pairs: pd.DataFrame, out_dir: str | os.P
     if len(pairs) == 0:
         raise InputError(f"{out_dir}: no training pairs")
     total_steps = cfg.epochs * steps_per_epoch(len(pairs), cfg.batch_size, cfg.gradient_accumulation_steps)
-    schedule = set(checkpoint_steps(total_steps, cfg.checkpoint_every))
+    schedule = set(checkpoint_steps(total_steps, cfg.checkpoint_every, cfg.checkpoint_powers_of_two))
 
     transformers.set_seed(cfg.seed)
     tokenizer, model = load_model(base, device, head="reward_model", dtype=weights_dtype(cfg, device), pad_from_tokenizer=True)

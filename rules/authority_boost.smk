@@ -1,5 +1,6 @@
 # Appendix F: boost 10 authority words in a base LLM with LoRA SFT, then ask which implicit-
-# reward measure recovers them on held-out prompts, with and without the chat template.
+# reward measure recovers them on held-out prompts, with and without the template it was
+# trained with, and whether its greedy generations answer the held-out prompts with them.
 
 
 rule authority_boost_sft:
@@ -8,7 +9,7 @@ rule authority_boost_sft:
     output:
         directory("results/authority/{base}/boosted"),
     params:
-        base=lambda wc: LLMS[wc.base],
+        base=lambda wc: authority_sft_entry(wc.base),
         prompts=PROMPTS,
         train_keys=AUTHORITY["train_keys"],
         extra_prompts=AUTHORITY["extra_prompts"],
@@ -73,3 +74,28 @@ rule authority_analysis:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/authority_analysis.py"
+
+
+rule authority_generation:
+    input:
+        lambda wc: f"results/authority/{AUTHORITY['base']}/boosted",
+    output:
+        table=report("results/stats/authority_generation.csv", caption="../report/captions/stats_authority_generation.rst", category="Statistics", subcategory="Appendix F"),
+        json="results/stats/authority_generation.json",
+    params:
+        entry=lambda wc: authority_model_entry(AUTHORITY["base"], "boosted", "with"),
+        prompts=lambda wc: {key: PROMPTS[key]["text"] for key in AUTHORITY_HELD_OUT},
+        words=AUTHORITY.get("words", []),
+        max_new_tokens=AUTHORITY["generation_tokens"],
+        device="auto",
+    threads: gpu_job_threads(authority_resources)
+    resources:
+        **gpu_job_resources(authority_resources),
+    log:
+        "logs/authority_generation.log",
+    benchmark:
+        "results/benchmarks/authority_generation.tsv"
+    conda:
+        "../envs/gpu.yaml"
+    script:
+        "../workflow_scripts/authority_generation.py"

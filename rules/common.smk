@@ -28,8 +28,8 @@ def _validated_config():
         manifest = load_yaml(repo_file("config/reference.yaml"))
         validate_against_schema(manifest, load_yaml(repo_file("config/reference_schema.yaml")), "config/reference.yaml")
         validate_config(config, load_yaml(repo_file("config/schema.yaml")), prompts)
-        for entry in [*config["models"], *config["reward_models"]]:
-            if "chat_template" in entry:
+        for entry in [*config["models"], *config["reward_models"], config["authority_boost"]]:
+            if entry.get("chat_template") is not None:
                 # The template's text goes into every job's params: editing the file makes the model's jobs stale.
                 entry["chat_template"] = chat_template_text(entry["chat_template"], REPO_ROOT)
     except InputError as err:
@@ -194,13 +194,33 @@ def implicit_file(a, b, prompt=IMPLICIT["prompt"]):
     return f"results/implicit/{prompt}/{a}__{b}.parquet"
 
 
+def authority_model_entry(base, variant, template):
+    """The entry of Appendix F's ``variant`` (base or boosted) of LLM ``base``, rendered with
+    (``with``) or without the template the SFT trains with: with it, through
+    authority_boost.chat_template when set (the authors' plain-text instruction template), else
+    through the base's chat template; without it, as plain text."""
+    entry = dict(LLMS[base])
+    if variant == "boosted":
+        entry.update(id=f"{base}-boosted", hf=f"results/authority/{base}/boosted")
+    if template == "with":
+        entry["type"] = "instruction-tuned"
+        if AUTHORITY["chat_template"] is not None:
+            entry["chat_template"] = AUTHORITY["chat_template"]
+    else:
+        entry["type"] = "pretrained"
+        entry.pop("chat_template", None)
+    return entry
+
+
+def authority_sft_entry(base):
+    """The base entry the SFT trains: rendered through authority_boost.chat_template when set,
+    else as the base renders itself (chat template of an instruction-tuned base)."""
+    return authority_model_entry(base, "base", "with") if AUTHORITY["chat_template"] is not None else LLMS[base]
+
+
 def authority_entry(wc):
     """The model entry whose log-probabilities rule authority_logprobs computes."""
-    entry = dict(LLMS[wc.base])
-    if wc.variant == "boosted":
-        entry.update(id=f"{wc.base}-boosted", hf=f"results/authority/{wc.base}/boosted")
-    entry["type"] = "instruction-tuned" if wc.template == "with" else "pretrained"
-    return entry
+    return authority_model_entry(wc.base, wc.variant, wc.template)
 
 
 # Appendix F: boost 10 authority words in a base LLM by LoRA SFT, then ask which candidate
@@ -223,6 +243,17 @@ def authority_resources(wc):
 TRAINING = config["training"]
 RUNS = {run["id"]: run for run in TRAINING["runs"]}
 TRAINING_BASES = sorted({run["base"] for run in RUNS.values()})
+TRAINING_FIGURES = TRAINING["figures"]
+# The bases whose token tables' intersection is the vocabulary of the training figures: those
+# of the families training.figures.vocabulary_families names (the authors: Gemma and Llama), or all.
+VOCABULARY_BASES = [
+    base for base in TRAINING_BASES
+    if not TRAINING_FIGURES["vocabulary_families"] or LLMS[base]["family"] in TRAINING_FIGURES["vocabulary_families"]
+]
+if TRAINING["enabled"] and RUNS and not VOCABULARY_BASES:
+    sys.stderr.write(f"rmbias: config error at training.figures.vocabulary_families: no training base is of "
+                     f"{', '.join(TRAINING_FIGURES['vocabulary_families'])}\n")
+    sys.exit(1)
 
 
 def run_resources(wc):

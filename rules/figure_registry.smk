@@ -25,6 +25,9 @@ OWN_RM_CATEGORY = "Configured reward models"
 # links Snakemake's own runtime-statistics panel under that name, and a category of the same
 # name is a second rst target "statistics" (a docutils warning on the front page).
 STATS_CATEGORY = "Statistical tests"
+# Appendix H.1 tables: one per run of Figures 5 / A6, when checkpoints are scored over the whole
+# vocabulary (training.checkpoint_scope: vocab)
+H1_RUNS = list(dict.fromkeys(RANK_CHANGES.values())) if TRAINING_ON and TRAINING["checkpoint_scope"] == "vocab" else []
 
 
 def figure(alias, rule, stage, caption, category, enabled, params=None, stats=None):
@@ -67,6 +70,7 @@ FIGURES = {
     "fig5_llama": figure("fig5_llama", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "fig5_llama" in RANK_CHANGES, {"run": RANK_CHANGES.get("fig5_llama")}),
     "fig5_gemma": figure("fig5_gemma", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "fig5_gemma" in RANK_CHANGES, {"run": RANK_CHANGES.get("fig5_gemma")}),
     "figA6_qwen": figure("figA6", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "figA6_qwen" in RANK_CHANGES, {"run": RANK_CHANGES.get("figA6_qwen")}),
+    "figA7_trajectories": figure("figA7", "trajectory_figure", "training", "figA7_trajectories.rst", "RM training", TRAINING_ON and RANK_CHANGES, {"runs": {name: run for name, run in RANK_CHANGES.items()}}),
     "figG1_kendall": figure("figG1", "kendall_figure", "training", "figG1_kendall.rst", "RM training", TRAINING_ON and CHECKPOINT_RUNS, {"runs": CHECKPOINT_RUNS}),
 }
 
@@ -158,15 +162,18 @@ def base_model_targets():
 
 
 def authority_boost_targets():
-    """Appendix F: Figures A3a and A3b."""
-    return figure_files(*enabled_figures(stage="authority_boost"))
+    """Appendix F: Figures A3a and A3b, and the generation check."""
+    if not AUTHORITY["enabled"]:
+        return []
+    return ["results/stats/authority_generation.json"] + figure_files(*enabled_figures(stage="authority_boost"))
 
 
 def training_targets():
     """Section 4: checkpoint dynamics, own ablations, rank changes, Kendall tau."""
     if not TRAINING_ON:
         return []
-    return ["results/stats/training_dynamics.json"] + figure_files(*enabled_figures(stage="training"))
+    tables = [f"results/tables/tableH1_{run}.{ext}" for run in H1_RUNS for ext in ("csv", "tex")]
+    return ["results/stats/training_dynamics.json"] + tables + figure_files(*enabled_figures(stage="training"))
 
 
 def all_targets():

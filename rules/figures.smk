@@ -143,6 +143,7 @@ rule authority_figures:
     input:
         recovery="results/stats/authority_recovery.csv",
         words="results/stats/authority_words.csv",
+        generation="results/stats/authority_generation.csv",
     output:
         recovery_pdf=figure_pdf("authority_figures", "figA3a_authority"),
         recovery_png="results/figures/figA3a_authority.png",
@@ -216,6 +217,25 @@ rule rank_change_figure:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/rank_change_figure.py"
+
+
+rule trajectory_figure:
+    input:
+        changes="results/stats/training_rank_changes.csv",
+        trajectories="results/stats/training_rank_trajectories.csv",
+    output:
+        pdf=figure_pdf("trajectory_figure", "figA7_trajectories"),
+        png="results/figures/figA7_trajectories.png",
+    params:
+        **figure_params("trajectory_figure"),
+    log:
+        "logs/figures/figA7_trajectories.log",
+    benchmark:
+        "results/benchmarks/figures/figA7_trajectories.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/trajectory_figure.py"
 
 
 rule kendall_figure:

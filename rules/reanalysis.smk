@@ -43,6 +43,7 @@ rule published_ablations:
         warnings="results/stats/published_ablations_warnings.json",
     params:
         labels=list(PUBLISHED_ABLATIONS),
+        identical_files=config["reanalysis"]["fig4b_identical_files"],
     log:
         "logs/published_ablations.log",
     benchmark:

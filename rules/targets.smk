@@ -23,6 +23,8 @@ rule config_used:
 
 ALIASES = {FIGURES[name]["alias"]: figure_files(name) for name in enabled_figures()}
 ALIASES.update({name: [f"results/tables/{name}.tex", f"results/tables/{name}.csv"] for name in TABLES})
+if H1_RUNS:
+    ALIASES["tableH1"] = [f"results/tables/tableH1_{run}.{ext}" for run in H1_RUNS for ext in ("tex", "csv")]
 
 for alias, files in ALIASES.items():
 

@@ -104,15 +104,20 @@ rule score_checkpoints:
 rule training_dynamics:
     input:
         scores=[f"results/training/{run}/scores.parquet" for run in RUNS],
-        tokens=[f"results/tokens/{base}.parquet" for base in TRAINING_BASES],
+        tokens=[f"results/tokens/{base}.parquet" for base in VOCABULARY_BASES],
         corpus="results/corpora/big2_expanded.parquet",
+        rank_change_corpus=f"results/corpora/{TRAINING_FIGURES['rank_change_dictionary']}.parquet",
     output:
         ranks="results/stats/training_checkpoint_ranks.csv",
         final="results/stats/training_final_ranks.csv",
         kendall=report("results/stats/training_kendall.csv", caption="../report/captions/stats_kendall.rst", category=STATS_CATEGORY, subcategory="RM training"),
         changes="results/stats/training_rank_changes.csv",
+        trajectories="results/stats/training_rank_trajectories.csv",
         json="results/stats/training_dynamics.json",
     params:
+        first_step=TRAINING_FIGURES["rank_change_steps"]["first"],
+        final_step=TRAINING_FIGURES["rank_change_steps"]["final"],
+        per_word=TRAINING_FIGURES["rank_change_per_word"],
         runs=[
             {
                 "run": run_id,
@@ -158,3 +163,30 @@ rule export_trained_rm:
         "../envs/gpu.yaml"
     script:
         "../workflow_scripts/export_trained_rm.py"
+
+
+rule training_table:
+    input:
+        "results/training/{run}/scores.parquet",
+    output:
+        csv="results/tables/tableH1_{run}.csv",
+        tex="results/tables/tableH1_{run}.tex",
+    params:
+        first_step=TRAINING_FIGURES["rank_change_steps"]["first"],
+        final_step=TRAINING_FIGURES["rank_change_steps"]["final"],
+        n=TRAINING_FIGURES["table_tokens"],
+        caption=lambda wc: (
+            f"Top and bottom {TRAINING_FIGURES['table_tokens']} tokens of the full vocabulary by reward of run "
+            f"{wc.run} on prompt {TRAINING['score_prompt']}, at the early and at the final checkpoint (Appendix H.1)."
+        ),
+        label=lambda wc: f"tab:H1-{wc.run}",
+    wildcard_constraints:
+        run=one_of(H1_RUNS),
+    log:
+        "logs/tables/tableH1_{run}.log",
+    benchmark:
+        "results/benchmarks/tables/tableH1_{run}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/training_table.py"

@@ -2,8 +2,17 @@ import pandas as pd
 import pytest
 
 from rmbias.checkpoints import dictionary_tokens
-from rmbias.dynamics import checkpoint_ranks, final_checkpoint_ranks, matched_tokens, median_category_ranks_by_step, rank_changes
-from rmbias.io import InputError
+from rmbias.dynamics import (
+    checkpoint_ranks,
+    compared_steps,
+    final_checkpoint_ranks,
+    matched_tokens,
+    median_category_ranks_by_step,
+    rank_changes,
+    training_dynamics,
+    word_scores,
+)
+from rmbias.io import InputError, write_parquet
 
 CATEGORIES = {"love": "Communion", "freedom": "Agency", "success": "Agency", "family": "Communion"}
 
@@ -63,3 +72,45 @@ def test_dictionary_scope_keeps_every_token_the_dynamics_rank():
     whole = checkpoint_ranks(matched_tokens(table, shared, CATEGORIES))
     dictionary_only = checkpoint_ranks(matched_tokens(kept, shared, CATEGORIES))
     pd.testing.assert_frame_equal(whole, dictionary_only)
+
+
+def test_word_scores_average_each_words_variants_and_rank_changes_take_the_chosen_steps():
+    matched = matched_tokens(scores(), scores()["decoded"], CATEGORIES)
+    words = word_scores(matched).set_index("decoded")
+    assert sorted(words.index) == ["family", "freedom", "love", "success"]
+    assert words.loc["love", "step-0"] == 4.5 and words.loc["love", "step-4"] == 1.5
+    assert words.loc["love", "category"] == "Communion"
+    ranks = checkpoint_ranks(words.reset_index())
+    # step 0: love 1, freedom 2, success 3, family 4; step 2: love 1, ...; step 4: freedom 1, success 2, family 3, love 4
+    changes = rank_changes(ranks, first_step=0).set_index("token")
+    assert changes.loc["love", "rank_change"] == -3 and changes.loc["freedom", "rank_change"] == 1
+    assert rank_changes(ranks, first_step=0, final_step=2).set_index("token").loc["love", "rank_change"] == 0
+
+
+def test_compared_steps_default_to_the_first_saved_and_the_last_checkpoint():
+    assert compared_steps([0, 1000, 2000, 9578]) == (1000, 9578)
+    assert compared_steps([0, 1, 2, 4], first_step=2) == (2, 4)
+    with pytest.raises(InputError, match="no checkpoint at step 1000 \\(checkpoints: 0, 1, 2, 4\\)"):
+        compared_steps([0, 1, 2, 4], first_step=1000)
+    with pytest.raises(InputError, match="must precede"):
+        compared_steps([0, 1, 2, 4], first_step=4)
+
+
+def test_training_dynamics_rank_changes_on_another_dictionary_per_word(tmp_path):
+    """The authors' Figure 5 choices: the nouns dictionary, variants averaged, a chosen early
+    step; the Figure 4a ranks keep the expanded dictionary, and every item's ranks over
+    checkpoints form the trajectories table."""
+    write_parquet(scores(), tmp_path / "run.parquet")
+    write_parquet(pd.DataFrame({"decoded": scores()["decoded"].iloc[:6], "token_id": range(6)}), tmp_path / "tokens.parquet")
+    expanded = pd.DataFrame({"term": list(CATEGORIES), "category": list(CATEGORIES.values())})
+    write_parquet(expanded, tmp_path / "expanded.parquet")
+    write_parquet(expanded[expanded["term"] != "success"], tmp_path / "nouns.parquet")
+    meta = {"run": "r", "base_model": "Gemma", "data_source": "synthetic", "data_size_k": 1.0}
+    frames = training_dynamics({"r": tmp_path / "run.parquet"}, [tmp_path / "tokens.parquet"], tmp_path / "expanded.parquet",
+                               [meta], rank_change_corpus_path=tmp_path / "nouns.parquet", first_step=0, per_word=True)
+    assert sorted(frames["changes"]["token"]) == ["family", "freedom", "love"]
+    assert frames["changes"].set_index("token").loc["love", "rank_change"] == -2
+    assert frames["ranks"]["step"].nunique() == 3
+    assert len(frames["trajectories"]) == 3 * 3 and set(frames["trajectories"]["step"]) == {0, 2, 4}
+    love = frames["trajectories"].query("token == 'love'").sort_values("step")["rank"].tolist()
+    assert love == [1.0, 1.0, 3.0]

@@ -16,10 +16,21 @@ import pandas as pd
 import pytest
 from plotnine import geom_point, geom_pointrange, geom_text, geom_violin, ggplot, scale_y_reverse
 
-from rmbias.figures.base_models import plot_authority_recovery, plot_authority_words, plot_lollipop, plot_split_violins
+from rmbias.figures.base_models import (
+    plot_authority_recovery,
+    plot_authority_words,
+    plot_lollipop,
+    plot_split_violins,
+)
 from rmbias.figures.reward_models import plot_ablations, plot_rank_violins, plot_rm_profiles
 from rmbias.figures.scaffold import BASE_MODEL_COLOURS, colour_map
-from rmbias.figures.training import plot_checkpoint_ranks, plot_kendall, plot_rank_changes
+from rmbias.figures.training import (
+    plot_checkpoint_ranks,
+    plot_kendall,
+    plot_rank_changes,
+    plot_rank_trajectories,
+    shown_rank_changes,
+)
 from rmbias.io import InputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -135,6 +146,18 @@ def rank_changes_fig5() -> pd.DataFrame:
                              rank_first=first, rank_final=final, rank_change=first - final))
 
 
+def trajectories_figA7() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trajectories, changes) of two runs: 12 tokens each ranked at steps 1000, 2000, 3000."""
+    changes = pd.concat([rank_changes_fig5().assign(run=run) for run in ("run-l", "run-g")], ignore_index=True)
+    middle = (changes["rank_first"] + changes["rank_final"]) / 2
+    trajectories = pd.concat(
+        [changes.assign(step=step, rank=ranks)[["run", "token", "category", "step", "rank"]]
+         for step, ranks in ((1000, changes["rank_first"]), (2000, middle), (3000, changes["rank_final"]))],
+        ignore_index=True,
+    )
+    return trajectories, changes
+
+
 def kendall_figG1() -> pd.DataFrame:
     return pd.DataFrame(dict(base_model=["Gemma"] * 3 + ["Llama"] * 3, step=[1000, 2000, 3000] * 2,
                              tau_previous=[np.nan, 0.8, 0.9] * 2, tau_final=[0.5, 0.7, 1.0] * 2))
@@ -158,6 +181,8 @@ CASES = {
     "ablations": (plot_ablations, [final_ranks_fig4b()], {"caption_note": "uf_13 and uf_27 byte-identical"},
                   {0: "data_size_k"}),
     "rank_changes": (plot_rank_changes, [rank_changes_fig5()], {"n_tokens": 3}, {0: "rank_change"}),
+    "rank_trajectories": (plot_rank_trajectories, [*trajectories_figA7(), {"fig5_llama": "run-l", "fig5_gemma": "run-g"}],
+                          {"n_tokens": 2}, {0: "rank"}),
     "kendall": (plot_kendall, [kendall_figG1()], {"width": 4.0, "height": 2.0}, {0: "tau_final"}),
 }
 
@@ -272,6 +297,16 @@ def test_rank_changes_show_the_biggest_risers_and_fallers(rendered):
     assert set(plot.data["token"]) == expected
     top_label = list(plot.data["label"].cat.categories)[-1]
     assert top_label.startswith(by_change[0][1] + " (")
+
+
+def test_rank_trajectories_follow_the_tokens_of_the_rank_change_figure(rendered):
+    plot, _ = rendered["rank_trajectories"]
+    # the 2 tokens that rose most and the 2 that fell most, in each run
+    shown = shown_rank_changes(rank_changes_fig5(), 2)["token"].tolist()
+    assert len(shown) == 4
+    assert set(plot.data["token"]) == set(shown)
+    assert len(plot.data) == 2 * 4 * 3  # runs x tokens x checkpoints
+    assert list(plot.data["panel"].cat.categories) == ["fig5_llama: run-l", "fig5_gemma: run-g"]
 
 
 def test_rank_changes_reject_duplicate_tokens(tmp_path):

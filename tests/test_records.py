@@ -148,7 +148,7 @@ def write_training_dynamics(tmp_path: Path) -> list[Path]:
         write_parquet(pd.DataFrame({"decoded": decoded, "token_id": range(7), **{f"step-{s}": rng.normal(size=7) for s in (0, 5, 10)}}), path)
         runs.append({"run": run, "base_model": family, "data_source": "synthetic", "data_size_k": 1.0})
         score_paths.append(path)
-    outputs = {name: tmp_path / f"training_{name}.csv" for name in ("ranks", "final", "kendall", "changes")}
+    outputs = {name: tmp_path / f"training_{name}.csv" for name in ("ranks", "final", "kendall", "changes", "trajectories")}
     outputs["json"] = tmp_path / "training_dynamics.json"
     training_dynamics_statistics(score_paths, [tokens], corpus, runs, [], outputs)
     record = read_record(outputs["json"])

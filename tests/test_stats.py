@@ -21,7 +21,7 @@ from rmbias.figure2 import FIG2_FACTORS, model_cell_welch_tests
 from rmbias.group_tests import cohens_d, panel_tests, permutation_welch_p, stars, three_way_anova, welch_t
 from rmbias.io import InputError
 from rmbias.mixed_model import fit_random_intercept_model, nlme_fixed_effect_df
-from rmbias.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables
+from rmbias.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables, published_ablations, read_ablation_warnings
 from rmbias.ranks import logprob_median_ranks, long_scores, rm_median_ranks
 from rmbias.families import published_rm_name
 from rmbias.topk import paper_rm_coverage, top_k_by_category
@@ -343,6 +343,19 @@ def test_ablation_loader_on_published_files():
     assert final.groupby("label")["data_size_k"].first().to_dict() == {"grm_80k": 632, "sky_80k": 77, "uf_100": 106, "uf_27": 26, "uf_54": 53}
     dropped_both, _ = load_ablation_tables(ABLATIONS, keep_on_identical=())
     assert not {"uf_13", "uf_27"} & set(dropped_both["label"])
+
+
+def test_ablations_as_the_authors_plotted_them_keep_both_identical_files(tmp_path):
+    final = published_ablations(ABLATIONS, tmp_path / "a.csv", tmp_path / "a.json", identical_files="keep_all")
+    sizes = final.groupby("label")["data_size_k"].first().to_dict()
+    assert sizes["uf_13"] == 13 and sizes["uf_27"] == 26
+    columns = ["model_id", "category", "median_rank"]
+    uf13, uf27 = (final[final["label"] == label][columns].reset_index(drop=True) for label in ("uf_13", "uf_27"))
+    assert len(uf13) == 6 and uf13.equals(uf27)
+    (identical,) = [w for w in read_ablation_warnings(tmp_path / "a.json") if "byte-identical" in w]
+    assert "kept uf_13, uf_27 (plotted as the authors' figure did)" in identical
+    with pytest.raises(InputError, match="identical_files"):
+        published_ablations(ABLATIONS, tmp_path / "b.csv", tmp_path / "b.json", identical_files="both")
 
 
 def _published_big2_observations():

@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmbias.tables import latex_escape, rank_tokens, read_top_bottom_csv, top_bottom, top_bottom_latex, write_top_bottom
+from rmbias.tables import (
+    early_final_latex,
+    early_final_top_bottom,
+    latex_escape,
+    rank_tokens,
+    read_top_bottom_csv,
+    top_bottom,
+    top_bottom_latex,
+    write_top_bottom,
+)
 
 NASTY = [
     "\\", "_", "&", "\n", "\t", "爱", " Love", "**", "\\n", "100%", "$x$", "#1", "{a}", "~^",
@@ -111,3 +120,37 @@ def test_csv_round_trip_keeps_every_token_and_score(tmp_path):
     pd.testing.assert_frame_equal(back, top_bottom(frame, "MWLR", n=5), check_dtype=False)
     assert set(back["decoded"]) == set(tokens) - {tokens[i] for i in np.argsort(-scores)[5:6]}
     assert (tmp_path / "t.tex").read_text(encoding="utf-8").count(r"\texttt") == 10
+
+
+def checkpoint_scores() -> pd.DataFrame:
+    """Six tokens scored at steps 0, 1000 and 2000 (full vocabulary of a tiny run)."""
+    return pd.DataFrame(
+        {
+            "decoded": ["Love", " love", "Freedom", "<center", "\u0fda", "table"],
+            "token_id": range(6),
+            "step-0": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            "step-1000": [6.0, 5.0, 4.0, 3.0, 1.0, 2.0],
+            "step-2000": [1.0, 2.0, 6.0, 5.0, 3.0, 4.0],
+        }
+    )
+
+
+def test_h1_table_takes_top_and_bottom_at_the_early_and_final_checkpoint():
+    table = early_final_top_bottom(checkpoint_scores(), n=2)
+    assert set(table["step"]) == {1000, 2000}  # step 0 is the initialisation, not the first saved checkpoint
+    cells = {(c, h): t["decoded"].tolist() for (c, h), t in table.groupby(["checkpoint", "half"])}
+    assert cells[("early", "top")] == ["Love", " love"]
+    assert cells[("early", "bottom")] == ["\u0fda", "table"]  # lowest first, as the paper's columns
+    assert cells[("final", "top")] == ["Freedom", "<center"]
+    assert cells[("final", "bottom")] == ["Love", " love"]
+    assert table.loc[(table["checkpoint"] == "final") & (table["half"] == "bottom"), "rank"].tolist() == [6, 5]
+    explicit = early_final_top_bottom(checkpoint_scores(), first_step=0, final_step=1000, n=1)
+    assert explicit.drop_duplicates("checkpoint")["step"].tolist() == [0, 1000]
+
+
+def test_h1_latex_has_the_papers_four_columns():
+    tex = early_final_latex(early_final_top_bottom(checkpoint_scores(), n=2), "Run x.", "tab:H1 x")
+    assert "Top early tokens & Bottom early tokens & Top final tokens & Bottom final tokens \\\\" in tex
+    assert r"\texttt{Love} & \texttt{\rmbiasscript{" + "\u0fda" + r"}} & \texttt{Freedom} & \texttt{Love} \\" in tex
+    assert r"\texttt{\_love} & \texttt{table} & \texttt{\textless{}center} & \texttt{\_love} \\" in tex
+    assert "Early: step 1000; final: step 2000." in tex and r"\label{tab:H1-x}" in tex

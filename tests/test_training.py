@@ -22,10 +22,21 @@ import yaml
 from safetensors.torch import load_file
 
 from rmbias import demo
+from rmbias.authority_boost import (
+    authority_examples,
+    authority_heldout_keys,
+    first_word,
+    generation_caption_line,
+    generation_record,
+    generation_table,
+)
 from rmbias.checkpoints import export_final_checkpoint, load_checkpoint_model, score_checkpoints
+from rmbias.conversations import encode_rendered
+from rmbias.generation import greedy_generations
 from rmbias.io import InputError
-from rmbias.lora import epoch_batches, steps_per_epoch
-from rmbias.models import ModelSpec
+from rmbias.lora import epoch_batches, lora_training_setup, steps_per_epoch
+from rmbias.models import ModelSpec, load_model
+from rmbias.records import read_record, write_statistics
 from rmbias.reward_training import (
     RESUME_STATE_FILE,
     RewardTrainingConfig,
@@ -35,8 +46,7 @@ from rmbias.reward_training import (
     train_reward_model_on_file,
 )
 from rmbias.scoring import score_candidates
-from rmbias.authority_boost import authority_examples, authority_heldout_keys
-from rmbias.sft import SftConfig, finetune_sft_lora
+from rmbias.sft import SftConfig, _sft_features, finetune_sft_lora, optimizer_groups
 
 REPO = Path(__file__).resolve().parents[1]
 AGENCY = ["freedom", "courage", "ambition"]
@@ -90,6 +100,7 @@ def test_checkpoint_steps_follow_the_schedule():
     assert checkpoint_steps(12, 5) == [0, 1, 2, 4, 5, 8, 10, 12]
     assert checkpoint_steps(8, 0) == [0, 1, 2, 4, 8]
     assert checkpoint_steps(0, 1000) == [0]
+    assert checkpoint_steps(9578, 1000, powers_of_two=False) == [0, *range(1000, 9001, 1000), 9578]
 
 
 def test_epoch_batches_cover_every_example_once_in_a_seeded_order():
@@ -328,3 +339,98 @@ def test_authority_sft_raises_the_boosted_words_on_held_out_prompts(tmp_path):
     control_after = mean_next_token_logprob(out, heldout_texts, GOOD + FILLER)
     assert boosted_after > boosted_before + 1.0
     assert boosted_after - control_after > boosted_before - control_before + 1.0
+
+
+AUTHORS_TEMPLATE = ("{{ bos_token }}Instruction:\n{{ messages[0]['content'] }}\n\nResponse:\n"
+                    "{% if messages | length > 1 %}{{ messages[1]['content'] }}{% endif %}")
+"""config/paper.yaml's authority_boost.chat_template: the authors' plain-text SFT template."""
+
+
+def test_optimizer_groups_stop_after_max_steps_mid_epoch():
+    cfg = SftConfig(batch_size=1, gradient_accumulation_steps=4, max_steps=5, seed=7)
+    groups = optimizer_groups(10, cfg)
+    assert len(groups) == 5
+    assert [sum(len(m) for m in g) for g in groups] == [4, 4, 2, 4, 4]
+    assert sorted(int(i) for g in groups[:3] for m in g for i in m) == list(range(10))
+    assert len(optimizer_groups(10, SftConfig(batch_size=1, gradient_accumulation_steps=4, epochs=2))) == 6
+    with pytest.raises(InputError, match="loss_on"):
+        SftConfig(loss_on="prompt")
+
+
+def test_linear_schedule_with_warmup_steps(tmp_path):
+    base = save_tiny_base(tmp_path / "base", "llama", "llama")
+    _, model = load_model(base, "cpu", head="causal_lm", dtype=torch.float32)
+    cfg = SftConfig(learning_rate=2e-4, lr_schedule="linear", warmup_steps=5, max_steps=50)
+    _, optimizer, scheduler = lora_training_setup(model, cfg, "CAUSAL_LM", 50, torch.device("cpu"))
+    rates = [scheduler.get_last_lr()[0]]
+    for _ in range(50):
+        optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    assert rates[:6] == pytest.approx([0, 0.4e-4, 0.8e-4, 1.2e-4, 1.6e-4, 2e-4])
+    assert rates[5 + 9] == pytest.approx(2e-4 * 36 / 45)
+    assert rates[50] == 0
+
+
+def template_logprobs(spec: ModelSpec, texts: list[str], words: list[str]) -> tuple[float, list[str]]:
+    """Mean over prompts and words of log p(word | prompt rendered for ``spec``), in nats, and
+    the argmax next token of each prompt."""
+    tokenizer, model = load_model(spec, "cpu", head="causal_lm")
+    word_ids = tokenizer.convert_tokens_to_ids(words)
+    values, argmax = [], []
+    for text in texts:
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([encode_rendered(tokenizer, text, chat=spec.chat)])).logits[0, -1]
+        values.append(float(torch.log_softmax(logits, dim=-1)[word_ids].mean()))
+        argmax.append(tokenizer.decode([int(logits.argmax())]))
+    return float(np.mean(values)), argmax
+
+
+def test_authority_sft_in_the_authors_mode_and_the_generation_check(tmp_path):
+    """The authors' Appendix F mode on a tiny model: their plain-text template through the entry's
+    chat template (one BOS), a linear schedule cut at max_steps; the boosted words gain on
+    held-out prompts, and the generation check's greedy answers start with each prompt's argmax
+    next token."""
+    prompts = load_prompts()
+    positive = [key for key, prompt in prompts.items() if prompt["valence"] == "positive"]
+    train_keys = positive[:18]
+    words = " ".join(p["text"] for p in prompts.values()).replace("?", " ").replace(",", " ").replace(".", " ").split()
+    save_tiny_base(tmp_path / "base", "llama", "gemma", extra_words=words + ["Instruction", "Response"] + AUTHORITY_WORDS,
+                   output_scale=30.0)
+    entry = {**base_entry(tmp_path / "base", "gemma"), "type": "pretrained", "chat_template": AUTHORS_TEMPLATE}
+    base = ModelSpec.from_entry(entry)
+    tokenizer, _ = load_model(base, "cpu", head="causal_lm")
+    ids, labels = _sft_features(tokenizer, True, prompts["best_ever_one"]["text"], "duty", 64, loss_on="text")
+    assert ids == labels and ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+    assert tokenizer.convert_ids_to_tokens(ids[1:4]) == ["Instruction", ":", "\n"]
+    assert ids[-1] == tokenizer.convert_tokens_to_ids("duty")
+    examples = authority_examples(prompts, train_keys, [], AUTHORITY_WORDS)
+    cfg = SftConfig(learning_rate=1e-2, batch_size=16, max_steps=60, lr_schedule="linear", warmup_steps=2, seed=3)
+    out = finetune_sft_lora(base, examples, tmp_path / "authority", cfg, device="cpu")
+
+    held_out = {key: prompts[key]["text"] for key in authority_heldout_keys(prompts, train_keys)}
+    boosted = ModelSpec.from_entry({**entry, "id": "boosted", "hf": str(out)})
+    before, _ = template_logprobs(base, list(held_out.values()), AUTHORITY_WORDS)
+    after, argmax = template_logprobs(boosted, list(held_out.values()), AUTHORITY_WORDS)
+    assert after > before + 1.0
+    generations = greedy_generations(boosted, list(held_out.values()), 3, "cpu")
+    assert [g.startswith(a) for g, a in zip(generations, argmax)] == [True] * 9
+    table = generation_table(held_out, generations, AUTHORITY_WORDS)
+    assert table["prompt"].tolist() == list(held_out)
+    assert table["boosted"].tolist() == [a.strip().lower() in AUTHORITY_WORDS for a in argmax]
+
+
+def test_generation_table_reads_the_first_word_and_its_record_validates(tmp_path):
+    assert [first_word(t) for t in ["\n**Respect**\n\nIt is", " duty.", "42 honors", "", "...", "Éthique"]] == [
+        "respect", "duty", "honors", "", "", "éthique"]
+    prompts = {"a": "What is best?", "b": "Name it.", "c": "Why?"}
+    table = generation_table(prompts, ["Respect\n", " love", "Duty, duty"], ["respect", "DUTY"])
+    assert table["first_word"].tolist() == ["respect", "love", "duty"]
+    assert table["boosted"].tolist() == [True, False, True]
+    write_statistics(generation_record(table, 8), tmp_path / "g.json", {tmp_path / "g.csv": table})
+    record = read_record(tmp_path / "g.json")
+    assert (record["n_prompts"], record["n_boosted_first_word"]) == (3, 2)
+    assert record["share_boosted_first_word"] == pytest.approx(2 / 3)
+    assert generation_caption_line(table).startswith("Greedy generations of the boosted model: 2 of 3 ")
+    with pytest.raises(InputError, match="3 prompts but 2 generations"):
+        generation_table(prompts, ["a", "b"], ["respect"])

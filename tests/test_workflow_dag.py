@@ -2,7 +2,12 @@
 
 import re
 
+import jinja2
+import yaml
 from workflow_helpers import job_counts, run_snakemake
+
+from rmbias.authority_boost import authority_examples, authority_heldout_keys
+from rmbias.sft import SftConfig
 
 
 def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
@@ -23,6 +28,44 @@ def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
         assert resources and all(re.search(r"resources: .*gpu=[1-9]", j, re.S) for j in resources), rule
     seventy_b = next(j for j in jobs if j.startswith("logprobs:") and "llama-3.3-70b-instruct.parquet" in j)
     assert re.search(r"gpu=4,", seventy_b) and re.search(r"mem_mb=256000", seventy_b)
+    # Appendix F as the authors ran it: the pretrained Gemma 2 2B boosted, its 4 log-prob tables,
+    # the generation check of the held-out prompts
+    assert counts["authority_boost_sft"] == 1 and counts["authority_logprobs"] == 4
+    assert counts["authority_generation"] == 1
+    assert "output: results/authority/gemma-2-2b/boosted" in result.stdout
+    assert "results/stats/authority_generation.csv" in result.stdout
+    # Figures 4a, 5, A6 as the authors': Gemma ∩ Llama vocabulary, the Big Two nouns; Figure A7 and
+    # one Appendix H.1 table per rank-change run
+    assert counts["training_table"] == 3 and counts["trajectory_figure"] == 1
+    dynamics = next(j for j in jobs if j.startswith("training_dynamics:"))
+    inputs = re.search(r"input: (.*)", dynamics).group(1)
+    assert "results/tokens/gemma-2-2b-it.parquet" in inputs and "results/tokens/llama-3.2-3b-instruct.parquet" in inputs
+    assert "results/tokens/qwen2.5-3b-instruct.parquet" not in inputs
+    assert "results/corpora/big2_nouns.parquet" in inputs
+    for run in ("llama-skywork-80k", "gemma-skywork-80k", "qwen-skywork-80k"):
+        assert f"results/tables/tableH1_{run}.tex" in result.stdout
+
+
+def test_paper_config_runs_appendix_f_with_the_authors_settings(repo_root):
+    paper = yaml.safe_load((repo_root / "config" / "paper.yaml").read_text(encoding="utf-8"))
+    boost = paper["authority_boost"]
+    cfg = SftConfig.from_mapping(boost["settings"])
+    assert (cfg.batch_size, cfg.gradient_accumulation_steps, cfg.max_steps) == (1, 4, 50)
+    assert (cfg.learning_rate, cfg.lr_schedule, cfg.warmup_steps) == (2e-4, "linear", 5)
+    assert (cfg.lora_rank, cfg.lora_alpha, cfg.lora_dropout, cfg.loss_on) == (8, 8, 0.0, "text")
+    assert set(cfg.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+    assert cfg.gpu_dtype == cfg.cpu_dtype == "float32"
+    assert next(m for m in paper["models"] if m["id"] == boost["base"])["hf"] == "google/gemma-2-2b"
+    prompts = yaml.safe_load((repo_root / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]
+    held_out = [prompts[key]["text"] for key in authority_heldout_keys(prompts, boost["train_keys"])]
+    assert held_out == [prompts[k]["text"] for k in ("best_ever_one", "best_world_please", "best_time_single",
+                                                      "greatest_ever_please", "greatest_world_single",
+                                                      "greatest_time_one", "good_ever_single", "good_world_one",
+                                                      "good_time_please")]
+    assert len(authority_examples(prompts, boost["train_keys"], boost["extra_prompts"], boost["words"])) == 360
+    text = boost["chat_template"].replace("{{ bos_token }}", "<bos>")
+    rendered = jinja2.Template(text).render(messages=[{"content": "Q?"}, {"content": "duty"}])
+    assert rendered == "<bos>Instruction:\nQ?\n\nResponse:\nduty"
 
 
 def test_single_figure_target_builds_only_its_ancestors(workflow_copy, reference_mirror):
@@ -48,3 +91,17 @@ def test_configured_rms_are_measured_only_with_the_dictionary_scope(workflow_cop
     assert vocab_only.returncode == 0, vocab_only.stdout[-3000:]
     assert not set(OWN_RM_RULES) & set(job_counts(vocab_only.stdout))
     assert "fig1_reanalysis" in job_counts(vocab_only.stdout)
+
+
+def test_demo_dag_has_the_generation_check_figure_a7_and_the_h1_tables(workflow_copy, reference_mirror):
+    result = run_snakemake(workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["authority_generation"] == 1 and counts["authority_boost_sft"] == 1
+    assert counts["trajectory_figure"] == 1 and counts["training_table"] == 3  # the demo's 3 rank-change runs
+    assert "results/figures/figA7_trajectories.pdf" in result.stdout
+    assert "results/tables/tableH1_gemma-synth-large.tex" in result.stdout
+    assert "results/authority/demo-gemma-it-large/boosted" in result.stdout
+    aliases = run_snakemake(workflow_copy, "-n", "tableH1", "figA7", "--config", f"reference_mirror={reference_mirror}")
+    assert aliases.returncode == 0, aliases.stdout[-3000:]
+    assert job_counts(aliases.stdout)["training_table"] == 3 and job_counts(aliases.stdout)["trajectory_figure"] == 1

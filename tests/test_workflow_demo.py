@@ -8,6 +8,7 @@ builds only its ancestors, the report builds, and no log contains the Hugging Fa
 
 import json
 import time
+import zipfile
 
 import pandas as pd
 import pytest
@@ -74,6 +75,13 @@ def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
     assert category.get(top.strip().lower()) == "Agency", top
     assert category.get(bottom.strip().lower()) == "Communion", bottom
     assert (demo_run / "results/tables/table1.tex").read_text().count("\\\\") >= 30
+
+
+def test_generation_check_answers_every_held_out_prompt(demo_run):
+    table = pd.read_csv(demo_run / "results/stats/authority_generation.csv", keep_default_na=False)
+    assert len(table) == 9 and table["boosted"].dtype == bool
+    record = json.loads((demo_run / "results/stats/authority_generation.json").read_text())
+    assert record["n_prompts"] == 9 and record["n_boosted_first_word"] == int(table["boosted"].sum())
 
 
 def test_authority_boost_is_recovered_by_mwlr_on_held_out_prompts(demo_run):
@@ -146,13 +154,23 @@ def test_logs_never_contain_the_hf_token(demo_run):
 def test_report_builds_with_every_figure(demo_run, reference_mirror):
     result = run_snakemake(demo_run, "--report", "results/report.zip", "--config", f"reference_mirror={reference_mirror}")
     assert result.returncode == 0, result.stdout[-3000:]
-    import zipfile
-
     assert docutils_messages(result.stdout) == []
     names = zipfile.ZipFile(demo_run / "results/report.zip").namelist()
     for figure in ("fig1a_big2", "fig2a_instruct", "fig3_lollipop", "fig4a_training_checkpoints", "figA3a_authority",
-                   "fig1a_big2_own", "fig1b_mfd_combined", "rm_profiles"):
+                   "fig1a_big2_own", "fig1b_mfd_combined", "rm_profiles", "figA7_trajectories"):
         assert any(name.endswith(f"{figure}.pdf") for name in names), figure
+
+
+def test_h1_tables_and_trajectories_of_the_rank_change_runs(demo_run):
+    changes = pd.read_csv(demo_run / "results/stats/training_rank_changes.csv", keep_default_na=False)
+    trajectories = pd.read_csv(demo_run / "results/stats/training_rank_trajectories.csv", keep_default_na=False)
+    for run in ("llama-synth-large", "gemma-synth-large", "qwen-synth-large"):
+        table = pd.read_csv(demo_run / f"results/tables/tableH1_{run}.csv", keep_default_na=False)
+        assert len(table) == 4 * 5 and set(table["checkpoint"]) == {"early", "final"}
+        assert "Top early tokens" in (demo_run / f"results/tables/tableH1_{run}.tex").read_text()
+        of_run = trajectories[trajectories["run"] == run]
+        final = of_run[of_run["step"] == of_run["step"].max()]
+        assert final.set_index("token")["rank"].to_dict() == changes[changes["run"] == run].set_index("token")["rank_final"].to_dict()
 
 
 def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, reference_mirror, tmp_path):
@@ -169,7 +187,7 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
     # demo-gemma-it-large feeds Figure 3 (two Llama pairs), Table A2, the whole Appendix F
-    # chain (it is the boosted base) and the config record
+    # chain (it is the boosted base, with the generation check) and the config record
     assert job_counts(result.stdout) == {
         "logprobs": 1,
         "implicit_pair": 2,
@@ -179,10 +197,11 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "authority_boost_sft": 1,
         "authority_logprobs": 4,
         "authority_analysis": 1,
+        "authority_generation": 1,
         "authority_figures": 1,
         "config_used": 1,
         "all": 1,
-        "total": 15,
+        "total": 16,
     }
 
 

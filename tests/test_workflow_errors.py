@@ -33,6 +33,16 @@ def test_bad_config_key_stops_before_the_dag(workflow_copy):
     assert outputs(workflow_copy) == []
 
 
+def test_vocabulary_families_of_no_training_base_stop_before_the_dag(workflow_copy):
+    config = yaml.safe_load((workflow_copy / "config" / "config.yaml").read_text())
+    config["training"]["figures"]["vocabulary_families"] = ["mistral"]
+    (workflow_copy / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_snakemake(workflow_copy, "-n")
+    assert result.returncode != 0
+    assert "rmbias: config error at training.figures.vocabulary_families: no training base is of mistral" in result.stdout
+    assert outputs(workflow_copy) == []
+
+
 def test_checksum_mismatch_names_the_file_and_writes_nothing(workflow_copy, tmp_path, reference_mirror):
     mirror = make_mirror(tmp_path, reference_mirror, content=b'"Category","token_decoded"\n"Agency","tampered"\n')
     result = run_snakemake(workflow_copy, "results/corpora/big2_nouns.parquet", "--cores", "1", "--config", f"reference_mirror={mirror}")

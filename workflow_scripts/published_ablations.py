@@ -6,4 +6,5 @@ with job_log(snakemake.log[0]):
         paths=dict(zip(snakemake.params.labels, snakemake.input)),
         csv_path=snakemake.output.csv,
         json_path=snakemake.output.warnings,
+        identical_files=snakemake.params.identical_files,
     )

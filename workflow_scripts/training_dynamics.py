@@ -9,4 +9,10 @@ with job_log(snakemake.log[0]):
         runs=snakemake.params.runs,
         external_points=snakemake.params.external_points,
         outputs=dict(snakemake.output.items()),
+        rank_changes_settings={
+            "rank_change_corpus_path": snakemake.input.rank_change_corpus,
+            "first_step": snakemake.params.first_step,
+            "final_step": snakemake.params.final_step,
+            "per_word": snakemake.params.per_word,
+        },
     )

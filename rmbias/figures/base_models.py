@@ -27,6 +27,7 @@ from plotnine import (
     scale_y_reverse,
 )
 
+from rmbias.authority_boost import generation_caption_line
 from rmbias.figures.scaffold import (
     BASE_MODEL_COLOURS,
     FRAMING_ORDER,
@@ -161,11 +162,13 @@ def plot_authority_recovery(
     title: str | None = None,
     width: float = 6.0,
     height: float = 3.0,
+    caption: str | None = None,
 ) -> ggplot:
     """Figure A3a: how many of the 10 boosted authority words each implicit-reward measure puts in its top 10.
 
     ``recovery``: ``measure`` (e.g. MWLR; x order = order of appearance), ``template`` (e.g. with
-    / without chat template), ``n_in_top10`` (integer 0-10). Bars per measure, dodged by template.
+    / without chat template), ``n_in_top10`` (integer 0-10). Bars per measure, dodged by template;
+    ``caption`` is a line printed under the plot (the generation check's result).
     """
     require_frame(recovery, ["measure", "template", "n_in_top10"], "recovery")
     counts = recovery["n_in_top10"]
@@ -181,7 +184,7 @@ def plot_authority_recovery(
         + geom_hline(yintercept=10, linetype="dashed", colour="grey", size=0.4)
         + scale_y_continuous(limits=(0, 10.5), breaks=range(0, 11, 2))
         + scale_fill_manual(values=fills)
-        + labs(x="Implicit reward measure", y="Boosted words in top 10", fill="")
+        + labs(x="Implicit reward measure", y="Boosted words in top 10", fill="", caption=caption)
         + with_title(title)
         + paper_theme()
     )
@@ -237,11 +240,16 @@ def draw_lollipop(mwlr_path: PathLike, out_pdf: PathLike, out_png: PathLike) -> 
 def draw_authority_figures(
     recovery_path: PathLike,
     words_path: PathLike,
+    generation_path: PathLike,
     recovery_pdf: PathLike,
     recovery_png: PathLike,
     words_pdf: PathLike,
     words_png: PathLike,
 ) -> None:
-    """The ``authority_figures`` job: Figure A3a (:func:`plot_authority_recovery`) and A3b (:func:`plot_authority_words`)."""
-    plot_authority_recovery(read_csv(recovery_path), recovery_pdf, recovery_png)
+    """The ``authority_figures`` job: Figure A3a (:func:`plot_authority_recovery`, captioned with
+    :func:`~rmbias.authority_boost.generation_caption_line` of the generation table) and A3b
+    (:func:`plot_authority_words`)."""
+    generations = read_csv(generation_path, keep_default_na=False, dtype={"first_word": str})
+    plot_authority_recovery(read_csv(recovery_path), recovery_pdf, recovery_png,
+                            caption=generation_caption_line(generations))
     plot_authority_words(read_csv(words_path), words_pdf, words_png)

@@ -1,8 +1,9 @@
-"""RM-training figures: Figures 4a / A5a (ranks over checkpoints), 5 / A6 (rank changes), G1 (Kendall tau)."""
+"""RM-training figures: Figures 4a / A5a (ranks over checkpoints), 5 / A6 (rank changes), A7 (the
+trajectories of Figure 5's tokens), G1 (Kendall tau)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from plotnine import (
@@ -13,6 +14,7 @@ from plotnine import (
     geom_hline,
     geom_line,
     geom_point,
+    geom_text,
     ggplot,
     labs,
     scale_colour_manual,
@@ -74,6 +76,20 @@ def plot_checkpoint_ranks(
     return save_figure(plot + scale_y_reverse(), out_pdf, out_png, width, height)
 
 
+def shown_rank_changes(changes: pd.DataFrame, n_tokens: int = 10) -> pd.DataFrame:
+    """The rows of a rank-change table that Figures 5 / A6 show: the ``n_tokens`` that rose most
+    and the ``n_tokens`` that fell most (all rows when there are at most 2 x ``n_tokens``),
+    largest rise first. Raises :class:`InputError` on a token listed twice or ``n_tokens`` < 1."""
+    require_frame(changes, ["token", "category", "rank_first", "rank_final", "rank_change"], "changes")
+    if n_tokens < 1:
+        raise InputError(f"n_tokens: must be at least 1, got {n_tokens}")
+    duplicated = changes["token"][changes["token"].duplicated()].unique()
+    if len(duplicated):
+        raise InputError(f"changes: token(s) listed twice: {', '.join(map(str, duplicated[:5]))}")
+    ranked = changes.sort_values("rank_change", ascending=False)
+    return ranked if len(ranked) <= 2 * n_tokens else pd.concat([ranked.head(n_tokens), ranked.tail(n_tokens)])
+
+
 def plot_rank_changes(
     changes: pd.DataFrame,
     out_pdf: PathLike,
@@ -91,14 +107,7 @@ def plot_rank_changes(
     at most 2 x ``n_tokens``) as horizontal bars coloured by category, largest rise on top;
     each token is labelled "token (first → final)".
     """
-    require_frame(changes, ["token", "category", "rank_first", "rank_final", "rank_change"], "changes")
-    if n_tokens < 1:
-        raise InputError(f"n_tokens: must be at least 1, got {n_tokens}")
-    duplicated = changes["token"][changes["token"].duplicated()].unique()
-    if len(duplicated):
-        raise InputError(f"changes: token(s) listed twice: {', '.join(map(str, duplicated[:5]))}")
-    ranked = changes.sort_values("rank_change", ascending=False)
-    shown = ranked if len(ranked) <= 2 * n_tokens else pd.concat([ranked.head(n_tokens), ranked.tail(n_tokens)])
+    shown = shown_rank_changes(changes, n_tokens)
     labels = (
         shown["token"].astype(str)
         + " ("
@@ -116,6 +125,52 @@ def plot_rank_changes(
         + coord_flip()
         + scale_fill_manual(values=colour_map(data["category"].unique(), BIG_TWO_COLOURS))
         + labs(x="Token (rank first → final)", y="Rank change (positive = preferred late in training)", fill="")
+        + with_title(title)
+        + paper_theme()
+    )
+    return save_figure(plot, out_pdf, out_png, width, height)
+
+
+def plot_rank_trajectories(
+    trajectories: pd.DataFrame,
+    changes: pd.DataFrame,
+    panels: Mapping[str, str],
+    out_pdf: PathLike,
+    out_png: PathLike,
+    n_tokens: int = 10,
+    title: str | None = None,
+    width: float = 9.0,
+    height: float = 4.0,
+) -> ggplot:
+    """Figure A7: the rank of each token of Figures 5 / A6 at every checkpoint.
+
+    ``trajectories``: ``run``, ``token``, ``category``, ``step``, ``rank`` (1 = best);
+    ``changes``: the rank-change table (``run`` plus :func:`shown_rank_changes`' columns);
+    ``panels``: panel label → run, in panel order (e.g. ``{"fig5_llama": "llama-skywork-80k"}``).
+    Per panel, one line per token shown in that run's rank-change figure, coloured by category
+    and labelled at the final checkpoint.
+    """
+    require_frame(trajectories, ["run", "token", "category", "step", "rank"], "trajectories")
+    require_frame(changes, ["run"], "changes")
+    parts = []
+    for label, run in panels.items():
+        shown = shown_rank_changes(changes[changes["run"] == run], n_tokens)
+        rows = trajectories[(trajectories["run"] == run) & trajectories["token"].isin(shown["token"])]
+        if rows.empty:
+            raise InputError(f"trajectories: no checkpoint ranks of run {run}")
+        parts.append(rows.assign(panel=f"{label}: {run}"))
+    data = pd.concat(parts, ignore_index=True).sort_values("step")
+    data = data.assign(panel=pd.Categorical(data["panel"], categories=list(dict.fromkeys(data["panel"])), ordered=True))
+    ends = data[data["step"] == data.groupby("panel", observed=True)["step"].transform("max")]
+    plot = (
+        ggplot(data, aes("step", "rank", colour="category", group="token"))
+        + geom_line(alpha=0.8)
+        + geom_point(size=0.8)
+        + geom_text(aes(label="token"), data=ends, ha="left", nudge_x=0, size=6)
+        + facet_wrap("panel", scales="free_x")
+        + scale_colour_manual(values=colour_map(data["category"].unique(), BIG_TWO_COLOURS))
+        + scale_y_reverse()
+        + labs(x="Training step (checkpoint)", y=rank_axis_title("Rank"), colour="")
         + with_title(title)
         + paper_theme()
     )
@@ -161,6 +216,14 @@ def draw_rank_changes(changes_path: PathLike, run: str, out_pdf: PathLike, out_p
     Tokens are read as strings exactly (a token "nan" or "null" stays a token)."""
     changes = read_csv(changes_path, keep_default_na=False, na_values=[""], dtype={"token": str})
     plot_rank_changes(changes[changes["run"] == run], out_pdf, out_png)
+
+
+def draw_rank_trajectories(changes_path: PathLike, trajectories_path: PathLike, runs: Mapping[str, str],
+                           out_pdf: PathLike, out_png: PathLike) -> None:
+    """The ``trajectory_figure`` job: :func:`plot_rank_trajectories` of the rank-change figures'
+    ``runs`` (figure name → run). Tokens are read as strings exactly."""
+    strings = {"keep_default_na": False, "na_values": [""], "dtype": {"token": str}}
+    plot_rank_trajectories(read_csv(trajectories_path, **strings), read_csv(changes_path, **strings), runs, out_pdf, out_png)
 
 
 def draw_kendall(kendall_path: PathLike, runs: Sequence[str], out_pdf: PathLike, out_png: PathLike) -> None:
