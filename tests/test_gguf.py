@@ -138,6 +138,7 @@ def test_real_world_dry_run_lists_its_jobs(real_world_copy):
     assert counts["train_rm"] == 2 and counts["score_checkpoints"] == 2 and counts["checkpoint_figure"] == 2
     # the two trained RMs: exported from their runs' final checkpoints, searched over the dictionaries
     assert counts["export_trained_rm"] == 2 and counts["rm_scores"] == 2
+    assert counts["fig1_own"] == 1 and counts["rm_profiles"] == 1  # Figure 1 and profiles of the Big Two nouns
     jobs = result.stdout.split("\nrule ")[1:]
     export = next(job for job in jobs if job.startswith("export_trained_rm:") and "gemma3-synth-rm" in job)
     assert "results/training/gemma3-synth/checkpoints.json" in export
