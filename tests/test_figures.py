@@ -282,8 +282,9 @@ def test_split_violins_need_exactly_two_models(tmp_path):
 
 def test_lollipop_rows_sorted_by_version_then_size_first_at_top(rendered):
     plot, _ = rendered["lollipop"]
-    expected = [f"{l} vs {g}" for (l, lv, ls), (g, gv, gs)
-                in sorted(((l, g) for l in LLAMAS for g in GEMMAS), key=lambda lg: (lg[0][1], lg[0][2], lg[1][1], lg[1][2]))]
+    pairs = sorted(((llama, gemma) for llama in LLAMAS for gemma in GEMMAS),
+                   key=lambda pair: (pair[0][1], pair[0][2], pair[1][1], pair[1][2]))
+    expected = [f"{llama[0]} vs {gemma[0]}" for llama, gemma in pairs]
     # a categorical y axis draws its first level at the bottom, so the top row is the last level
     assert list(plot.data["pair"].cat.categories)[::-1] == expected
     assert expected[0] == "Llama-3-8B vs gemma-2-2b"
