@@ -20,7 +20,7 @@ import torch
 
 from rmbias.io import write_parquet
 from rmbias.conversations import encode, render
-from rmbias.models import ModelSpec, load_model, prompt_texts
+from rmbias.models import ModelSpec, input_device, load_model, prompt_texts
 from rmbias.tokens import decode_each
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def next_token_logprobs(model: torch.nn.Module, sequences: list[list[int]], batc
 
     ``vocab`` is the width of the model's output logits.
     """
-    device = next(model.parameters()).device
+    device = input_device(model)
     rows: dict[int, np.ndarray] = {}
     for batch in batches_by_length(sequences, batch_size):
         input_ids = torch.tensor([sequences[index] for index in batch], device=device)

@@ -223,9 +223,15 @@ _AUTO_CLASSES = {"causal_lm": transformers.AutoModelForCausalLM,
                  "reward_model": transformers.AutoModelForSequenceClassification}
 
 
+def input_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's input ids go to: that of its first parameter (the input embedding,
+    also when ``device_map`` spreads the weights)."""
+    return next(model.parameters()).device
+
+
 def describe_loaded(model: torch.nn.Module, adapter: str | os.PathLike | None = None) -> str:
     """How a loaded model runs: class, dtype, attention implementation, device placement, adapter."""
-    placement = getattr(model, "hf_device_map", None) or str(next(model.parameters()).device)
+    placement = getattr(model, "hf_device_map", None) or str(input_device(model))
     return (f"{type(model).__name__} dtype={next(model.parameters()).dtype} "
             f"attention={model.config._attn_implementation} device={placement}"
             + (f" adapter={adapter}" if adapter is not None else ""))

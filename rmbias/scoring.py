@@ -48,7 +48,7 @@ from rmbias.batching import right_pad
 from rmbias.config import schema_defaults
 from rmbias.conversations import encode, encode_rendered, other_bos_mode, render_responses
 from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
-from rmbias.models import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
+from rmbias.models import ModelSpec, input_device, load_model, load_tokenizer, prompt_texts, read_reward
 from rmbias.prefix_attention import SharedPrefix, attention_over_shared_prefix
 from rmbias.reproduction import sample_responses
 from rmbias.score_shards import Shard, plan_shards, read_shard
@@ -165,15 +165,11 @@ def score_in_batches(lengths: Sequence[int], batch: BatchSizer,
     return rewards
 
 
-def _device_of(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 @torch.no_grad()
 def rewards_naive(model: torch.nn.Module, spec: ModelSpec, sequences: list[list[int]], batch: BatchSizer,
                   pad_token_id: int) -> np.ndarray:
     """Float32 reward per full token sequence, shape ``[len(sequences)]``, one forward row per sequence."""
-    device = _device_of(model)
+    device = input_device(model)
 
     def score_rows(rows: np.ndarray) -> torch.Tensor:
         padded = right_pad([sequences[index] for index in rows], pad_token_id, device=device)
@@ -185,7 +181,7 @@ def rewards_naive(model: torch.nn.Module, spec: ModelSpec, sequences: list[list[
 @torch.no_grad()
 def prefix_cache(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int]) -> Any:
     """The key/value cache of ``prefix_ids`` (batch of one), only read, never extended."""
-    input_ids = torch.tensor([prefix_ids], dtype=torch.long, device=_device_of(model))
+    input_ids = torch.tensor([prefix_ids], dtype=torch.long, device=input_device(model))
     cache = model(input_ids=input_ids, use_cache=True).cache
     if cache is None:
         raise InputError(f"model {spec.id}: returns no key/value cache; use scoring method 'naive'")
@@ -203,7 +199,7 @@ def rewards_prefix(model: torch.nn.Module, spec: ModelSpec, prefix_ids: list[int
     """
     if not suffixes:
         return np.empty(0, dtype=np.float32)
-    device = _device_of(model)
+    device = input_device(model)
     n_prefix = len(prefix_ids)
     prefix = SharedPrefix(prefix_cache(model, spec, prefix_ids), n_prefix)
 
@@ -328,7 +324,7 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
             report.corrupt += int(shard.path.exists())
             if model is None:
                 model = model_loader(device) if model_loader else load_reward_model(spec, device)
-                batch = BatchSizer.resolve(batch_size or spec.scoring_batch_size, _device_of(model), shard_size)
+                batch = BatchSizer.resolve(batch_size or spec.scoring_batch_size, input_device(model), shard_size)
                 report.read_position = reward_read_position(
                     tokenizer, spec, head_pad_token_id(spec, model), texts[shard.prompt_key], READ_POSITION_EXAMPLE)
                 logger.info("%s: reward head reads %s", spec.id, report.read_position)
