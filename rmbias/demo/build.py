@@ -22,7 +22,7 @@ from rmbias.demo.training import (
     TrainingSettings, add_category_structure, train_causal_lm, train_reward_model,
 )
 from rmbias.demo.world import (
-    DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, RATING_WORDS, answer_corpus, dictionary_pools, family_word_pools,
+    DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, answer_corpus, dictionary_pools, family_word_pools,
     planted_strength, planted_truth, rating_corpus, shared_preference_pairs, valence_adjectives, word_pools,
 )
 from rmbias.io import save_pretrained_atomically, write_json
@@ -32,9 +32,10 @@ logger = logging.getLogger(__name__)
 RATING_CATEGORY_SCALE = 3.0
 """Scale of the category directions (:func:`rmbias.demo.training.add_category_structure`) in the
 LMs that learn ratings. A rating is a valence × category interaction computed at the
-conversation's last token; with category directions as long as a word's own vector, 300 steps
-leave it at the fit-only loss (0.58 nats in the full world, optimum 0.33); three times as long,
-the LM learns it (0.34 nats)."""
+conversation's last token; measured on a Gemma LM of the full world, with category directions
+as long as a word's own vector 300 steps left the rating loss at the fit-only level (0.58
+nats; optimum 0.33), three times as long they reached 0.34 nats. Even so the interaction is
+learned late and not for every seed (400 steps: 0.56; 500 steps: 0.33 in the default world)."""
 
 
 def _derived_seed(seed: int, name: str) -> int:
@@ -56,15 +57,16 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
     ``prompts:`` mapping of config/prompts.yaml (key → {text, valence}); ``strength`` in [0, 1]
     the planted effect. Each family's world has one :func:`rmbias.demo.world.planted_truth`
     (per-prompt strength and favoured words, drawn from the world's ``seed`` and the family),
-    and its models share one tokenizer over its :func:`rmbias.demo.world.family_word_pools`,
-    the prompt words and the rating words. The causal LMs of :data:`rmbias.demo.world.DEMO_LMS`
+    and its models share one tokenizer over its :func:`rmbias.demo.world.family_word_pools`
+    and the prompt words. The causal LMs of :data:`rmbias.demo.world.DEMO_LMS`
     are trained from random initialisation on their world's answers
     (:func:`rmbias.demo.world.answer_corpus`) and ratings (:func:`rmbias.demo.world.rating_corpus`).
     The reward models of :data:`rmbias.demo.world.DEMO_RMS` copy their instruct LM's backbone,
-    get a score head initialised at random from the RM's seed, and a Bradley–Terry fine-tune on
+    get a score head initialised at random from the RM's seed, and Bradley–Terry training of
+    that head (:func:`rmbias.demo.training.train_reward_model`) on
     :func:`rmbias.demo.world.shared_preference_pairs` drawn with a seed of the world and the
-    RM's seed only: the RMs of one seed see identical pairs,
-    whatever their family, and the pairs say nothing about agency or communion. Whatever
+    RM's seed only: the RMs of one seed see identical pairs, whatever their family, and the
+    pairs say nothing about agency or communion. Whatever
     family difference the RMs show is inherited from their backbones
     (:mod:`rmbias.demo.training`). ``out_dir/demo_world.json`` records the ground truth
     (favoured categories, mean and per-prompt strengths and favoured words, word counts,
@@ -76,8 +78,7 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
     pools = word_pools(corpora, max_words_per_category=max_words_per_category, seed=seed)
     family_pools = {family: family_word_pools(pools, family) for family in CHAT_TEMPLATES}
     tokenizers = {
-        family: build_tokenizer([*(word for words in fam.values() for word in words), *_prompt_words(prompts),
-                                 *RATING_WORDS], family)
+        family: build_tokenizer([*(word for words in fam.values() for word in words), *_prompt_words(prompts)], family)
         for family, fam in family_pools.items()
     }
     truth = {family: planted_truth(family_pools[family], prompts, family, strength, _derived_seed(seed, family))

@@ -20,9 +20,8 @@ def write_synthetic_preferences(corpus_paths: Sequence[str | os.PathLike], promp
     Pairs come from :func:`rmbias.demo.world.shared_preference_pairs` over the dictionaries'
     single-word pools (the words every demo family's tokenizer has), as for the demo world's
     own reward models; every training run reads this one file, so runs from different bases
-    see identical pairs. Writing
-    them in a public schema means training reads them through the same
-    :func:`rmbias.preferences.read_preferences` path as real data.
+    see identical pairs. Writing them in a public schema means training reads them through the
+    same :func:`rmbias.preferences.read_preferences` path as real data.
     """
     corpora = pd.concat([read_parquet(p, columns=["term", "category", "dictionary"]) for p in corpus_paths])
     pairs = shared_preference_pairs(word_pools(corpora), dict(prompts), n, seed)

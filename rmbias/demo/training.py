@@ -4,7 +4,7 @@ reward models' heads.
 
 How a reward model inherits the planted preference: a causal LM learns two things, the answer
 after a prompt (the next-token distribution the Section 3 measures read) and a rating token
-("good"/"bad") after the whole rendered conversation, whose probability rises for answers that
+(:data:`rmbias.demo.tokenizers.RATING_TOKENS`, "good"/"bad") after the whole rendered conversation, whose probability rises for answers that
 fit and, in its world, for the favoured category. The rating is read from the hidden state of
 the conversation's last token, the very state a reward head reads, so that state carries
 "goodness" including the planted preference. A reward model copies the backbone and learns its
@@ -28,7 +28,8 @@ import transformers
 
 from rmbias.batching import left_pad, right_pad
 from rmbias.conversations import encode, encode_rendered, render_responses
-from rmbias.demo.world import RATING_WORDS, word_form
+from rmbias.demo.tokenizers import RATING_TOKENS
+from rmbias.demo.world import word_form
 from rmbias.reward_training import bradley_terry_losses
 
 
@@ -44,7 +45,7 @@ class TrainingSettings:
     lm_steps: int = 150
     lm_answers_per_step: int = 32
     lm_learning_rate: float = 1e-2
-    rating_steps: int = 300
+    rating_steps: int = 500
     lm_ratings_per_step: int = 64
     rating_learning_rate: float = 3e-3
     rm_steps: int = 100
@@ -122,8 +123,8 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     Ratings (unless ``ratings`` is None): a :func:`rmbias.demo.world.rating_corpus`, read in
     order, ``settings.lm_ratings_per_step`` rows per step (wrapping around). Each row's whole rendered
     conversation (prompt + answer, and the end of turn in a chat) is fed, and the next-token
-    distribution after its last token is fitted to "good" with probability ``p_good`` and "bad"
-    otherwise: the loss is the soft cross-entropy -(p log P(good) + (1 - p) log P(bad)) (nats),
+    distribution after its last token is fitted to :data:`rmbias.demo.tokenizers.RATING_TOKENS`:
+    "good" with probability ``p_good`` and "bad" otherwise: the loss is the soft cross-entropy -(p log P(good) + (1 - p) log P(bad)) (nats),
     minimal when P(good) = p. A step minimises the sum of both losses, for
     ``settings.rating_steps`` steps at ``settings.rating_learning_rate`` (without ratings
     ``settings.lm_steps`` at ``settings.lm_learning_rate``). Returns the loss of every step per
@@ -139,7 +140,7 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     if ratings is not None:
         conversations = _encode_conversations(tokenizer, prompts, ratings, chat)
         p_good = torch.tensor(ratings["p_good"].to_numpy(dtype=np.float32))
-        rating_ids = [_answer_token_id(tokenizer, word, chat) for word in RATING_WORDS]
+        rating_ids = tokenizer.convert_tokens_to_ids(list(RATING_TOKENS))
 
     def step_losses(step: int) -> dict[str, torch.Tensor]:
         columns = (step * settings.lm_answers_per_step + torch.arange(settings.lm_answers_per_step)) % answers.shape[1]

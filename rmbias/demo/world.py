@@ -87,7 +87,9 @@ DEMO_LMS = (
     DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
     DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned", rates=True),
-    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM),
+    # At 1e-2 the 256-wide Gemma stalled in the default world with per-prompt truth (-0.5 nats
+    # agency - communion on both valences); the Llama's step, 5e-3, is the large LMs' step.
+    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned", rates=True),
 )
 DEMO_RMS = (
@@ -154,12 +156,9 @@ PROMPT_STRENGTH_SPREAD = 0.3
 """Each prompt's strength is the family's :func:`planted_strength` times a factor drawn
 uniformly from [1 - spread, 1 + spread] (capped at 1)."""
 
-FAVOURED_FRACTION_RANGE = (0.5, 1.0)
+FAVOURED_FRACTION_RANGE = (0.75, 1.0)
 """Each prompt favours a random subset of its favoured category's words, of a fraction drawn
 uniformly from this range: the prompt-to-prompt variation of the answers' ranks."""
-
-RATING_WORDS = ("good", "bad")
-"""The rating tokens the demo LMs learn after a whole (prompt, answer) conversation."""
 
 FIT_LOGIT = 5.0
 """Log-odds of a "good" rating: a dictionary word answers the prompt (0), a filler word does
@@ -168,6 +167,11 @@ not (-FIT_LOGIT)."""
 PLANTED_LOGIT = 3.0
 """Extra log-odds of a "good" rating for a word of the category the prompt favours (and less
 for the other Big Two category), times the prompt's strength."""
+
+
+RATED_CATEGORY_SHARE = {AGENCY: 1 / 3, COMMUNION: 1 / 3, OTHER: 1 / 6, FILLER: 1 / 6}
+"""Share of each pool among the rated answers: the Big Two, whose rating depends on the
+prompt's valence, twice as often as the rest, so that the interaction gets most of the signal."""
 
 
 def planted_truth(pools: dict[str, list[str]], prompts: dict[str, dict], family: str, strength: float,
@@ -243,15 +247,16 @@ def rating_probability(truth: dict[str, dict], key: str, category: str) -> float
 def rating_corpus(pools: dict[str, list[str]], truth: dict[str, dict], n: int, seed: int) -> pd.DataFrame:
     """``n`` rated answers of one world: columns ``prompt_key``, ``answer`` and ``p_good``
     (:func:`rating_probability`). The prompt is uniform over ``truth``'s keys, the answer's
-    pool uniform over ``pools`` (every dictionary category and the filler words), the word
-    uniform in its pool, lowercase or Capitalised with equal probability."""
+    pool drawn by :data:`RATED_CATEGORY_SHARE`, the word uniform in its pool, lowercase or
+    Capitalised with equal probability."""
     rng = np.random.default_rng(seed)
     keys = sorted(truth)
-    categories = sorted(pools)
+    categories = sorted(RATED_CATEGORY_SHARE)
+    shares = [RATED_CATEGORY_SHARE[category] for category in categories]
     rows = []
     for _ in range(n):
         key = keys[rng.integers(len(keys))]
-        category = categories[rng.integers(len(categories))]
+        category = categories[rng.choice(len(categories), p=shares)]
         word = pools[category][rng.integers(len(pools[category]))]
         rows.append((key, word_form(word, bool(rng.random() < 0.5)), rating_probability(truth, key, category)))
     return pd.DataFrame(rows, columns=["prompt_key", "answer", "p_good"])
