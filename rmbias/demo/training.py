@@ -4,7 +4,8 @@ reward models' heads.
 
 How a reward model inherits the planted preference: a causal LM learns two things, the answer
 after a prompt (the next-token distribution the Section 3 measures read) and a rating token
-(:data:`rmbias.demo.tokenizers.RATING_TOKENS`, "good"/"bad") after the whole rendered conversation, whose probability rises for answers that
+(:data:`rmbias.demo.tokenizers.RATING_TOKENS`, "good"/"bad") after the whole rendered
+conversation, whose probability rises for answers that
 fit and, in its world, for the favoured category. The rating is read from the hidden state of
 the conversation's last token, the very state a reward head reads, so that state carries
 "goodness" including the planted preference. A reward model copies the backbone and learns its
@@ -124,7 +125,8 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     order, ``settings.lm_ratings_per_step`` rows per step (wrapping around). Each row's whole rendered
     conversation (prompt + answer, and the end of turn in a chat) is fed, and the next-token
     distribution after its last token is fitted to :data:`rmbias.demo.tokenizers.RATING_TOKENS`:
-    "good" with probability ``p_good`` and "bad" otherwise: the loss is the soft cross-entropy -(p log P(good) + (1 - p) log P(bad)) (nats),
+    "good" with probability ``p_good`` and "bad" otherwise: the loss is the soft cross-entropy
+    -(p log P(good) + (1 - p) log P(bad)) (nats),
     minimal when P(good) = p. A step minimises the sum of both losses, for
     ``settings.rating_steps`` steps at ``settings.rating_learning_rate`` (without ratings
     ``settings.lm_steps`` at ``settings.lm_learning_rate``). Returns the loss of every step per
