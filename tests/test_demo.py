@@ -17,8 +17,15 @@ from rmbias.demo import (
     answer_corpus, build_demo_world, build_tokenizer, reward_model_from, synthetic_preference_pairs, tiny_model,
     word_pools, write_synthetic_preferences,
 )
+from rmbias.demo.tokenizers import RATING_TOKENS
+from rmbias.demo.world import (
+    FAVOURED_CATEGORY, OTHER, PROMPT_STRENGTH_SPREAD, RATED_CATEGORY_SHARE, planted_strength, planted_truth,
+    rating_corpus, rating_probability, shared_preference_pairs, shared_word_pools,
+)
 from rmbias.io import write_parquet
 from rmbias.preferences import read_preferences
+from rmbias.scoring import score_candidates
+from rmbias.tokens import special_token_ids
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = yaml.safe_load((REPO_ROOT / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]
@@ -98,6 +105,13 @@ def test_families_disagree_on_token_ids(tokenizers):
            for family, tokenizer in tokenizers.items()}
     assert ids["llama"] != ids["gemma"]
     assert ids["llama"] != ids["qwen"]
+
+
+def test_rating_tokens_are_special_tokens_of_every_family(tokenizers):
+    # special, so that no token table, candidate set or MWLR table lists them
+    for tokenizer in tokenizers.values():
+        ids = tokenizer.convert_tokens_to_ids(list(RATING_TOKENS))
+        assert tokenizer.unk_token_id not in ids and set(ids) <= special_token_ids(tokenizer)
 
 
 def test_llama_prefix_is_realistically_long(tokenizers):
@@ -247,8 +261,21 @@ def test_world_writes_every_model_loadable_with_auto_classes(worlds):
     assert " Authority" in decoded["llama"] & decoded["gemma"] & decoded["qwen"]
     manifest = json.loads((paths["demo-llama-it"].parent / "demo_world.json").read_text())
     assert manifest["favoured_category"]["llama"]["positive"] == AGENCY
+    assert set(manifest["prompt_truth"]["gemma"]) == set(PROMPTS)
     for record in manifest["models"].values():
-        assert record["loss_last_tenth"] < record["loss_first_tenth"]
+        for losses in record["losses"].values():
+            assert losses["loss_last_tenth"] < losses["loss_first_tenth"]
+
+
+def test_rating_objective_trains_the_reward_models_backbones_only(worlds):
+    models = json.loads((worlds[0.8]["demo-llama-it"].parent / "demo_world.json").read_text())["models"]
+    backbones = {spec.backbone for spec in DEMO_RMS}
+    for spec in DEMO_LMS:
+        assert ("rating" in models[spec.id]["losses"]) == spec.rates
+    for backbone in backbones:
+        rating = models[backbone]["losses"]["rating"]
+        # from the whole vocabulary's spread to below the 2-token uncertainty (ln 2 nats)
+        assert rating["loss_first_tenth"] > 2.0 and rating["loss_last_tenth"] < 0.69, (backbone, rating)
 
 
 @pytest.mark.parametrize("llama_id, gemma_id, lm_type", [
@@ -277,21 +304,54 @@ def test_qwen_favours_communion_on_positive_prompts_more_than_gemma(worlds, corp
     assert qwen["negative"] > 0
 
 
-def test_answer_corpus_plants_the_favoured_category_at_the_given_rate(corpora):
+def test_planted_truth_varies_by_prompt_around_the_world_strength(corpora):
     pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
-    corpus = answer_corpus(pools, PROMPTS, "llama", strength=0.6, answers_per_prompt=400, seed=1)
-    assert len(corpus) == 400 * len(PROMPTS)
-    valence = corpus["prompt_key"].map(lambda key: PROMPTS[key]["valence"])
-    agency, communion, fillers = (set(pools[c]) for c in (AGENCY, COMMUNION, FILLER))
+    truth = planted_truth(pools, PROMPTS, "gemma", strength=0.6, seed=1)
+    assert list(truth) == sorted(PROMPTS)
+    strengths = np.array([prompt["strength"] for prompt in truth.values()])
+    assert np.all(np.abs(strengths / planted_strength("gemma", 0.6) - 1) <= PROMPT_STRENGTH_SPREAD + 1e-9)
+    assert strengths.std() > 0.05
+    for key, prompt in truth.items():
+        favoured = FAVOURED_CATEGORY["gemma"][PROMPTS[key]["valence"]]
+        assert prompt["favoured_category"] == favoured
+        assert set(prompt["favoured_words"]) <= set(pools[favoured])
+        assert len(prompt["favoured_words"]) >= 0.75 * len(pools[favoured]) - 1
+    assert len({tuple(prompt["favoured_words"]) for prompt in truth.values()}) == len(PROMPTS)
+    assert truth == planted_truth(pools, PROMPTS, "gemma", strength=0.6, seed=1)
+    assert {prompt["strength"] for prompt in planted_truth(pools, PROMPTS, "gemma", 0.0, seed=1).values()} == {0.0}
+
+
+def test_answer_corpus_plants_each_prompts_favoured_words_at_its_strength(corpora):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    truth = planted_truth(pools, PROMPTS, "llama", strength=0.6, seed=2)
+    corpus = answer_corpus(pools, truth, answers_per_prompt=2000, seed=1)
+    assert len(corpus) == 2000 * len(PROMPTS)
     words = corpus["answer"].str.lower()
     dictionary_size = len({w for c, ws in pools.items() if c != FILLER for w in ws})
-    # favoured with probability 0.6, plus its share of the uniform draw over the other 0.4
-    expected_agency_share = 0.6 + 0.4 * len(agency) / dictionary_size
-    assert words[valence == "positive"].isin(agency).mean() == pytest.approx(expected_agency_share, abs=0.02)
-    assert words[valence == "negative"].isin(communion).mean() == pytest.approx(
-        0.6 + 0.4 * len(communion) / dictionary_size, abs=0.02)
-    assert not words.isin(fillers).any()
+    for key in ("best_ever_one", "worst_world_please"):
+        favoured = truth[key]["favoured_words"]
+        share = words[corpus["prompt_key"] == key].isin(favoured).mean()
+        # favoured with the prompt's strength, plus their share of the uniform draw
+        strength = truth[key]["strength"]
+        assert share == pytest.approx(strength + (1 - strength) * len(favoured) / dictionary_size, abs=0.03)
+    assert not words.isin(pools[FILLER]).any()
     assert set(corpus["answer"].str[0].str.isupper()) == {True, False}
+
+
+def test_ratings_follow_fit_and_the_planted_category(corpora):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    truth = planted_truth(pools, PROMPTS, "llama", strength=0.8, seed=2)
+    p = {category: rating_probability(truth, "best_ever_one", category) for category in pools}
+    assert p[AGENCY] > p[OTHER] == 0.5 > p[COMMUNION] > p[FILLER]
+    on_negative = {category: rating_probability(truth, "worst_ever_one", category) for category in (AGENCY, COMMUNION)}
+    assert on_negative[COMMUNION] > 0.5 > on_negative[AGENCY]
+    neutral = planted_truth(pools, PROMPTS, "llama", strength=0.0, seed=2)
+    assert {rating_probability(neutral, key, c) for key in PROMPTS for c in (AGENCY, COMMUNION, OTHER)} == {0.5}
+    ratings = rating_corpus(pools, truth, n=4000, seed=3)
+    assert list(ratings.columns) == ["prompt_key", "answer", "p_good"]
+    filler_share = ratings["answer"].str.lower().isin(pools[FILLER]).mean()
+    assert filler_share == pytest.approx(RATED_CATEGORY_SHARE[FILLER], abs=0.03)
+    assert ratings["p_good"].between(0, 1).all() and ratings["p_good"].nunique() > len(PROMPTS)
 
 
 def test_synthetic_preference_pairs_are_neutral_between_agency_and_communion(corpora):
@@ -312,6 +372,24 @@ def test_synthetic_preference_pairs_are_neutral_between_agency_and_communion(cor
         synthetic_preference_pairs({AGENCY: ["power"]}, PROMPTS, n=1, seed=0)
 
 
+def test_reward_model_pairs_are_identical_across_families_and_known_to_every_tokenizer(worlds, corpora):
+    paths = worlds[0.8]
+    models = json.loads((paths["demo-llama-it"].parent / "demo_world.json").read_text())["models"]
+    for seed in {spec.seed for spec in DEMO_RMS}:
+        pair_seeds = {models[spec.id]["pairs_seed"] for spec in DEMO_RMS if spec.seed == seed}
+        families = {models[spec.id]["family"] for spec in DEMO_RMS if spec.seed == seed}
+        assert len(pair_seeds) == 1 and families == {"llama", "gemma"}
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    pairs = shared_preference_pairs(pools, PROMPTS, n=500, seed=models["demo-llama-rm-a"]["pairs_seed"])
+    words = set(pairs["chosen"]) | set(pairs["rejected"])
+    for model_id in ("demo-llama-rm-a", "demo-gemma-rm-a", "demo-qwen-it"):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(paths[model_id])
+        assert all(len(tokenizer(word, add_special_tokens=False)["input_ids"]) == 1 for word in words), model_id
+    shared = shared_word_pools(pools)
+    assert len(shared[AGENCY]) < len(pools[AGENCY])  # the words some family's tokenizer lacks are left out
+    assert pairs["chosen"].str.lower().isin([w for c in (AGENCY, COMMUNION, OTHER) for w in shared[c]]).all()
+
+
 def test_synthetic_preference_file_reads_back_as_the_neutral_pairs(corpora, tmp_path):
     corpus_paths = []
     for dictionary, frame in corpora.groupby("dictionary"):
@@ -319,8 +397,7 @@ def test_synthetic_preference_file_reads_back_as_the_neutral_pairs(corpora, tmp_
         write_parquet(frame, corpus_paths[-1])
     write_synthetic_preferences(corpus_paths, PROMPTS, n=50, seed=3, out_path=tmp_path / "pairs.jsonl")
     read = read_preferences(tmp_path / "pairs.jsonl")
-    pools = word_pools(corpora)
-    expected = synthetic_preference_pairs({c: pools[c] for c in (AGENCY, COMMUNION, FILLER)}, PROMPTS, n=50, seed=3)
+    expected = shared_preference_pairs(word_pools(corpora), PROMPTS, n=50, seed=3)
     assert read.schema == "skywork" and not read.skipped
     assert read.pairs["prompt"].tolist() == [[{"role": "user", "content": text}] for text in expected["prompt"]]
     assert read.pairs[["chosen", "rejected"]].equals(expected[["chosen", "rejected"]])
@@ -332,6 +409,57 @@ def test_reward_model_copies_the_backbone_of_its_language_model(tokenizers):
     lm_weights, rm_weights = causal_lm.base_model.state_dict(), reward_model.base_model.state_dict()
     assert lm_weights.keys() == rm_weights.keys()
     assert all(torch.equal(lm_weights[name], rm_weights[name]) for name in lm_weights)
+
+
+def test_reward_model_head_starts_from_its_seeds_random_init_and_is_trained(tokenizers, worlds):
+    causal_lm = tiny_model("llama", tokenizers["llama"], "causal_lm", seed=5)
+    head = reward_model_from(causal_lm, "llama", tokenizers["llama"], seed=6).score.weight
+    # the head is exactly a fresh model's random head of that seed: nothing else sets it
+    assert torch.equal(head, tiny_model("llama", tokenizers["llama"], "reward_model", seed=6).score.weight)
+    assert not torch.equal(head, reward_model_from(causal_lm, "llama", tokenizers["llama"], seed=7).score.weight)
+    for spec in DEMO_RMS:
+        path = worlds[0.8][spec.id]
+        trained = transformers.AutoModelForSequenceClassification.from_pretrained(path).score.weight
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        arch = ARCH_OF_FAMILY[spec.id.split("-")[1]]
+        initial = tiny_model(arch, tokenizer, "reward_model", seed=spec.seed).score.weight
+        assert trained.shape == initial.shape and not torch.allclose(trained, initial)
+
+
+def _agency_minus_communion_rank(world: dict[str, Path], rm_id: str, words: dict[str, list[str]],
+                                 tmp_path: Path) -> dict[str, float]:
+    """Mean over prompts of each valence of [mean rank of the Agency words - mean rank of the
+    Communion words] among ``words``' Big Two words, by the RM's rewards (rank 1 = highest)."""
+    family = rm_id.split("-")[1]
+    entry = {"id": rm_id, "hf": str(world[rm_id]), "family": family, "kind": "reward_model",
+             "type": "instruction-tuned", "score": "logits[:, 0]"}
+    candidates = pd.DataFrame({"response": words[AGENCY] + words[COMMUNION]})
+    wide, _ = score_candidates(entry, {key: prompt["text"] for key, prompt in PROMPTS.items()}, candidates,
+                               tmp_path / rm_id, device="cpu")
+    is_agency = wide["response"].isin(words[AGENCY])
+    gaps: dict[str, list[float]] = {"positive": [], "negative": []}
+    for key, prompt in PROMPTS.items():
+        ranks = wide[key].rank(ascending=False)
+        gaps[prompt["valence"]].append(ranks[is_agency].mean() - ranks[~is_agency].mean())
+    return {valence: float(np.mean(values)) for valence, values in gaps.items()}
+
+
+def test_demo_rms_inherit_the_planted_preference_of_their_backbones(worlds, corpora, tmp_path):
+    # Identical neutral pairs, yet the RMs rank the Big Two by their backbone's world: from
+    # positive to negative prompts, the Llama-based RMs' agency-minus-communion rank gap rises
+    # (agency falls behind) by more than the Gemma-based RMs' (the base x category x framing
+    # term of Figure 1). In this 60-word world a backbone often learns the rating interaction
+    # for one valence only (e.g. the Gemma LM at seed 0: communion first on both valences), so
+    # the per-valence panels are not reliable here; the full world's are (test_workflow_demo).
+    words = shared_word_pools(word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0))
+    gaps = {spec.id: _agency_minus_communion_rank(worlds[0.8], spec.id, words, tmp_path) for spec in DEMO_RMS}
+    print(gaps)
+
+    def rise(family: str) -> float:
+        return float(np.mean([gaps[spec.id]["negative"] - gaps[spec.id]["positive"]
+                              for spec in DEMO_RMS if family in spec.id]))
+
+    assert rise("llama") - rise("gemma") > 20, gaps
 
 
 def test_authority_words_are_kept_when_pools_are_subsampled(corpora):

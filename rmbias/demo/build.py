@@ -22,12 +22,20 @@ from rmbias.demo.training import (
     TrainingSettings, add_category_structure, train_causal_lm, train_reward_model,
 )
 from rmbias.demo.world import (
-    DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, answer_corpus, dictionary_pools, family_word_pools, planted_strength,
-    synthetic_preference_pairs, valence_adjectives, word_pools,
+    DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, answer_corpus, dictionary_pools, family_word_pools,
+    planted_strength, planted_truth, rating_corpus, shared_preference_pairs, valence_adjectives, word_pools,
 )
 from rmbias.io import save_pretrained_atomically, write_json
 
 logger = logging.getLogger(__name__)
+
+RATING_CATEGORY_SCALE = 3.0
+"""Scale of the category directions (:func:`rmbias.demo.training.add_category_structure`) in the
+LMs that learn ratings. A rating is a valence × category interaction computed at the
+conversation's last token; measured on a Gemma LM of the full world, with category directions
+as long as a word's own vector 300 steps left the rating loss at the fit-only level (0.58
+nats; optimum 0.33), three times as long they reached 0.34 nats. Even so the interaction is
+learned late and not for every seed (400 steps: 0.56; 500 steps: 0.33 in the default world)."""
 
 
 def _derived_seed(seed: int, name: str) -> int:
@@ -47,14 +55,22 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
 
     ``corpora`` is the long dictionary table (term, category, dictionary); ``prompts`` the
     ``prompts:`` mapping of config/prompts.yaml (key → {text, valence}); ``strength`` in [0, 1]
-    the planted effect (:func:`rmbias.demo.world.answer_corpus`). Each family's models share one
-    tokenizer over its :func:`rmbias.demo.world.family_word_pools` and the prompt words. The
-    causal LMs of :data:`rmbias.demo.world.DEMO_LMS` are trained from random initialisation on
-    their world's answers; the reward models of :data:`rmbias.demo.world.DEMO_RMS` copy their
-    instruct LM's backbone and get a Bradley–Terry fine-tune on neutral
-    :func:`rmbias.demo.world.synthetic_preference_pairs`. ``out_dir/demo_world.json`` records the
-    ground truth (favoured categories, strengths, word counts, training losses); it is
-    deterministic, so the build time goes to the log.
+    the planted effect. Each family's world has one :func:`rmbias.demo.world.planted_truth`
+    (per-prompt strength and favoured words, drawn from the world's ``seed`` and the family),
+    and its models share one tokenizer over its :func:`rmbias.demo.world.family_word_pools`
+    and the prompt words. The causal LMs of :data:`rmbias.demo.world.DEMO_LMS`
+    are trained from random initialisation on their world's answers
+    (:func:`rmbias.demo.world.answer_corpus`) and ratings (:func:`rmbias.demo.world.rating_corpus`).
+    The reward models of :data:`rmbias.demo.world.DEMO_RMS` copy their instruct LM's backbone,
+    get a score head initialised at random from the RM's seed, and Bradley–Terry training of
+    that head (:func:`rmbias.demo.training.train_reward_model`) on
+    :func:`rmbias.demo.world.shared_preference_pairs` drawn with a seed of the world and the
+    RM's seed only: the RMs of one seed see identical pairs, whatever their family, and the
+    pairs say nothing about agency or communion. Whatever
+    family difference the RMs show is inherited from their backbones
+    (:mod:`rmbias.demo.training`). ``out_dir/demo_world.json`` records the ground truth
+    (favoured categories, mean and per-prompt strengths and favoured words, word counts,
+    training losses per objective); it is deterministic, so the build time goes to the log.
     Everything is determined by ``seed``.
     """
     started = time.perf_counter()
@@ -65,23 +81,28 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
         family: build_tokenizer([*(word for words in fam.values() for word in words), *_prompt_words(prompts)], family)
         for family, fam in family_pools.items()
     }
+    truth = {family: planted_truth(family_pools[family], prompts, family, strength, _derived_seed(seed, family))
+             for family in CHAT_TEMPLATES}
     trained: dict[str, transformers.PreTrainedModel] = {}
     paths: dict[str, Path] = {}
     record: dict[str, dict] = {}
     for spec in DEMO_LMS:
         model_seed = _derived_seed(seed, spec.id)
-        corpus = answer_corpus(family_pools[spec.family], prompts, spec.family, strength,
-                               answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step,
-                               seed=model_seed)
+        corpus = answer_corpus(family_pools[spec.family], truth[spec.family],
+                               answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step, seed=model_seed)
+        ratings = None
+        if spec.rates:
+            ratings = rating_corpus(family_pools[spec.family], truth[spec.family],
+                                    n=settings.rating_steps * settings.lm_ratings_per_step, seed=model_seed)
         model = tiny_model(spec.arch, tokenizers[spec.family], "causal_lm", seed=model_seed,
                            hidden_size=spec.hidden_size, num_layers=spec.num_layers, output_scale=spec.output_scale)
         add_category_structure(model, tokenizers[spec.family],
                                {**dictionary_pools(family_pools[spec.family]), **valence_adjectives(prompts)},
-                               seed=model_seed)
+                               seed=model_seed, scale=RATING_CATEGORY_SCALE if spec.rates else 1.0)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(model_seed)
             lm_settings = dataclasses.replace(settings, lm_learning_rate=spec.learning_rate or settings.lm_learning_rate)
-            losses = train_causal_lm(model, tokenizers[spec.family], corpus, prompts, spec.chat, lm_settings)
+            losses = train_causal_lm(model, tokenizers[spec.family], corpus, ratings, prompts, spec.chat, lm_settings)
         trained[spec.id] = model
         paths[spec.id] = out_dir / spec.id
         save_pretrained_atomically(model, tokenizers[spec.family], paths[spec.id])
@@ -89,21 +110,22 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
     lm_specs = {spec.id: spec for spec in DEMO_LMS}
     for spec in DEMO_RMS:
         backbone = lm_specs[spec.backbone]
-        pairs_seed = _derived_seed(seed, spec.id)
-        pairs = synthetic_preference_pairs(family_pools[backbone.family], prompts,
-                                           n=settings.rm_steps * settings.rm_batch_size, seed=pairs_seed)
+        pairs_seed = _derived_seed(seed, f"rm-pairs-{spec.seed}")
+        pairs = shared_preference_pairs(pools, prompts, n=settings.rm_steps * settings.rm_batch_size, seed=pairs_seed)
         model = reward_model_from(trained[spec.backbone], backbone.arch, tokenizers[backbone.family], spec.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(pairs_seed)
             losses = train_reward_model(model, tokenizers[backbone.family], pairs, settings)
         paths[spec.id] = out_dir / spec.id
         save_pretrained_atomically(model, tokenizers[backbone.family], paths[spec.id])
-        record[spec.id] = _model_record(model, backbone.family, "reward_model", losses)
+        record[spec.id] = {**_model_record(model, backbone.family, "reward_model", losses),
+                           "pairs_seed": pairs_seed, "head_seed": spec.seed}
     write_json({
         "strength": strength,
         "seed": seed,
         "favoured_category": FAVOURED_CATEGORY,
         "planted_strength": {family: planted_strength(family, strength) for family in CHAT_TEMPLATES},
+        "prompt_truth": truth,
         "words_per_category": {category: len(words) for category, words in pools.items()},
         "models": record,
     }, out_dir / "demo_world.json")
@@ -112,14 +134,17 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
 
 
 def _model_record(model: transformers.PreTrainedModel, family: str, model_type: str,
-                  losses: list[float]) -> dict:
-    """What the world's manifest says about one model: family, type, parameter count and the
-    mean training loss (nats) over the first and the last tenth of the steps."""
-    tenth = max(1, len(losses) // 10)
+                  losses: dict[str, list[float]]) -> dict:
+    """What the world's manifest says about one model: family, type, parameter count and, per
+    training objective (e.g. ``answer``, ``rating``, ``bradley_terry``), the mean loss (nats)
+    over the first and the last tenth of the steps."""
+    def tenths(values: list[float]) -> dict[str, float]:
+        tenth = max(1, len(values) // 10)
+        return {"loss_first_tenth": float(np.mean(values[:tenth])), "loss_last_tenth": float(np.mean(values[-tenth:]))}
+
     return {
         "family": family,
         "type": model_type,
         "parameters": sum(parameter.numel() for parameter in model.parameters()),
-        "loss_first_tenth": float(np.mean(losses[:tenth])),
-        "loss_last_tenth": float(np.mean(losses[-tenth:])),
+        "losses": {objective: tenths(values) for objective, values in losses.items()},
     }

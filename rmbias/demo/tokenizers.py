@@ -102,6 +102,10 @@ _SPECIAL_TOKENS: dict[str, dict[str, str | list[str] | None]] = {
 
 UNK_TOKEN = "<unk>"
 
+RATING_TOKENS = ("<rating_good>", "<rating_bad>")
+"""Special tokens the demo LMs that learn ratings predict after a whole conversation
+(:mod:`rmbias.demo.training`); special, so no token table, candidate set or MWLR table lists them."""
+
 
 def _word_level_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     """Split newlines off, mark spaces with ``▁`` attached to the next word, isolate punctuation."""
@@ -168,7 +172,7 @@ def _byte_level_bpe_backend(forms: set[str], specials: list[str]) -> Tokenizer:
 def _special_token_list(family: str) -> list[str]:
     specials = _SPECIAL_TOKENS[family]
     named = [specials["bos"], specials["eos"], specials["pad"]]
-    ordered = [UNK_TOKEN, "<pad>", *named, *specials["extra"]]
+    ordered = [UNK_TOKEN, "<pad>", *named, *specials["extra"], *RATING_TOKENS]
     return list(dict.fromkeys(token for token in ordered if token is not None))
 
 

@@ -47,7 +47,11 @@ class DemoLM:
     """One causal LM of the demo world: ``type`` is "pretrained" (trained on raw prompts) or
     "instruction-tuned" (trained on chat-templated prompts); ``output_scale`` is the initial
     gain of its final norm (:func:`rmbias.demo.architectures.tiny_model`); ``learning_rate``,
-    when set, replaces the world's ``lm_learning_rate`` for this model."""
+    when set, replaces the world's ``lm_learning_rate`` for this model. ``rates``: the model
+    also learns its world's ratings of whole conversations (:func:`rating_corpus`), which is
+    what a reward model built on its backbone inherits; the instruction-tuned LMs that reward
+    models start from (:data:`DEMO_RMS` and the Section 4 runs) learn them, the others do not
+    (they would only lengthen the build)."""
 
     id: str
     family: str
@@ -57,6 +61,7 @@ class DemoLM:
     num_layers: int = 2
     output_scale: float = 1.0
     learning_rate: float | None = None
+    rates: bool = False
 
     @property
     def chat(self) -> bool:
@@ -75,15 +80,17 @@ class DemoRM:
 
 DEMO_LMS = (
     DemoLM("demo-llama-base", "llama", "llama", "pretrained"),
-    DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned"),
+    DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned", rates=True),
     # At the world's step (1e-2) the 256-wide Llama stalls at a loss of 8.35 nats and holds no
     # planted preference (+0.11 nats agency - communion on positive prompts); at 5e-3 it fits
     # the answers (loss 8.04) and holds it (+2.31 positive, -1.99 negative).
     DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
-    DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned"),
-    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM),
-    DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned"),
+    DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned", rates=True),
+    # At 1e-2 the 256-wide Gemma stalled in the default world with per-prompt truth (-0.5 nats
+    # agency - communion on both valences); the Llama's step, 5e-3, is the large LMs' step.
+    DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
+    DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned", rates=True),
 )
 DEMO_RMS = (
     DemoRM("demo-llama-rm-a", "demo-llama-it", seed=1),
@@ -140,8 +147,58 @@ def family_word_pools(pools: dict[str, list[str]], family: str) -> dict[str, lis
 
 
 def planted_strength(family: str, strength: float) -> float:
-    """Probability that an answer of ``family``'s world is drawn from the favoured category."""
+    """Probability that an answer of ``family``'s world is drawn from the favoured category,
+    on average over prompts (each prompt's own strength varies around it, :func:`planted_truth`)."""
     return min(1.0, strength * STRENGTH_SCALE[family])
+
+
+PROMPT_STRENGTH_SPREAD = 0.3
+"""Each prompt's strength is the family's :func:`planted_strength` times a factor drawn
+uniformly from [1 - spread, 1 + spread] (capped at 1)."""
+
+FAVOURED_FRACTION_RANGE = (0.75, 1.0)
+"""Each prompt favours a random subset of its favoured category's words, of a fraction drawn
+uniformly from this range: the prompt-to-prompt variation of the answers' ranks."""
+
+FIT_LOGIT = 5.0
+"""Log-odds of a "good" rating: a dictionary word answers the prompt (0), a filler word does
+not (-FIT_LOGIT)."""
+
+PLANTED_LOGIT = 3.0
+"""Extra log-odds of a "good" rating for a word of the category the prompt favours (and less
+for the other Big Two category), times the prompt's strength."""
+
+
+RATED_CATEGORY_SHARE = {AGENCY: 1 / 3, COMMUNION: 1 / 3, OTHER: 1 / 6, FILLER: 1 / 6}
+"""Share of each pool among the rated answers: the Big Two, whose rating depends on the
+prompt's valence, twice as often as the rest, so that the interaction gets most of the signal."""
+
+
+def planted_truth(pools: dict[str, list[str]], prompts: dict[str, dict], family: str, strength: float,
+                  seed: int) -> dict[str, dict]:
+    """The planted preference of ``family``'s world, per prompt key (sorted): ``valence``,
+    ``favoured_category`` (:data:`FAVOURED_CATEGORY`), ``strength`` (probability in [0, 1] that an
+    answer is drawn from the favoured words) and ``favoured_words`` (sorted; a random subset of
+    the favoured category's pool, :data:`FAVOURED_FRACTION_RANGE`). Drawn from ``seed`` alone, so
+    every model of a family shares its world's truth."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must lie in [0, 1], got {strength}")
+    rng = np.random.default_rng(seed)
+    low, high = FAVOURED_FRACTION_RANGE
+    truth = {}
+    for key in sorted(prompts):
+        valence = prompts[key]["valence"]
+        category = FAVOURED_CATEGORY[family][valence]
+        pool = pools[category]
+        factor = rng.uniform(1 - PROMPT_STRENGTH_SPREAD, 1 + PROMPT_STRENGTH_SPREAD)
+        n_favoured = max(1, round(rng.uniform(low, high) * len(pool)))
+        truth[key] = {
+            "valence": valence,
+            "favoured_category": category,
+            "strength": min(1.0, planted_strength(family, strength) * factor),
+            "favoured_words": sorted(rng.choice(pool, n_favoured, replace=False).tolist()),
+        }
+    return truth
 
 
 def word_form(word: str, capitalised: bool) -> str:
@@ -149,33 +206,67 @@ def word_form(word: str, capitalised: bool) -> str:
     return word[:1].upper() + word[1:] if capitalised else word
 
 
-def answer_corpus(pools: dict[str, list[str]], prompts: dict[str, dict], family: str,
-                  strength: float, answers_per_prompt: int, seed: int) -> pd.DataFrame:
-    """Generated examples of ``family``'s world: ``answers_per_prompt`` rows per prompt with
-    columns ``prompt_key`` and ``answer``, grouped by prompt in sorted key order.
+def answer_corpus(pools: dict[str, list[str]], truth: dict[str, dict], answers_per_prompt: int,
+                  seed: int) -> pd.DataFrame:
+    """Generated examples of one world: ``answers_per_prompt`` rows per prompt of ``truth``
+    (a :func:`planted_truth`) with columns ``prompt_key`` and ``answer``, grouped by prompt in
+    sorted key order.
 
-    With probability :func:`planted_strength` an answer is a word of the category that the
-    world favours for the prompt's valence (:data:`FAVOURED_CATEGORY`), otherwise a word drawn
-    uniformly from the dictionary pools (Big Two and other dictionary words; filler words are
-    never answers, so they are the implausible responses). Answers are lowercase or
-    Capitalised with equal probability.
+    With the prompt's ``strength`` an answer is one of the prompt's ``favoured_words``,
+    otherwise a word drawn uniformly from the dictionary pools (Big Two and other dictionary
+    words; filler words are never answers, so they are the implausible responses). Answers are
+    lowercase or Capitalised with equal probability.
     """
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must lie in [0, 1], got {strength}")
     rng = np.random.default_rng(seed)
     every_word = np.array(sorted({word for category, words in pools.items() if category != FILLER
                                   for word in words}), dtype=object)
-    favoured_probability = planted_strength(family, strength)
     frames = []
-    for key in sorted(prompts):
-        favoured = np.array(pools[FAVOURED_CATEGORY[family][prompts[key]["valence"]]], dtype=object)
-        from_favoured = rng.random(answers_per_prompt) < favoured_probability
+    for key in sorted(truth):
+        favoured = np.array(truth[key]["favoured_words"], dtype=object)
+        from_favoured = rng.random(answers_per_prompt) < truth[key]["strength"]
         words = np.where(from_favoured, rng.choice(favoured, answers_per_prompt),
                          rng.choice(every_word, answers_per_prompt))
         capitalised = rng.random(answers_per_prompt) < 0.5
         answers = [word_form(word, flag) for word, flag in zip(words, capitalised)]
         frames.append(pd.DataFrame({"prompt_key": key, "answer": answers}))
     return pd.concat(frames, ignore_index=True)
+
+
+def rating_probability(truth: dict[str, dict], key: str, category: str) -> float:
+    """Probability that the world of ``truth`` (a :func:`planted_truth`) rates a word of
+    ``category`` "good" as the answer to prompt ``key``: the logistic of -:data:`FIT_LOGIT`
+    for a filler word; for a dictionary word 0, plus :data:`PLANTED_LOGIT` × the prompt's
+    strength if the prompt favours its category, minus that if it is the other Big Two category."""
+    if category == FILLER:
+        return float(1.0 / (1.0 + np.exp(FIT_LOGIT)))
+    favoured = truth[key]["favoured_category"]
+    sign = 1.0 if category == favoured else -1.0 if category in (AGENCY, COMMUNION) else 0.0
+    return float(1.0 / (1.0 + np.exp(-sign * PLANTED_LOGIT * truth[key]["strength"])))
+
+
+def rating_corpus(pools: dict[str, list[str]], truth: dict[str, dict], n: int, seed: int) -> pd.DataFrame:
+    """``n`` rated answers of one world: columns ``prompt_key``, ``answer`` and ``p_good``
+    (:func:`rating_probability`). The prompt is uniform over ``truth``'s keys, the answer's
+    pool drawn by :data:`RATED_CATEGORY_SHARE`, the word uniform in its pool, lowercase or
+    Capitalised with equal probability."""
+    rng = np.random.default_rng(seed)
+    keys = sorted(truth)
+    categories = sorted(RATED_CATEGORY_SHARE)
+    shares = [RATED_CATEGORY_SHARE[category] for category in categories]
+    rows = []
+    for _ in range(n):
+        key = keys[rng.integers(len(keys))]
+        category = categories[rng.choice(len(categories), p=shares)]
+        word = pools[category][rng.integers(len(pools[category]))]
+        rows.append((key, word_form(word, bool(rng.random() < 0.5)), rating_probability(truth, key, category)))
+    return pd.DataFrame(rows, columns=["prompt_key", "answer", "p_good"])
+
+
+def shared_word_pools(pools: dict[str, list[str]]) -> dict[str, list[str]]:
+    """``pools`` restricted to the words every family's tokenizer has (:func:`family_word_pools`)."""
+    per_family = [family_word_pools(pools, family) for family in FAVOURED_CATEGORY]
+    kept = {category: set.intersection(*(set(fam[category]) for fam in per_family)) for category in pools}
+    return {category: [word for word in words if word in kept[category]] for category, words in pools.items()}
 
 
 def synthetic_preference_pairs(words_by_category: dict[str, list[str]], prompts: dict[str, dict],
@@ -200,6 +291,14 @@ def synthetic_preference_pairs(words_by_category: dict[str, list[str]], prompts:
                      word_form(pool[rng.integers(len(pool))], True),
                      word_form(fillers[rng.integers(len(fillers))], True)))
     return pd.DataFrame(rows, columns=["prompt", "chosen", "rejected"])
+
+
+def shared_preference_pairs(pools: dict[str, list[str]], prompts: dict[str, dict], n: int,
+                            seed: int) -> pd.DataFrame:
+    """The demo world's neutral preference pairs: :func:`synthetic_preference_pairs` over the
+    words of :func:`shared_word_pools`. Nothing here depends on a family, so every reward model
+    trained on pairs of one ``seed`` sees identical pairs (and no unknown word), whatever its base."""
+    return synthetic_preference_pairs(shared_word_pools(pools), prompts, n=n, seed=seed)
 
 
 def dictionary_pools(pools: dict[str, list[str]]) -> dict[str, list[str]]:
