@@ -388,3 +388,10 @@ def test_colour_map_matches_family_substrings_and_gives_others_distinct_colours(
     assert colours["QWEN2.5"] == "#7C3AED"
     others = {colours["mistral-7b"], colours["phi-3"]}
     assert len(others) == 2 and not others & set(BASE_MODEL_COLOURS.values())
+
+
+def test_ablation_figure_of_one_data_size_renders(tmp_path):
+    """One training run per base (the real-model world): a single point on the log x axis."""
+    one_size = final_ranks_fig4b().assign(data_size_k=0.256)
+    plot_ablations(one_size, tmp_path / "a.pdf", tmp_path / "a.png")
+    assert (tmp_path / "a.pdf").stat().st_size > 0 and (tmp_path / "a.png").stat().st_size > 0

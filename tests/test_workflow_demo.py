@@ -17,8 +17,6 @@ from test_report import docutils_messages
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 from rmbias.corpora import normalize_term
-from rmbias.figure1 import analyse_rm_rankings
-from rmbias.ranks import long_scores
 from rmbias.records import read_record
 from rmbias.vocabulary import read_category_by_term
 
@@ -99,47 +97,6 @@ def test_authority_boost_is_recovered_by_mwlr_on_held_out_prompts(demo_run):
     assert words["boosted"].sum() == 10
     # Figure A3b: only the boosted words gain; the other authority.virtue words stay near 0
     assert words.loc[words["boosted"], "mwlr"].min() > 5 * words.loc[~words["boosted"], "mwlr"].abs().max()
-
-
-DEMO_RMS = ("demo-llama-rm-a", "demo-llama-rm-b", "demo-gemma-rm-a", "demo-gemma-rm-b")
-
-
-def _own_rm_big_two_analysis(demo_run):
-    """Figure 1's analysis (ranks within the Big Two nouns, mixed model, Welch panels) of the
-    demo RMs' own dictionary-scope scores."""
-    prompts = yaml.safe_load((demo_run / "config/prompts.yaml").read_text())["prompts"]
-    corpus = pd.read_parquet(demo_run / "results/corpora/big2_nouns.parquet")
-    scores = pd.concat([
-        long_scores(pd.read_parquet(demo_run / f"results/rm_scores/dictionary/{rm}.parquet").drop(columns="token_id",
-                                                                                              errors="ignore"),
-                    rm, corpus)
-        for rm in DEMO_RMS
-    ], ignore_index=True)
-    return analyse_rm_rankings(scores, {key: prompt["valence"] for key, prompt in prompts.items()}, n_resamples=99)
-
-
-def test_demo_rms_inherit_the_planted_preference_through_training(demo_run):
-    # The demo RMs are trained on identical neutral pairs (rmbias/demo/build.py); the Llama-based
-    # ones rank agency words better than the Gemma-based ones under positive prompts and
-    # communion worse, reversed under negative prompts (Figure 1 of the paper, on our own RMs).
-    analysis = _own_rm_big_two_analysis(demo_run)
-    means = analysis.observations.groupby(["framing", "category", "base_model"])["median_rank"].mean()
-    assert means["positive", "Agency", "Llama"] < means["positive", "Agency", "Gemma"]
-    assert means["positive", "Communion", "Llama"] > means["positive", "Communion", "Gemma"]
-    assert means["negative", "Agency", "Llama"] > means["negative", "Agency", "Gemma"]
-    assert means["negative", "Communion", "Llama"] < means["negative", "Communion", "Gemma"]
-    effects = analysis.mixed_model.fixed_effects.set_index("term")
-    three_way = [term for term in effects.index if term.count(":") == 2]
-    assert len(three_way) == 1 and effects.loc[three_way[0], "p"] < 0.001, effects
-    # Welch t is Llama - Gemma in rank units: negative where Llama ranks the category better
-    planted_sign = {("Agency", "positive"): -1, ("Communion", "negative"): -1,
-                    ("Agency", "negative"): 1, ("Communion", "positive"): 1}
-    panels = analysis.panels
-    in_planted_direction = [
-        planted_sign[panel.category, panel.framing] * panel.t > 0 and panel.p_welch_bonferroni < 0.05
-        for panel in panels.itertuples()
-    ]
-    assert sum(in_planted_direction) >= 3, panels
 
 
 def test_section4_runs_inherit_the_planted_preference(demo_run):

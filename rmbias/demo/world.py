@@ -81,14 +81,15 @@ class DemoRM:
 DEMO_LMS = (
     DemoLM("demo-llama-base", "llama", "llama", "pretrained"),
     DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned", rates=True),
-    # At the world's step (1e-2) the 256-wide Llama stalls at a loss of 8.35 nats and holds no
-    # planted preference (+0.11 nats agency - communion on positive prompts); at 5e-3 it fits
-    # the answers (loss 8.04) and holds it (+2.31 positive, -1.99 negative).
-    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
+    # The 256-wide Llama stalls at the unconditional answer distribution at steps of 2e-3 to
+    # 1e-2 in the world with per-prompt truth (loss 8.0-8.3 nats, agency - communion the same on
+    # both valences, e.g. -0.35 at 5e-3); at 1e-3 it fits the answers (loss 7.57) and holds
+    # the planted preference (+3.48 nats positive, -3.12 negative), also from another seed.
+    DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=1e-3),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
     DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned", rates=True),
     # At 1e-2 the 256-wide Gemma stalled in the default world with per-prompt truth (-0.5 nats
-    # agency - communion on both valences); the Llama's step, 5e-3, is the large LMs' step.
+    # agency - communion on both valences); at 5e-3 it holds it (-2.36 positive, +1.94 negative).
     DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned", rates=True),
 )

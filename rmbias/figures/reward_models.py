@@ -216,7 +216,8 @@ def plot_ablations(
         + geom_line(aes(group="data_size_k"), linetype="dotted", colour="black", size=0.3)
         + geom_point(aes(colour="base_model", shape="data_source"), size=2.5)
         + facet_wrap("category")
-        + scale_x_log10(breaks=sizes, labels=[f"{size:g}k" for size in sizes])
+        # no minor breaks: with one data size (one run per base) there is no interval to divide
+        + scale_x_log10(breaks=sizes, labels=[f"{size:g}k" for size in sizes], minor_breaks=[])
         + scale_y_reverse()
         + scale_colour_manual(values=colour_map(data["base_model"].unique(), BASE_MODEL_COLOURS))
         + scale_shape_manual(values=shapes)
