@@ -80,7 +80,7 @@ rule authority_generation:
     input:
         lambda wc: f"results/authority/{AUTHORITY['base']}/boosted",
     output:
-        table=report("results/stats/authority_generation.csv", caption="../report/captions/stats_authority_generation.rst", category="Statistics", subcategory="Appendix F"),
+        table=report("results/stats/authority_generation.csv", caption="../report/captions/stats_authority_generation.rst", category=STATS_CATEGORY, subcategory="Appendix F"),
         json="results/stats/authority_generation.json",
     params:
         entry=lambda wc: authority_model_entry(AUTHORITY["base"], "boosted", "with"),

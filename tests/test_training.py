@@ -415,9 +415,13 @@ def test_authority_sft_in_the_authors_mode_and_the_generation_check(tmp_path):
     assert after > before + 1.0
     generations = greedy_generations(boosted, list(held_out.values()), 3, "cpu")
     assert [g.startswith(a) for g, a in zip(generations, argmax)] == [True] * 9
-    table = generation_table(held_out, generations, AUTHORITY_WORDS)
+    # one new token: the first word is the argmax word (a tiny word-level model may glue the
+    # tokens after it into one "word", e.g. "dutyduty")
+    first_tokens = greedy_generations(boosted, list(held_out.values()), 1, "cpu")
+    table = generation_table(held_out, first_tokens, AUTHORITY_WORDS)
     assert table["prompt"].tolist() == list(held_out)
     assert table["boosted"].tolist() == [a.strip().lower() in AUTHORITY_WORDS for a in argmax]
+    assert table["boosted"].any()
 
 
 def test_generation_table_reads_the_first_word_and_its_record_validates(tmp_path):

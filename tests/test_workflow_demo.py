@@ -195,9 +195,10 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # demo-gemma-it-large feeds Figure 3 (two Llama pairs), Table A2, the whole Appendix F
-    # chain (it is the boosted base, with the generation check) and the config record
+    # demo-gemma-it-large feeds its rendered prompts, Figure 3 (two Llama pairs), Table A2, the
+    # whole Appendix F chain (it is the boosted base, with the generation check) and the config record
     assert job_counts(result.stdout) == {
+        "rendered_prompts": 1,
         "logprobs": 1,
         "implicit_pair": 2,
         "table": 1,
@@ -210,7 +211,7 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "authority_figures": 1,
         "config_used": 1,
         "all": 1,
-        "total": 16,
+        "total": 17,
     }
 
 
@@ -228,9 +229,10 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # its token table and two scopes, the configured RMs' Figure 1 (2 dictionaries, 4 + 2 figures),
+    # its rendered prompts, token table and two scopes, the configured RMs' Figure 1 (2 dictionaries, 4 + 2 figures),
     # the profiles and their figure, top-k (it reads every RM's vocab scores) and the config record
     assert job_counts(result.stdout) == {
+        "rendered_prompts": 1,
         "token_table": 1,
         "rm_scores": 2,
         "fig1_own": 2,
@@ -241,7 +243,7 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
         "topk": 1,
         "config_used": 1,
         "all": 1,
-        "total": 16,
+        "total": 17,
     }
 
 
