@@ -135,13 +135,13 @@ def test_real_world_dry_run_lists_its_jobs(real_world_copy):
     counts = job_counts(result.stdout)
     assert counts["convert_gguf"] == 2 and counts["token_table"] == 2 and counts["logprobs"] == 2
     assert counts["fig2_stats"] == 1 and counts["fig3_figure"] == 1 and counts["table"] == 1
-    assert counts["train_rm"] == 2 and counts["score_checkpoints"] == 2 and counts["checkpoint_figure"] == 2
-    # the two trained RMs: exported from their runs' final checkpoints, searched over the dictionaries
-    assert counts["export_trained_rm"] == 2 and counts["rm_scores"] == 2
+    assert counts["train_rm"] == 4 and counts["score_checkpoints"] == 4 and counts["checkpoint_figure"] == 2
+    # the four trained RMs: exported from their runs' final checkpoints, searched over the dictionaries
+    assert counts["export_trained_rm"] == 4 and counts["rm_scores"] == 4
     assert counts["fig1_own"] == 1 and counts["rm_profiles"] == 1  # Figure 1 and profiles of the Big Two nouns
     jobs = result.stdout.split("\nrule ")[1:]
-    export = next(job for job in jobs if job.startswith("export_trained_rm:") and "gemma3-synth-rm" in job)
-    assert "results/training/gemma3-synth/checkpoints.json" in export
+    export = next(job for job in jobs if job.startswith("export_trained_rm:") and "results/models/gemma3-synth-rm-b\n" in job)
+    assert "results/training/gemma3-synth-b/checkpoints.json" in export
     assert "demo_models" not in counts
 
 
