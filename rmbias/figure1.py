@@ -179,7 +179,16 @@ def reanalyse_published_scores(
     each RM's family is read from its name (:func:`rmbias.families.family_of_published_rm`)."""
     corpus, categories = analysis_corpus(read_parquet(corpus_path, columns=["term", "category", "dictionary"]), mfd_scheme)
     wide = {rm: read_wide_scores(path, list(prompts)) for rm, path in score_paths.items()}
-    obs = figure1_observations(wide, {rm: family_of_published_rm(rm) for rm in wide}, corpus, prompts, categories)
+    families = {rm: family_of_published_rm(rm) for rm in wide}
+    return _analyse_wide_scores(wide, families, corpus, categories, prompts, mfd_scheme, n_permutations, seed, star_p)
+
+
+def _analyse_wide_scores(wide: Mapping[str, pd.DataFrame], families: Mapping[str, str], corpus: pd.DataFrame,
+                         categories: Sequence[str], prompts: Mapping[str, Mapping[str, str]], mfd_scheme: str | None,
+                         n_permutations: int, seed: int, star_p: str) -> RankingAnalysis:
+    """The Figure 1 analysis both sources share: :func:`figure1_observations` of ``wide`` (RM → wide
+    score table) with ``families`` (RM → family label), then :func:`analyse_observations`."""
+    obs = figure1_observations(wide, families, corpus, prompts, categories)
     return analyse_observations(
         obs, n_resamples=n_permutations, seed=seed, star_p=star_p, category_r_name=category_r_name(mfd_scheme)
     )
@@ -235,10 +244,8 @@ def analyse_own_scores(
     corpus, categories = analysis_corpus(corpus, mfd_scheme)
     terms = corpus["term"].unique()
     wide = {rm: read_own_scores(path, list(prompts), terms, dictionary) for rm, path in score_paths.items()}
-    obs = figure1_observations(wide, {rm: family_label(families[rm]) for rm in wide}, corpus, prompts, categories)
-    return analyse_observations(
-        obs, n_resamples=n_permutations, seed=seed, star_p=star_p, category_r_name=category_r_name(mfd_scheme)
-    )
+    labels = {rm: family_label(families[rm]) for rm in wide}
+    return _analyse_wide_scores(wide, labels, corpus, categories, prompts, mfd_scheme, n_permutations, seed, star_p)
 
 
 def mixed_model_record(fit: MixedModelFit, analysis: str) -> dict:
