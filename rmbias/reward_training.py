@@ -152,9 +152,27 @@ def _pairs_fingerprint(pairs: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes()).hexdigest()
 
 
-def _run_signature(cfg: RewardTrainingConfig, pairs: pd.DataFrame, heldout: pd.DataFrame) -> dict[str, Any]:
-    """What must match for a checkpoint of ``out_dir`` to be resumed by this run."""
-    return {"config": dataclasses.asdict(cfg), "pairs": _pairs_fingerprint(pairs), "heldout": _pairs_fingerprint(heldout)}
+def _weights_fingerprint(module: torch.nn.Module, values_per_parameter: int = 64) -> str:
+    """SHA-256 of ``module``'s weights as loaded: every parameter's name, shape and dtype and
+    the bytes of an evenly strided sample of up to ``values_per_parameter`` of its values.
+    Exact (no floating-point reduction), so a device or a reload does not change it; a rebuilt
+    or retrained model does (every trained weight moves). Moves only the samples off the device."""
+    digest = hashlib.sha256()
+    for name, parameter in sorted(module.named_parameters()):
+        flat = parameter.detach().reshape(-1)
+        sample = flat[:: max(1, flat.numel() // values_per_parameter)][:values_per_parameter]
+        digest.update(f"{name}:{tuple(parameter.shape)}:{parameter.dtype}".encode())
+        digest.update(sample.cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _run_signature(cfg: RewardTrainingConfig, pairs: pd.DataFrame, heldout: pd.DataFrame,
+                   backbone: torch.nn.Module) -> dict[str, Any]:
+    """What must match for a checkpoint of ``out_dir`` to be resumed by this run: the settings,
+    the pairs and the base model's weights (``backbone``: the loaded base without its new score
+    head), so that a rebuilt base at the same path starts over instead of resuming stale adapters."""
+    return {"config": dataclasses.asdict(cfg), "pairs": _pairs_fingerprint(pairs), "heldout": _pairs_fingerprint(heldout),
+            "base_weights": _weights_fingerprint(backbone)}
 
 
 def _checkpoint_dir(out_dir: Path, step: int) -> Path:
@@ -192,7 +210,8 @@ def _resume(out_dir: Path, model, optimizer, scheduler, signature: dict[str, Any
         return _Position(), None
     state = torch.load(checkpoint / RESUME_STATE_FILE, map_location="cpu", weights_only=False)
     if state["signature"] != signature:
-        raise InputError(f"{checkpoint}: was written by a run with other settings or data; delete {out_dir} to restart")
+        raise InputError(f"{checkpoint}: was written by a run with other settings, data or base model weights; "
+                         f"delete {out_dir} to restart")
     peft.set_peft_model_state_dict(model, peft.load_peft_weights(str(checkpoint), device=str(device)))
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -253,9 +272,9 @@ def train_reward_model(base: ModelSpec, pairs: pd.DataFrame, out_dir: str | os.P
 
     transformers.set_seed(cfg.seed)
     tokenizer, model = load_model(base, device, head="reward_model", dtype=weights_dtype(cfg, device), pad_from_tokenizer=True)
+    signature = _run_signature(cfg, pairs, heldout, model.base_model)
     model, optimizer, scheduler = lora_training_setup(
         model, cfg, "SEQ_CLS", total_steps, device, modules_to_save=["score"])
-    signature = _run_signature(cfg, pairs, heldout)
     _remove_unfinished_checkpoints(out_dir)
     position, rng_states = _resume(out_dir, model, optimizer, scheduler, signature, device)
     metrics = [] if rng_states is None else _read_metrics(out_dir, position.step)

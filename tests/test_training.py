@@ -257,6 +257,13 @@ def test_killed_run_resumes_to_the_same_final_weights(tmp_path):
         train_reward_model(base, train, tmp_path / "killed", changed, heldout=heldout, device="cpu")
     with pytest.raises(InputError, match="other settings"):
         train_reward_model(base, train.iloc[::-1], tmp_path / "killed", cfg, heldout=heldout, device="cpu")
+    # the base rebuilt at the same path (same shapes, one layer's weights changed): no stale resume
+    rebuilt = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base")
+    with torch.no_grad():
+        rebuilt.model.layers[0].mlp.down_proj.weight.mul_(1.5)
+    rebuilt.save_pretrained(tmp_path / "base")
+    with pytest.raises(InputError, match="base model weights"):
+        train_reward_model(base, train, tmp_path / "killed", cfg, heldout=heldout, device="cpu")
 
 
 def test_training_from_a_preference_file_uses_the_nested_subset_and_held_out_pairs(tmp_path):
