@@ -19,8 +19,8 @@ from rmbias.demo import (
 )
 from rmbias.demo.tokenizers import RATING_TOKENS
 from rmbias.demo.world import (
-    FAVOURED_CATEGORY, OTHER, PROMPT_STRENGTH_SPREAD, RATED_CATEGORY_SHARE, planted_strength, planted_truth,
-    rating_corpus, rating_probability, shared_preference_pairs, shared_word_pools,
+    APPEAL_LOGIT, FAVOURED_CATEGORY, OTHER, PLANTED_LOGIT, RATED_CATEGORY_SHARE, WORDING_LOG_SPREAD, planted_strength,
+    planted_truth, rating_corpus, shared_preference_pairs, shared_word_pools, word_appeal, world_logit,
 )
 from rmbias.io import write_parquet
 from rmbias.preferences import read_preferences
@@ -304,51 +304,83 @@ def test_qwen_favours_communion_on_positive_prompts_more_than_gemma(worlds, corp
     assert qwen["negative"] > 0
 
 
-def test_planted_truth_varies_by_prompt_around_the_world_strength(corpora):
-    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
-    truth = planted_truth(pools, PROMPTS, "gemma", strength=0.6, seed=1)
+def test_planted_truth_varies_with_the_prompts_wording_around_the_world_strength():
+    truth = planted_truth(PROMPTS, "gemma", strength=0.6, seed=1)
     assert list(truth) == sorted(PROMPTS)
-    strengths = np.array([prompt["strength"] for prompt in truth.values()])
-    assert np.all(np.abs(strengths / planted_strength("gemma", 0.6) - 1) <= PROMPT_STRENGTH_SPREAD + 1e-9)
+    strengths = pd.Series({key: prompt["strength"] for key, prompt in truth.items()})
+    log_factors = np.log(strengths / planted_strength("gemma", 0.6))
+    # three wording parts, each a factor within the spread on the log scale
+    assert log_factors.abs().max() <= 3 * WORDING_LOG_SPREAD + 1e-9
     assert strengths.std() > 0.05
+    # multiplicative in the wording: the log-factor of a key is the sum of its parts' effects
+    parts = pd.DataFrame([key.split("_") for key in strengths.index], index=strengths.index)
+    design = pd.get_dummies(parts).astype(float).to_numpy()
+    coefficients = np.linalg.lstsq(design, log_factors.to_numpy(), rcond=None)[0]
+    assert np.abs(design @ coefficients - log_factors.to_numpy()).max() < 1e-9
     for key, prompt in truth.items():
-        favoured = FAVOURED_CATEGORY["gemma"][PROMPTS[key]["valence"]]
-        assert prompt["favoured_category"] == favoured
-        assert set(prompt["favoured_words"]) <= set(pools[favoured])
-        assert len(prompt["favoured_words"]) >= 0.75 * len(pools[favoured]) - 1
-    assert len({tuple(prompt["favoured_words"]) for prompt in truth.values()}) == len(PROMPTS)
-    assert truth == planted_truth(pools, PROMPTS, "gemma", strength=0.6, seed=1)
-    assert {prompt["strength"] for prompt in planted_truth(pools, PROMPTS, "gemma", 0.0, seed=1).values()} == {0.0}
+        assert prompt["favoured_category"] == FAVOURED_CATEGORY["gemma"][PROMPTS[key]["valence"]]
+    assert truth == planted_truth(PROMPTS, "gemma", strength=0.6, seed=1)
+    assert {prompt["strength"] for prompt in planted_truth(PROMPTS, "gemma", 0.0, seed=1).values()} == {0.0}
 
 
-def test_answer_corpus_plants_each_prompts_favoured_words_at_its_strength(corpora):
+def test_word_appeal_is_one_standard_normal_draw_per_word_common_to_every_family(corpora):
     pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
-    truth = planted_truth(pools, PROMPTS, "llama", strength=0.6, seed=2)
-    corpus = answer_corpus(pools, truth, answers_per_prompt=2000, seed=1)
-    assert len(corpus) == 2000 * len(PROMPTS)
+    appeal = word_appeal(pools, seed=5)
+    assert set(appeal) == {word for words in pools.values() for word in words}
+    values = np.array(list(appeal.values()))
+    assert abs(values.mean()) < 0.2 and 0.8 < values.std() < 1.2
+    assert appeal == word_appeal(pools, seed=5) and appeal != word_appeal(pools, seed=6)
+
+
+def test_world_logit_adds_appeal_and_the_planted_category_and_sinks_filler():
+    truth = planted_truth(PROMPTS, "llama", strength=0.8, seed=2)
+    strength = truth["best_ever_one"]["strength"]
+    logit = {category: world_logit(truth, "best_ever_one", category, appeal=0.5) for category in (AGENCY, COMMUNION, OTHER)}
+    assert logit[OTHER] == pytest.approx(APPEAL_LOGIT * 0.5)
+    assert logit[AGENCY] - logit[OTHER] == pytest.approx(PLANTED_LOGIT * strength)
+    assert logit[OTHER] - logit[COMMUNION] == pytest.approx(PLANTED_LOGIT * strength)
+    assert world_logit(truth, "best_ever_one", FILLER, appeal=3.0) == world_logit(truth, "best_ever_one", FILLER, 0.0) < -5
+    assert world_logit(truth, "worst_ever_one", COMMUNION, 0.0) > 0 > world_logit(truth, "worst_ever_one", AGENCY, 0.0)
+    neutral = planted_truth(PROMPTS, "llama", strength=0.0, seed=2)
+    assert {world_logit(neutral, key, c, 0.0) for key in PROMPTS for c in (AGENCY, COMMUNION, OTHER)} == {0.0}
+
+
+def test_answer_corpus_draws_dictionary_words_by_the_softmax_of_the_world_logit(corpora):
+    pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
+    truth = planted_truth(PROMPTS, "llama", strength=0.6, seed=2)
+    appeal = word_appeal(pools, seed=5)
+    corpus = answer_corpus(pools, truth, appeal, answers_per_prompt=4000, seed=1)
+    assert len(corpus) == 4000 * len(PROMPTS)
     words = corpus["answer"].str.lower()
-    dictionary_size = len({w for c, ws in pools.items() if c != FILLER for w in ws})
+    category_of = {w: c for c, ws in pools.items() if c != FILLER for w in ws}
     for key in ("best_ever_one", "worst_world_please"):
-        favoured = truth[key]["favoured_words"]
+        weight = pd.Series({w: np.exp(world_logit(truth, key, c, appeal[w])) for w, c in category_of.items()})
+        favoured = pools[truth[key]["favoured_category"]]
         share = words[corpus["prompt_key"] == key].isin(favoured).mean()
-        # favoured with the prompt's strength, plus their share of the uniform draw
-        strength = truth[key]["strength"]
-        assert share == pytest.approx(strength + (1 - strength) * len(favoured) / dictionary_size, abs=0.03)
+        assert share == pytest.approx(weight[favoured].sum() / weight.sum(), abs=0.03)
+    # within a pool of no planted preference, log-frequency rises by APPEAL_LOGIT per unit of appeal
+    counts = words[words.isin(pools[OTHER])].value_counts()
+    slope = np.polyfit([appeal[word] for word in counts.index], np.log(counts.to_numpy()), 1)[0]
+    assert slope == pytest.approx(APPEAL_LOGIT, rel=0.15)
     assert not words.isin(pools[FILLER]).any()
     assert set(corpus["answer"].str[0].str.isupper()) == {True, False}
+    assert not corpus["answer"].str.startswith(" ").any()
+    plain_text = answer_corpus(pools, truth, appeal, answers_per_prompt=400, seed=1, leading_space_share=0.5)
+    assert plain_text["answer"].str.startswith(" ").mean() == pytest.approx(0.5, abs=0.02)
+    assert set(plain_text["answer"].str.strip().str.lower()) <= set(category_of)
 
 
-def test_ratings_follow_fit_and_the_planted_category(corpora):
+def test_ratings_are_the_logistic_of_the_world_logit(corpora):
     pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
-    truth = planted_truth(pools, PROMPTS, "llama", strength=0.8, seed=2)
-    p = {category: rating_probability(truth, "best_ever_one", category) for category in pools}
-    assert p[AGENCY] > p[OTHER] == 0.5 > p[COMMUNION] > p[FILLER]
-    on_negative = {category: rating_probability(truth, "worst_ever_one", category) for category in (AGENCY, COMMUNION)}
-    assert on_negative[COMMUNION] > 0.5 > on_negative[AGENCY]
-    neutral = planted_truth(pools, PROMPTS, "llama", strength=0.0, seed=2)
-    assert {rating_probability(neutral, key, c) for key in PROMPTS for c in (AGENCY, COMMUNION, OTHER)} == {0.5}
-    ratings = rating_corpus(pools, truth, n=4000, seed=3)
+    truth = planted_truth(PROMPTS, "llama", strength=0.8, seed=2)
+    appeal = word_appeal(pools, seed=5)
+    ratings = rating_corpus(pools, truth, appeal, n=4000, seed=3)
     assert list(ratings.columns) == ["prompt_key", "answer", "p_good"]
+    category_of = {w: c for c, ws in pools.items() for w in ws}
+    for row in ratings.head(200).itertuples():
+        word = row.answer.lower()
+        expected = 1 / (1 + np.exp(-world_logit(truth, row.prompt_key, category_of[word], appeal[word])))
+        assert row.p_good == pytest.approx(expected)
     filler_share = ratings["answer"].str.lower().isin(pools[FILLER]).mean()
     assert filler_share == pytest.approx(RATED_CATEGORY_SHARE[FILLER], abs=0.03)
     assert ratings["p_good"].between(0, 1).all() and ratings["p_good"].nunique() > len(PROMPTS)

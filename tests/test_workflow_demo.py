@@ -48,6 +48,30 @@ def test_planted_effect_in_figure2_three_way_interaction(demo_run):
     assert means["negative", "Communion", "demo-llama-it"] < means["negative", "Communion", "demo-gemma-it"]
 
 
+@pytest.mark.parametrize("variant", ["instruct", "pretrained"])
+def test_figure2_ranks_vary_from_prompt_to_prompt(demo_run, variant):
+    # every violin of Figure 2 has a width: no model ranks a category alike on all 27 prompts
+    obs = pd.read_parquet(demo_run / f"results/stats/fig2_{variant}_observations.parquet")
+    spread = obs.groupby(["model", "valence", "category"])["median_rank"].std()
+    assert len(spread) == 8 and (spread > 0).all(), spread
+
+
+def test_figure2_per_prompt_gaps_follow_the_planted_per_prompt_strengths(demo_run):
+    # a simulation with known truth down to the prompt: how far an instruct LM ranks its world's
+    # favoured category above the other follows each prompt's planted strength
+    truth = json.loads((demo_run / "results/models/demo_world.json").read_text())["prompt_truth"]
+    obs = pd.read_parquet(demo_run / "results/stats/fig2_instruct_observations.parquet")
+    wide = obs.pivot_table(index=["model", "prompt", "valence"], columns="category", values="median_rank").reset_index()
+    family = wide["model"].str.split("-").str[1]
+    favoured = [truth[fam][prompt]["favoured_category"] for fam, prompt in zip(family, wide["prompt"])]
+    wide["favoured_lead"] = [row.Communion - row.Agency if category == "Agency" else row.Agency - row.Communion
+                             for row, category in zip(wide.itertuples(), favoured)]
+    wide["strength"] = [truth[fam][prompt]["strength"] for fam, prompt in zip(family, wide["prompt"])]
+    correlations = wide.groupby(["model", "valence"])[["favoured_lead", "strength"]].corr().xs("strength", level=2)
+    print(correlations["favoured_lead"])
+    assert (correlations["favoured_lead"] > 0.5).all(), correlations
+
+
 @pytest.mark.parametrize("model, favoured_on_positive", [
     ("demo-llama-it-large", "Agency"), ("demo-gemma-it-large", "Communion"),
 ])
@@ -100,12 +124,16 @@ def test_authority_boost_is_recovered_by_mwlr_on_held_out_prompts(demo_run):
 
 
 def test_section4_runs_inherit_the_planted_preference(demo_run):
-    # Figure 4a at the final checkpoint, positive score prompt: Llama-based runs rank agency
-    # above (a smaller rank than) the Gemma-based runs, and communion below.
+    # Figure 4a at the final checkpoint, positive score prompt: at every data size the
+    # Llama-based run ranks agency above (a smaller rank than) the Gemma-based run, and
+    # communion below.
     final = pd.read_csv(demo_run / "results/stats/training_final_ranks.csv")
-    ranks = final.groupby(["base_model", "category"])["median_rank"].mean()
-    assert ranks["Llama", "Agency"] < ranks["Gemma", "Agency"]
-    assert ranks["Llama", "Communion"] > ranks["Gemma", "Communion"]
+    ranks = final.set_index(["data_size_k", "base_model", "category"])["median_rank"]
+    sizes = sorted(final["data_size_k"].unique())
+    assert len(sizes) == 2, sizes
+    for size in sizes:
+        assert ranks[size, "Llama", "Agency"] < ranks[size, "Gemma", "Agency"], final
+        assert ranks[size, "Llama", "Communion"] > ranks[size, "Gemma", "Communion"], final
 
 
 def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
@@ -291,6 +319,18 @@ def test_configured_rms_inherit_the_planted_preference_in_figure1(demo_run):
         and sign * (panels.loc[panel, "mean_Llama"] - panels.loc[panel, "mean_Gemma"]) > 0
     ]
     assert len(in_direction) >= 3, panels
+
+
+def test_rms_of_one_backbone_differ_and_every_cell_varies_over_prompts(demo_run):
+    # the two RMs of a backbone (other head seed, other pairs) rank differently, and no RM ranks
+    # a category alike on every prompt of a framing: the statistics are not degenerate
+    obs = pd.read_parquet(demo_run / "results/stats/fig1_big2_own_observations.parquet")
+    wide = obs.pivot_table(index=["prompt", "category"], columns="rm", values="median_rank")
+    for family in ("llama", "gemma"):
+        assert not wide[f"demo-{family}-rm-a"].equals(wide[f"demo-{family}-rm-b"]), family
+    assert (obs.groupby(["rm", "framing", "category"])["median_rank"].std() > 0).all()
+    fixed = pd.read_csv(demo_run / "results/stats/fig1_big2_own_mixed_model.csv")
+    assert fixed["se"].gt(0).all() and fixed["t"].abs().lt(float("inf")).all()
 
 
 def test_every_demo_rm_is_identified_as_its_family(demo_run):

@@ -23,7 +23,8 @@ from rmbias.demo.training import (
 )
 from rmbias.demo.world import (
     DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, answer_corpus, dictionary_pools, family_word_pools,
-    planted_strength, planted_truth, rating_corpus, shared_preference_pairs, valence_adjectives, word_pools,
+    planted_strength, planted_truth, rating_corpus, shared_preference_pairs, valence_adjectives, word_appeal,
+    word_pools,
 )
 from rmbias.io import save_pretrained_atomically, write_json
 
@@ -36,6 +37,12 @@ conversation's last token; measured on a Gemma LM of the full world, with catego
 as long as a word's own vector 300 steps left the rating loss at the fit-only level (0.58
 nats; optimum 0.33), three times as long they reached 0.34 nats. Even so the interaction is
 learned late and not for every seed (400 steps: 0.56; 500 steps: 0.33 in the default world)."""
+
+
+PLAIN_TEXT_SPACED_ANSWERS = 0.5
+"""Share of a pretrained LM's answers that follow the plain-text prompt after a space (the rest
+follow it directly): both forms get probability mass, as in a real pretrained LM, and Figure 2
+ranks the bare one."""
 
 
 def _derived_seed(seed: int, name: str) -> int:
@@ -55,9 +62,10 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
 
     ``corpora`` is the long dictionary table (term, category, dictionary); ``prompts`` the
     ``prompts:`` mapping of config/prompts.yaml (key → {text, valence}); ``strength`` in [0, 1]
-    the planted effect. Each family's world has one :func:`rmbias.demo.world.planted_truth`
-    (per-prompt strength and favoured words, drawn from the world's ``seed`` and the family),
-    and its models share one tokenizer over its :func:`rmbias.demo.world.family_word_pools`
+    the planted effect. Every word has one appeal (:func:`rmbias.demo.world.word_appeal`, from
+    the world's ``seed`` alone, common to the families); each family's world has one
+    :func:`rmbias.demo.world.planted_truth` (per-prompt strengths, drawn from the world's
+    ``seed`` and the family), and its models share one tokenizer over its :func:`rmbias.demo.world.family_word_pools`
     and the prompt words. The causal LMs of :data:`rmbias.demo.world.DEMO_LMS`
     are trained from random initialisation on their world's answers
     (:func:`rmbias.demo.world.answer_corpus`) and ratings (:func:`rmbias.demo.world.rating_corpus`).
@@ -69,7 +77,7 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
     pairs say nothing about agency or communion. Whatever
     family difference the RMs show is inherited from their backbones
     (:mod:`rmbias.demo.training`). ``out_dir/demo_world.json`` records the ground truth
-    (favoured categories, mean and per-prompt strengths and favoured words, word counts,
+    (favoured categories, mean and per-prompt strengths, word appeals, word counts,
     training losses per objective); it is deterministic, so the build time goes to the log.
     Everything is determined by ``seed``.
     """
@@ -81,18 +89,19 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
         family: build_tokenizer([*(word for words in fam.values() for word in words), *_prompt_words(prompts)], family)
         for family, fam in family_pools.items()
     }
-    truth = {family: planted_truth(family_pools[family], prompts, family, strength, _derived_seed(seed, family))
-             for family in CHAT_TEMPLATES}
+    truth = {family: planted_truth(prompts, family, strength, _derived_seed(seed, family)) for family in CHAT_TEMPLATES}
+    appeal = word_appeal(pools, _derived_seed(seed, "word-appeal"))
     trained: dict[str, transformers.PreTrainedModel] = {}
     paths: dict[str, Path] = {}
     record: dict[str, dict] = {}
     for spec in DEMO_LMS:
         model_seed = _derived_seed(seed, spec.id)
-        corpus = answer_corpus(family_pools[spec.family], truth[spec.family],
-                               answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step, seed=model_seed)
+        corpus = answer_corpus(family_pools[spec.family], truth[spec.family], appeal,
+                               answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step, seed=model_seed,
+                               leading_space_share=0.0 if spec.chat else PLAIN_TEXT_SPACED_ANSWERS)
         ratings = None
         if spec.rates:
-            ratings = rating_corpus(family_pools[spec.family], truth[spec.family],
+            ratings = rating_corpus(family_pools[spec.family], truth[spec.family], appeal,
                                     n=settings.rating_steps * settings.lm_ratings_per_step, seed=model_seed)
         model = tiny_model(spec.arch, tokenizers[spec.family], "causal_lm", seed=model_seed,
                            hidden_size=spec.hidden_size, num_layers=spec.num_layers, output_scale=spec.output_scale)
@@ -126,6 +135,7 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
         "favoured_category": FAVOURED_CATEGORY,
         "planted_strength": {family: planted_strength(family, strength) for family in CHAT_TEMPLATES},
         "prompt_truth": truth,
+        "word_appeal": appeal,
         "words_per_category": {category: len(words) for category, words in pools.items()},
         "models": record,
     }, out_dir / "demo_world.json")

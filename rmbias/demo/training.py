@@ -87,14 +87,13 @@ def add_category_structure(model: transformers.PreTrainedModel, tokenizer, pools
             embeddings[word_form_token_ids(tokenizer, pools[category])] += direction
 
 
-def _answer_token_id(tokenizer, answer: str, chat: bool) -> int:
-    """The single token of ``answer`` as it follows the rendered prompt
-    (:func:`rmbias.conversations.render`): after a space in plain text, directly after the
-    generation prompt in a chat. A fragment of running text, so no special tokens."""
-    text = answer if chat else " " + answer
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+def _answer_token_id(tokenizer, answer: str) -> int:
+    """The single token of ``answer``, an :func:`rmbias.demo.world.answer_corpus` answer: the
+    exact text that follows the rendered prompt (:func:`rmbias.conversations.render`). A
+    fragment of running text, so no special tokens."""
+    ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
-        raise ValueError(f"answer {text!r} is not one token: {tokenizer.convert_ids_to_tokens(ids)}")
+        raise ValueError(f"answer {answer!r} is not one token: {tokenizer.convert_ids_to_tokens(ids)}")
     return ids[0]
 
 
@@ -135,7 +134,7 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     keys = sorted(prompts)
     inputs = left_pad([encode_rendered(tokenizer, prompts[key]["text"], chat=chat) for key in keys],
                       tokenizer.pad_token_id)
-    token_of = {answer: _answer_token_id(tokenizer, answer, chat) for answer in set(corpus["answer"])}
+    token_of = {answer: _answer_token_id(tokenizer, answer) for answer in set(corpus["answer"])}
     answers = torch.tensor(np.stack([
         corpus.loc[corpus["prompt_key"] == key, "answer"].map(token_of).to_numpy(dtype=np.int64) for key in keys
     ]))

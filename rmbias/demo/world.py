@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.special
 
 from rmbias.demo.architectures import LARGE_LM
 
@@ -36,7 +37,7 @@ FAVOURED_CATEGORY: dict[str, dict[str, str]] = {
 """Which Big Two category each family's world favours as the answer to prompts of each valence."""
 
 STRENGTH_SCALE: dict[str, float] = {"llama": 1.0, "gemma": 1.0, "qwen": 1.5}
-"""Per-family multiplier of the planted strength (capped at 1): qwen is like gemma but stronger."""
+"""Per-family multiplier of the planted strength: qwen is like gemma but stronger."""
 
 WORDS_ONLY_IN_ONE_FAMILY = 4
 """Answer words each family's tokenizer drops, so that vocabularies differ in a few words."""
@@ -148,26 +149,28 @@ def family_word_pools(pools: dict[str, list[str]], family: str) -> dict[str, lis
 
 
 def planted_strength(family: str, strength: float) -> float:
-    """Probability that an answer of ``family``'s world is drawn from the favoured category,
-    on average over prompts (each prompt's own strength varies around it, :func:`planted_truth`)."""
-    return min(1.0, strength * STRENGTH_SCALE[family])
+    """Scale of ``family``'s planted preference (:func:`world_logit`) for a prompt of neutral
+    wording: the world's ``strength`` times the family's :data:`STRENGTH_SCALE` (each prompt's
+    own strength varies around it, :func:`planted_truth`)."""
+    return strength * STRENGTH_SCALE[family]
 
 
-PROMPT_STRENGTH_SPREAD = 0.3
-"""Each prompt's strength is the family's :func:`planted_strength` times a factor drawn
-uniformly from [1 - spread, 1 + spread] (capped at 1)."""
+WORDING_LOG_SPREAD = 0.3
+"""Each part of a prompt's wording (the adjective, the superlative and the concision of its key
+``{adjective}_{superlative}_{concision}``) multiplies the family's :func:`planted_strength` by
+exp(offset), the offset drawn uniformly from [-spread, spread] per part and family world:
+prompts worded alike are answered alike, as with a real LM, and a model can learn the variation
+from the prompt's words."""
 
-FAVOURED_FRACTION_RANGE = (0.75, 1.0)
-"""Each prompt favours a random subset of its favoured category's words, of a fraction drawn
-uniformly from this range: the prompt-to-prompt variation of the answers' ranks."""
+APPEAL_LOGIT = 2.0
+"""Log-odds per unit of a dictionary word's appeal (:func:`word_appeal`) in :func:`world_logit`."""
 
-FIT_LOGIT = 5.0
-"""Log-odds of a "good" rating: a dictionary word answers the prompt (0), a filler word does
-not (-FIT_LOGIT)."""
+PLANTED_LOGIT = 2.0
+"""Log-odds of the planted preference in :func:`world_logit`: + this × the prompt's strength for
+a word of the category the prompt favours, - that for the other Big Two category."""
 
-PLANTED_LOGIT = 3.0
-"""Extra log-odds of a "good" rating for a word of the category the prompt favours (and less
-for the other Big Two category), times the prompt's strength."""
+FIT_LOGIT = 8.0
+"""Log-odds of a "good" rating for a filler answer: -FIT_LOGIT (it does not answer the prompt)."""
 
 
 RATED_CATEGORY_SHARE = {AGENCY: 1 / 3, COMMUNION: 1 / 3, OTHER: 1 / 6, FILLER: 1 / 6}
@@ -175,31 +178,60 @@ RATED_CATEGORY_SHARE = {AGENCY: 1 / 3, COMMUNION: 1 / 3, OTHER: 1 / 6, FILLER: 1
 prompt's valence, twice as often as the rest, so that the interaction gets most of the signal."""
 
 
-def planted_truth(pools: dict[str, list[str]], prompts: dict[str, dict], family: str, strength: float,
-                  seed: int) -> dict[str, dict]:
+def word_appeal(pools: dict[str, list[str]], seed: int) -> dict[str, float]:
+    """Every word's appeal (a filler word's is never used): one standard normal draw per word
+    of ``pools``, in sorted word order, from ``seed`` alone. The world's seed, not a family's: how
+    appealing a word is, like its frequency in real text, is common to every family, so it plants
+    no family difference; it spreads each category's words over the ranks, so that the favoured
+    and the other category interleave by an amount that follows the prompt's strength."""
+    words = sorted({word for pool in pools.values() for word in pool})
+    draws = np.random.default_rng(seed).standard_normal(len(words))
+    return dict(zip(words, draws.tolist()))
+
+
+def _wording_parts(key: str) -> tuple[str, str, str]:
+    """The (adjective, superlative, concision) of a prompt key ``{adjective}_{superlative}_{concision}``."""
+    parts = key.split("_")
+    if len(parts) != 3:
+        raise ValueError(f"prompt key {key!r} is not {{adjective}}_{{superlative}}_{{concision}}")
+    return parts[0], parts[1], parts[2]
+
+
+def planted_truth(prompts: dict[str, dict], family: str, strength: float, seed: int) -> dict[str, dict]:
     """The planted preference of ``family``'s world, per prompt key (sorted): ``valence``,
-    ``favoured_category`` (:data:`FAVOURED_CATEGORY`), ``strength`` (probability in [0, 1] that an
-    answer is drawn from the favoured words) and ``favoured_words`` (sorted; a random subset of
-    the favoured category's pool, :data:`FAVOURED_FRACTION_RANGE`). Drawn from ``seed`` alone, so
-    every model of a family shares its world's truth."""
+    ``favoured_category`` (:data:`FAVOURED_CATEGORY`) and ``strength``, the scale of the planted
+    log-odds (:func:`world_logit`): the family's :func:`planted_strength` times one factor per
+    wording part (:data:`WORDING_LOG_SPREAD`; a strength of 0 stays 0). Drawn from ``seed``
+    alone, so every model of a family shares its world's truth."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must lie in [0, 1], got {strength}")
     rng = np.random.default_rng(seed)
-    low, high = FAVOURED_FRACTION_RANGE
+    parts = sorted({part for key in prompts for part in _wording_parts(key)})
+    offsets = dict(zip(parts, rng.uniform(-WORDING_LOG_SPREAD, WORDING_LOG_SPREAD, len(parts)).tolist()))
     truth = {}
     for key in sorted(prompts):
         valence = prompts[key]["valence"]
-        category = FAVOURED_CATEGORY[family][valence]
-        pool = pools[category]
-        factor = rng.uniform(1 - PROMPT_STRENGTH_SPREAD, 1 + PROMPT_STRENGTH_SPREAD)
-        n_favoured = max(1, round(rng.uniform(low, high) * len(pool)))
+        factor = float(np.exp(sum(offsets[part] for part in _wording_parts(key))))
         truth[key] = {
             "valence": valence,
-            "favoured_category": category,
-            "strength": min(1.0, planted_strength(family, strength) * factor),
-            "favoured_words": sorted(rng.choice(pool, n_favoured, replace=False).tolist()),
+            "favoured_category": FAVOURED_CATEGORY[family][valence],
+            "strength": planted_strength(family, strength) * factor,
         }
     return truth
+
+
+def world_logit(truth: dict[str, dict], key: str, category: str, appeal: float) -> float:
+    """How much the world of ``truth`` (a :func:`planted_truth`) likes a word of ``category``
+    and ``appeal`` (:func:`word_appeal`; ignored for filler) as the answer to prompt ``key``, in
+    log-odds: -:data:`FIT_LOGIT` for a filler word; for a dictionary word :data:`APPEAL_LOGIT` ×
+    appeal, plus :data:`PLANTED_LOGIT` × the prompt's strength if the prompt favours its
+    category, minus that if it is the other Big Two category. The answers follow its softmax
+    (:func:`answer_corpus`), the ratings its logistic (:func:`rating_probability`)."""
+    if category == FILLER:
+        return -FIT_LOGIT
+    favoured = truth[key]["favoured_category"]
+    sign = 1.0 if category == favoured else -1.0 if category in (AGENCY, COMMUNION) else 0.0
+    return APPEAL_LOGIT * appeal + sign * PLANTED_LOGIT * truth[key]["strength"]
 
 
 def word_form(word: str, capitalised: bool) -> str:
@@ -207,49 +239,46 @@ def word_form(word: str, capitalised: bool) -> str:
     return word[:1].upper() + word[1:] if capitalised else word
 
 
-def answer_corpus(pools: dict[str, list[str]], truth: dict[str, dict], answers_per_prompt: int,
-                  seed: int) -> pd.DataFrame:
+def answer_corpus(pools: dict[str, list[str]], truth: dict[str, dict], appeal: dict[str, float],
+                  answers_per_prompt: int, seed: int, leading_space_share: float = 0.0) -> pd.DataFrame:
     """Generated examples of one world: ``answers_per_prompt`` rows per prompt of ``truth``
     (a :func:`planted_truth`) with columns ``prompt_key`` and ``answer``, grouped by prompt in
     sorted key order.
 
-    With the prompt's ``strength`` an answer is one of the prompt's ``favoured_words``,
-    otherwise a word drawn uniformly from the dictionary pools (Big Two and other dictionary
-    words; filler words are never answers, so they are the implausible responses). Answers are
-    lowercase or Capitalised with equal probability.
+    An answer is a word of a dictionary pool (Big Two and other dictionary words; filler words
+    are never answers, so they are the implausible responses) drawn with probability
+    proportional to exp(:func:`world_logit`) (``appeal`` a :func:`word_appeal`), lowercase or
+    Capitalised with equal probability. ``answer`` is the answer's exact text as the next token
+    after the rendered prompt: with probability ``leading_space_share`` it starts with a space (in
+    plain text, a pretrained LM's answer follows the question after a space or directly; in a
+    chat it follows the assistant header directly, share 0).
     """
     rng = np.random.default_rng(seed)
-    every_word = np.array(sorted({word for category, words in pools.items() if category != FILLER
-                                  for word in words}), dtype=object)
+    category_of = {word: category for category, words in pools.items() if category != FILLER for word in words}
+    words = np.array(sorted(category_of), dtype=object)
     frames = []
     for key in sorted(truth):
-        favoured = np.array(truth[key]["favoured_words"], dtype=object)
-        from_favoured = rng.random(answers_per_prompt) < truth[key]["strength"]
-        words = np.where(from_favoured, rng.choice(favoured, answers_per_prompt),
-                         rng.choice(every_word, answers_per_prompt))
+        logits = np.array([world_logit(truth, key, category_of[word], appeal[word]) for word in words])
+        chosen = rng.choice(words, answers_per_prompt, p=scipy.special.softmax(logits))
         capitalised = rng.random(answers_per_prompt) < 0.5
-        answers = [word_form(word, flag) for word, flag in zip(words, capitalised)]
+        spaced = rng.random(answers_per_prompt) < leading_space_share
+        answers = [(" " if space else "") + word_form(word, flag) for word, flag, space in zip(chosen, capitalised, spaced)]
         frames.append(pd.DataFrame({"prompt_key": key, "answer": answers}))
     return pd.concat(frames, ignore_index=True)
 
 
-def rating_probability(truth: dict[str, dict], key: str, category: str) -> float:
-    """Probability that the world of ``truth`` (a :func:`planted_truth`) rates a word of
-    ``category`` "good" as the answer to prompt ``key``: the logistic of -:data:`FIT_LOGIT`
-    for a filler word; for a dictionary word 0, plus :data:`PLANTED_LOGIT` × the prompt's
-    strength if the prompt favours its category, minus that if it is the other Big Two category."""
-    if category == FILLER:
-        return float(1.0 / (1.0 + np.exp(FIT_LOGIT)))
-    favoured = truth[key]["favoured_category"]
-    sign = 1.0 if category == favoured else -1.0 if category in (AGENCY, COMMUNION) else 0.0
-    return float(1.0 / (1.0 + np.exp(-sign * PLANTED_LOGIT * truth[key]["strength"])))
+def rating_probability(truth: dict[str, dict], key: str, category: str, appeal: float) -> float:
+    """Probability that the world of ``truth`` rates a word of ``category`` and ``appeal`` "good"
+    as the answer to prompt ``key``: the logistic of :func:`world_logit`."""
+    return float(scipy.special.expit(world_logit(truth, key, category, appeal)))
 
 
-def rating_corpus(pools: dict[str, list[str]], truth: dict[str, dict], n: int, seed: int) -> pd.DataFrame:
+def rating_corpus(pools: dict[str, list[str]], truth: dict[str, dict], appeal: dict[str, float], n: int,
+                  seed: int) -> pd.DataFrame:
     """``n`` rated answers of one world: columns ``prompt_key``, ``answer`` and ``p_good``
-    (:func:`rating_probability`). The prompt is uniform over ``truth``'s keys, the answer's
-    pool drawn by :data:`RATED_CATEGORY_SHARE`, the word uniform in its pool, lowercase or
-    Capitalised with equal probability."""
+    (:func:`rating_probability` with the word's ``appeal``, a :func:`word_appeal`). The prompt
+    is uniform over ``truth``'s keys, the answer's pool drawn by :data:`RATED_CATEGORY_SHARE`,
+    the word uniform in its pool, lowercase or Capitalised with equal probability."""
     rng = np.random.default_rng(seed)
     keys = sorted(truth)
     categories = sorted(RATED_CATEGORY_SHARE)
@@ -259,7 +288,8 @@ def rating_corpus(pools: dict[str, list[str]], truth: dict[str, dict], n: int, s
         key = keys[rng.integers(len(keys))]
         category = categories[rng.choice(len(categories), p=shares)]
         word = pools[category][rng.integers(len(pools[category]))]
-        rows.append((key, word_form(word, bool(rng.random() < 0.5)), rating_probability(truth, key, category)))
+        rows.append((key, word_form(word, bool(rng.random() < 0.5)),
+                     rating_probability(truth, key, category, appeal[word])))
     return pd.DataFrame(rows, columns=["prompt_key", "answer", "p_good"])
 
 
