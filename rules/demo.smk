@@ -14,7 +14,7 @@ rule demo_models:
         seed=config["demo"]["seed"],
         out_dir=lambda wc, output: str(Path(output.world).parent),
         model_ids=DEMO_MODEL_IDS,
-    threads: 1
+    threads: 2
     log:
         "logs/demo_models.log",
     benchmark:

@@ -82,15 +82,15 @@ class DemoRM:
 DEMO_LMS = (
     DemoLM("demo-llama-base", "llama", "llama", "pretrained"),
     DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned", rates=True),
-    # The 256-wide Llama stalls at the unconditional answer distribution at steps of 2e-3 to
-    # 1e-2 in the world with per-prompt truth (loss 8.0-8.3 nats, agency - communion the same on
-    # both valences, e.g. -0.35 at 5e-3); at 1e-3 it fits the answers (loss 7.57) and holds
-    # the planted preference (+3.48 nats positive, -3.12 negative), also from another seed.
+    # The 256-wide Llama stalled at the unconditional answer distribution at steps of 2e-3 to
+    # 1e-2 in an earlier world with per-prompt favoured words (agency - communion the same on
+    # both valences, e.g. -0.35 nats at 5e-3); at 1e-3 it held the planted preference, and in
+    # this world it does (mean agency - communion log-prob +3.22 nats positive, -3.43 negative).
     DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=1e-3),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
     DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned", rates=True),
-    # At 1e-2 the 256-wide Gemma stalled in the default world with per-prompt truth (-0.5 nats
-    # agency - communion on both valences); at 5e-3 it holds it (-2.36 positive, +1.94 negative).
+    # At 1e-2 the 256-wide Gemma stalled in that earlier world (-0.5 nats agency - communion on
+    # both valences); at 5e-3 it holds it (in this world -1.22 positive, +2.17 negative).
     DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned", rates=True),
 )
