@@ -170,7 +170,7 @@ def _run_signature(cfg: RewardTrainingConfig, pairs: pd.DataFrame, heldout: pd.D
                    backbone: torch.nn.Module) -> dict[str, Any]:
     """What must match for a checkpoint of ``out_dir`` to be resumed by this run: the settings,
     the pairs and the base model's weights (``backbone``: the loaded base without its new score
-    head), so that a rebuilt base at the same path starts over instead of resuming stale adapters."""
+    head), so that a base rebuilt at the same path is refused instead of resuming stale adapters."""
     return {"config": dataclasses.asdict(cfg), "pairs": _pairs_fingerprint(pairs), "heldout": _pairs_fingerprint(heldout),
             "base_weights": _weights_fingerprint(backbone)}
 
