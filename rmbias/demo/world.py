@@ -342,5 +342,5 @@ def valence_adjectives(prompts: dict[str, dict]) -> dict[str, list[str]]:
     read from the keys ``{adjective}_{superlative}_{concision}``."""
     adjectives: dict[str, set[str]] = {}
     for key, prompt in prompts.items():
-        adjectives.setdefault(prompt["valence"], set()).add(key.split("_")[0])
+        adjectives.setdefault(prompt["valence"], set()).add(_wording_parts(key)[0])
     return {valence: sorted(words) for valence, words in sorted(adjectives.items())}
