@@ -16,7 +16,7 @@ Modes:
   demo tokenizers carrying the families' chat templates, over their whole (small) vocabulary.
   ``python benchmarks/bench_scoring.py``
 - real templates: ``--model-dir DIR`` (repeatable), a Hugging Face causal-LM directory whose base
-  gets a random one-output score head (seeded) through ``rmbias.models.load_model``; a fixed
+  gets a random one-output score head (seeded) through ``rmbias.models.loading.load_model``; a fixed
   sample of ``--candidates`` vocabulary tokens is scored as responses to one prompt through the
   model's own chat template. The directories of ``config/real.yaml`` (SmolLM2-135M-Instruct,
   Gemma-3-270M) are written by the workflow under ``results/models/<id>``. By hand, from the
@@ -60,12 +60,18 @@ import torch
 import transformers
 
 from rmbias import demo
-from rmbias.models import DTYPES, ModelSpec, load_model
-from rmbias.scoring import (
-    BatchSizer, CandidateTokens, head_pad_token_id, rewards_naive, rewards_prefix, score_candidates, score_prompt,
+from rmbias.corpora.tokens import token_table
+from rmbias.models.loading import DTYPES, ModelSpec, load_model
+from rmbias.scoring.search import (
+    BatchSizer,
+    CandidateTokens,
+    head_pad_token_id,
+    rewards_naive,
+    rewards_prefix,
+    score_candidates,
+    score_prompt,
     tokenize_candidates,
 )
-from rmbias.tokens import token_table
 
 ARCHITECTURES = (("llama", "llama"), ("gemma2", "gemma"))
 PROMPT = "What, in one word, is the best thing ever?"

@@ -4,12 +4,12 @@ import re
 import sys
 from pathlib import Path
 
-from rmbias.authority_boost import authority_heldout_keys
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
-from rmbias.conversations import chat_template_text, renders_chat
-from rmbias.families import family_label, published_rm_name
 from rmbias.io import InputError
-from rmbias.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
+from rmbias.models.conversations import chat_template_text, renders_chat
+from rmbias.models.families import family_label, published_rm_name
+from rmbias.scoring.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
+from rmbias.training.authority_boost import authority_heldout_keys
 
 
 # Files the workflow reads while it parses are found from the repository root, so that

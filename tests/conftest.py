@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from workflow_helpers import copy_workflow, fill_reference_cache, reference_cache
 
 from rmbias.io import InputError

@@ -1,4 +1,4 @@
-"""The one renderer (rmbias.conversations) and the one pad/collate helper (rmbias.batching)."""
+"""The one renderer (rmbias.models.conversations) and the one pad/collate helper (rmbias.models.batching)."""
 
 import datetime
 
@@ -7,11 +7,11 @@ import torch
 import transformers.utils.chat_template_utils
 
 from rmbias import demo
-from rmbias.batching import IGNORED_LABEL, left_pad, right_pad
-from rmbias.conversations import encode, encode_rendered, render, render_responses, set_rendering_options
+from rmbias.corpora.tokens import rendered_prompts
 from rmbias.io import InputError
-from rmbias.models import ModelSpec, load_tokenizer
-from rmbias.tokens import rendered_prompts
+from rmbias.models.batching import IGNORED_LABEL, left_pad, right_pad
+from rmbias.models.conversations import encode, encode_rendered, render, render_responses, set_rendering_options
+from rmbias.models.loading import ModelSpec, load_tokenizer
 
 # The date logic and turn format of Meta's Llama 3.1 chat template (tokenizer_config.json of
 # meta-llama/Llama-3.1-8B-Instruct, tools branches left out): it prints the day of the run

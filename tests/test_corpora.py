@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from rmbias.corpora import MFD2_CATEGORIES, normalize_term, read_dictionary
+from rmbias.corpora.dictionaries import MFD2_CATEGORIES, normalize_term, read_dictionary
 from rmbias.io import InputError
 
 

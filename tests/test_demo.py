@@ -10,22 +10,46 @@ import torch
 import transformers
 import yaml
 
-from rmbias.conversations import encode_rendered
-from rmbias.corpora import read_dictionary
+from rmbias.corpora.dictionaries import read_dictionary
+from rmbias.corpora.tokens import special_token_ids
 from rmbias.demo import (
-    AGENCY, AUTHORITY_WORDS, CHAT_TEMPLATES, COMMUNION, DEMO_LMS, DEMO_RMS, FILLER, TrainingSettings,
-    answer_corpus, build_demo_world, build_tokenizer, reward_model_from, synthetic_preference_pairs, tiny_model,
-    word_pools, write_synthetic_preferences,
+    AGENCY,
+    AUTHORITY_WORDS,
+    CHAT_TEMPLATES,
+    COMMUNION,
+    DEMO_LMS,
+    DEMO_RMS,
+    FILLER,
+    TrainingSettings,
+    answer_corpus,
+    build_demo_world,
+    build_tokenizer,
+    reward_model_from,
+    synthetic_preference_pairs,
+    tiny_model,
+    word_pools,
+    write_synthetic_preferences,
 )
 from rmbias.demo.tokenizers import RATING_TOKENS
 from rmbias.demo.world import (
-    APPEAL_LOGIT, FAVOURED_CATEGORY, OTHER, PLANTED_LOGIT, RATED_CATEGORY_SHARE, WORDING_LOG_SPREAD, planted_strength,
-    planted_truth, rating_corpus, shared_preference_pairs, shared_word_pools, word_appeal, world_logit,
+    APPEAL_LOGIT,
+    FAVOURED_CATEGORY,
+    OTHER,
+    PLANTED_LOGIT,
+    RATED_CATEGORY_SHARE,
+    WORDING_LOG_SPREAD,
+    planted_strength,
+    planted_truth,
+    rating_corpus,
+    shared_preference_pairs,
+    shared_word_pools,
+    word_appeal,
+    world_logit,
 )
 from rmbias.io import write_parquet
-from rmbias.preferences import read_preferences
-from rmbias.scoring import score_candidates
-from rmbias.tokens import special_token_ids
+from rmbias.models.conversations import encode_rendered
+from rmbias.scoring.search import score_candidates
+from rmbias.training.preferences import read_preferences
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = yaml.safe_load((REPO_ROOT / "config" / "prompts.yaml").read_text(encoding="utf-8"))["prompts"]

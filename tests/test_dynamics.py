@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
 
-from rmbias.checkpoints import dictionary_tokens
-from rmbias.dynamics import (
+from rmbias.io import InputError, write_parquet
+from rmbias.training.checkpoints import dictionary_tokens
+from rmbias.training.dynamics import (
     checkpoint_ranks,
     compared_steps,
     final_checkpoint_ranks,
@@ -12,7 +13,6 @@ from rmbias.dynamics import (
     training_dynamics,
     word_scores,
 )
-from rmbias.io import InputError, write_parquet
 
 CATEGORIES = {"love": "Communion", "freedom": "Agency", "success": "Agency", "family": "Communion"}
 

@@ -1,9 +1,9 @@
-"""rmbias.families: the one place that names base-model families."""
+"""rmbias.models.families: the one place that names base-model families."""
 
 import pytest
 
-from rmbias.families import FAMILY_LABELS, family_label, family_of_published_rm
 from rmbias.io import InputError
+from rmbias.models.families import FAMILY_LABELS, family_label, family_of_published_rm
 
 
 @pytest.mark.parametrize(("family", "label"), [("gemma", "Gemma"), ("llama", "Llama"), ("qwen", "Qwen"), ("mistral", "Mistral")])

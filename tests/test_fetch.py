@@ -7,7 +7,7 @@ import pytest
 import yaml
 from workflow_helpers import fill_reference_cache
 
-from rmbias.fetch import fetch_reference_file
+from rmbias.corpora.reference import fetch_reference_file
 from rmbias.io import InputError
 
 REL = "data/corpora/words.csv"

@@ -6,14 +6,14 @@ import hashlib
 
 import numpy as np
 import pytest
+from workflow_helpers import REPO_ROOT, copy_workflow, job_counts, run_snakemake
 
 from rmbias import demo
 from rmbias.config import load_yaml, validate_config
-from rmbias.conversations import chat_template_text, render
-from rmbias.gguf import assemble_gguf, convert_gguf, gguf_part_path
 from rmbias.io import InputError
-from rmbias.models import ModelSpec, load_tokenizer
-from workflow_helpers import REPO_ROOT, copy_workflow, job_counts, run_snakemake
+from rmbias.models.conversations import chat_template_text, render
+from rmbias.models.gguf import assemble_gguf, convert_gguf, gguf_part_path
+from rmbias.models.loading import ModelSpec, load_tokenizer
 
 GEMMA3_TEMPLATE = REPO_ROOT / "config" / "templates" / "gemma3.jinja"
 

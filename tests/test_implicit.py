@@ -1,5 +1,5 @@
-"""Tests of the implicit-reward measures, the vocabulary join and variant averaging (rmbias.implicit), the
-implicit_pair job (rmbias.implicit_pairs), Figure 3 (rmbias.figure3) and Appendix F (rmbias.authority_boost)."""
+"""Tests of the implicit-reward measures, the vocabulary join and variant averaging (rmbias.implicit.measures), the
+implicit_pair job (rmbias.implicit.pairs), Figure 3 (rmbias.implicit.figure3) and Appendix F (rmbias.training.authority_boost)."""
 
 import math
 
@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from scipy.special import log_softmax
 
-from rmbias.authority_boost import authority_recovery, boosted_word_scores
-from rmbias.figure3 import word_scores_across_pairs
-from rmbias.implicit import ANTISYMMETRIC_MEASURES, MEASURES, add_measures, join_vocabularies, variant_score
-from rmbias.implicit_pairs import implicit_pair_table
+from rmbias.implicit.figure3 import word_scores_across_pairs
+from rmbias.implicit.measures import ANTISYMMETRIC_MEASURES, MEASURES, add_measures, join_vocabularies, variant_score
+from rmbias.implicit.pairs import implicit_pair_table
 from rmbias.io import InputError, write_parquet
+from rmbias.training.authority_boost import authority_recovery, boosted_word_scores
 
 LN2 = math.log(2.0)
 WEIGHTED = ["p1LR", "p2LR", "MWLR", "GMLR", "JSLR"]

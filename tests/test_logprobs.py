@@ -6,9 +6,9 @@ import torch
 
 from rmbias import demo
 from rmbias.io import read_parquet
-from rmbias.logprobs import batches_by_length, write_logprobs
-from rmbias.conversations import encode, render
-from rmbias.models import ModelSpec, load_tokenizer
+from rmbias.models.conversations import encode, render
+from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.scoring.logprobs import batches_by_length, write_logprobs
 
 PROMPTS = {
     "greatest_ever_one": "What, in one word, is the greatest thing ever?",

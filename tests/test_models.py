@@ -7,9 +7,9 @@ import torch
 
 from rmbias import demo
 from rmbias.config import schema_defaults
-from rmbias.conversations import encode, render
 from rmbias.io import InputError
-from rmbias.models import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
+from rmbias.models.conversations import encode, render
+from rmbias.models.loading import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
 
 PROMPT = "What, in one word, is the greatest thing ever?"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -99,7 +99,7 @@ def test_render_uses_chat_template_with_generation_prompt(tmp_path):
 def test_loading_through_from_pretrained(tmp_path, caplog):
     rm_spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "gemma2", "gemma", "reward_model"),
                                          family="gemma", dtype="bfloat16"))
-    with caplog.at_level("INFO", logger="rmbias.models"):
+    with caplog.at_level("INFO", logger="rmbias.models.loading"):
         _, rm = load_model(rm_spec, "cpu")
     assert type(rm).__name__ == "Gemma2ForSequenceClassification"
     assert next(rm.parameters()).dtype is torch.bfloat16

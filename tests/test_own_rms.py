@@ -1,4 +1,4 @@
-"""Figure 1 of the configured RMs (rmbias.figure1.own_figure1_statistics) from dictionary-scope score tables."""
+"""Figure 1 of the configured RMs (rmbias.statistics.figure1.own_figure1_statistics) from dictionary-scope score tables."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmbias.figure1 import MIXED_MODEL_COLUMNS, own_figure1_statistics
-from rmbias.group_tests import panel_test_columns
 from rmbias.io import InputError, read_csv, write_parquet
 from rmbias.records import read_record
+from rmbias.statistics.figure1 import MIXED_MODEL_COLUMNS, own_figure1_statistics
+from rmbias.statistics.group_tests import panel_test_columns
 
 PROMPTS = {
     "best_ever_one": {"text": "best?", "valence": "positive"},

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rmbias.io import InputError
-from rmbias.preferences import read_preferences, split_pairs
+from rmbias.training.preferences import read_preferences, split_pairs
 
 
 def conversation(*turns: tuple[str, str]) -> list[dict]:

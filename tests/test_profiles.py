@@ -1,4 +1,4 @@
-"""Value profiles and family identifiability (rmbias.profiles) on synthetic Figure 1 observations."""
+"""Value profiles and family identifiability (rmbias.statistics.profiles) on synthetic Figure 1 observations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rmbias.io import InputError, write_parquet
-from rmbias.profiles import family_identifiability, fit_discriminant, leave_one_out, profile_features, rm_profiles, write_rm_profiles
+from rmbias.statistics.profiles import family_identifiability, fit_discriminant, leave_one_out, profile_features, rm_profiles, write_rm_profiles
 
 CATEGORIES = ("Agency", "Communion", "Care")
 PROMPTS = {"p_pos_1": "positive", "p_pos_2": "positive", "p_neg_1": "negative", "p_neg_2": "negative"}

@@ -17,7 +17,7 @@ from workflow_helpers import REPO_ROOT, copy_workflow, job_counts, run_snakemake
 from rmbias import demo
 from rmbias.config import load_prompts, load_yaml, validate_config
 from rmbias.io import InputError, read_parquet
-from rmbias.prompt_groups import (
+from rmbias.scoring.prompt_groups import (
     check_prompt_groups,
     gather_group_scores,
     group_label,

@@ -11,20 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from workflow_helpers import REPO_ROOT
 
 from rmbias.config import load_prompts, load_yaml, validate_config
-from rmbias.conversations import chat_template_text, encode, render
-from rmbias.corpora import combine_corpora, read_dictionary
-from rmbias.figure2 import figure2_analysis
-from rmbias.figure3 import word_scores_across_pairs
-from rmbias.gguf import convert_gguf
-from rmbias.implicit_pairs import implicit_pair_table
+from rmbias.corpora.dictionaries import combine_corpora, read_dictionary
+from rmbias.corpora.tokens import token_table, vocab_intersection
+from rmbias.implicit.figure2 import figure2_analysis
+from rmbias.implicit.figure3 import word_scores_across_pairs
+from rmbias.implicit.pairs import implicit_pair_table
 from rmbias.io import InputError, write_parquet
-from rmbias.logprobs import write_logprobs
-from rmbias.models import ModelSpec, load_model, load_tokenizer
-from rmbias.scoring import score_candidates
-from rmbias.tokens import token_table, vocab_intersection
-from workflow_helpers import REPO_ROOT
+from rmbias.models.conversations import chat_template_text, encode, render
+from rmbias.models.gguf import convert_gguf
+from rmbias.models.loading import ModelSpec, load_model, load_tokenizer
+from rmbias.scoring.logprobs import write_logprobs
+from rmbias.scoring.search import score_candidates
 
 PROMPTS = load_prompts(REPO_ROOT / "config" / "prompts.yaml", load_yaml(REPO_ROOT / "config" / "prompts_schema.yaml"))
 
@@ -80,7 +80,7 @@ def corpora(tmp_path_factory, reference_mirror):
 
 @pytest.fixture(scope="session")
 def logprob_paths(converted, tmp_path_factory):
-    """Model id → its log-probability table over FIGURE_PROMPTS (rmbias.logprobs.write_logprobs)."""
+    """Model id → its log-probability table over FIGURE_PROMPTS (rmbias.scoring.logprobs.write_logprobs)."""
     entries, _ = converted
     root = tmp_path_factory.mktemp("real-logprobs")
     paths = {}

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmbias.dynamics import training_dynamics_statistics
-from rmbias.figure1 import analyse_observations, write_ranking_analysis
-from rmbias.figure2 import figure2_statistics
+from rmbias.implicit.figure2 import figure2_statistics
+from rmbias.implicit.topk import topk_statistics
 from rmbias.io import InputError, write_parquet
-from rmbias.published_ablations import PUBLISHED_ABLATIONS, published_ablations, read_ablation_warnings
-from rmbias.ranks import rm_median_ranks
 from rmbias.records import TEST_KEYS, entries_from_table, read_record, statistic_entry, statistics_record, validate_record, write_statistics
-from rmbias.topk import topk_statistics
+from rmbias.statistics.figure1 import analyse_observations, write_ranking_analysis
+from rmbias.statistics.published_ablations import PUBLISHED_ABLATIONS, published_ablations, read_ablation_warnings
+from rmbias.statistics.ranks import rm_median_ranks
+from rmbias.training.dynamics import training_dynamics_statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 ABLATION_DIR = ROOT.parent / "shared" / "reference" / "upstream" / "data" / "reward_model_training"

@@ -7,14 +7,21 @@ import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from rmbias import demo, scoring
+from rmbias import demo
 from rmbias.io import InputError, read_wide_scores, write_csv, write_parquet
-from rmbias.conversations import encode_rendered
-from rmbias.models import ModelSpec, load_tokenizer
-from rmbias.reproduction import compare_scores, sample_responses, write_reproduction_check
-from rmbias.scoring import (
-    CPU_BATCH_SIZE, BatchSizer, candidates_from_table, load_reward_model, score_candidates, score_in_batches,
-    shared_length, write_other_bos_scores,
+from rmbias.models.conversations import encode_rendered
+from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.scoring import search
+from rmbias.scoring.reproduction import compare_scores, sample_responses, write_reproduction_check
+from rmbias.scoring.search import (
+    CPU_BATCH_SIZE,
+    BatchSizer,
+    candidates_from_table,
+    load_reward_model,
+    score_candidates,
+    score_in_batches,
+    shared_length,
+    write_other_bos_scores,
 )
 
 PROMPTS = {
@@ -127,7 +134,7 @@ def test_candidates_that_do_not_split_at_the_prefix_take_the_prefix_start_they_s
 
     candidates = pd.DataFrame({"response": responses})
     with monkeypatch.context() as patch:
-        patch.setattr(scoring, "rewards_naive", None)  # every candidate shares a prefix start: no naive path
+        patch.setattr(search, "rewards_naive", None)  # every candidate shares a prefix start: no naive path
         prefix, report = score_candidates(entry, PROMPTS, candidates, tmp_path / "prefix", device="cpu", batch_size=2)
     naive, _ = score_candidates(entry, PROMPTS, candidates, tmp_path / "naive", method="naive", device="cpu")
     assert report.fallback == 2 * len(PROMPTS)

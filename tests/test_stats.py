@@ -15,16 +15,16 @@ import pytest
 import yaml
 from scipy import stats as scipy_stats
 
-from rmbias.dynamics import checkpoint_kendall
-from rmbias.figure1 import analyse_observations, figure1_observations, mean_rank_table
-from rmbias.figure2 import FIG2_FACTORS, model_cell_welch_tests
-from rmbias.group_tests import cohens_d, panel_tests, permutation_welch_p, stars, three_way_anova, welch_t
+from rmbias.implicit.figure2 import FIG2_FACTORS, model_cell_welch_tests
+from rmbias.implicit.topk import paper_rm_coverage, top_k_by_category
 from rmbias.io import InputError
-from rmbias.mixed_model import fit_random_intercept_model, nlme_fixed_effect_df
-from rmbias.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables, published_ablations, read_ablation_warnings
-from rmbias.ranks import logprob_median_ranks, long_scores, rm_median_ranks
-from rmbias.families import published_rm_name
-from rmbias.topk import paper_rm_coverage, top_k_by_category
+from rmbias.models.families import published_rm_name
+from rmbias.statistics.figure1 import analyse_observations, figure1_observations, mean_rank_table
+from rmbias.statistics.group_tests import cohens_d, panel_tests, permutation_welch_p, stars, three_way_anova, welch_t
+from rmbias.statistics.mixed_model import fit_random_intercept_model, nlme_fixed_effect_df
+from rmbias.statistics.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables, published_ablations, read_ablation_warnings
+from rmbias.statistics.ranks import logprob_median_ranks, long_scores, rm_median_ranks
+from rmbias.training.dynamics import checkpoint_kendall
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference" / "upstream" / "data"

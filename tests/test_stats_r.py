@@ -1,4 +1,4 @@
-"""Cross-check of rmbias.mixed_model.fit_random_intercept_model against R's nlme::lme (REML).
+"""Cross-check of rmbias.statistics.mixed_model.fit_random_intercept_model against R's nlme::lme (REML).
 
 Needs ``Rscript`` with the ``nlme`` package (Debian: r-base-core, r-cran-nlme); skipped,
 with the reason printed, when Rscript is absent. R is run with tight optimizer tolerances
@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from test_stats import REFERENCE, VALENCE, _balanced_groups, _published_big2_observations
 
-from rmbias.corpora import read_dictionary
-from rmbias.figure1 import reanalyse_published_scores
+from rmbias.corpora.dictionaries import read_dictionary
 from rmbias.io import write_parquet
-from rmbias.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
+from rmbias.statistics.figure1 import reanalyse_published_scores
+from rmbias.statistics.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
 
 PROMPTS = {key: {"valence": valence} for key, valence in VALENCE.items()}
 

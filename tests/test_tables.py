@@ -1,4 +1,4 @@
-"""Tests for rmbias.tables: ranks, LaTeX escaping and layout, CSV round-trip."""
+"""Tests for rmbias.implicit.tables and rmbias.training.early_final_tables: ranks, LaTeX escaping and layout, CSV round-trip."""
 
 import re
 
@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rmbias.tables import (
-    early_final_latex,
-    early_final_top_bottom,
+from rmbias.implicit.tables import (
     latex_escape,
     rank_tokens,
     read_top_bottom_csv,
@@ -16,6 +14,7 @@ from rmbias.tables import (
     top_bottom_latex,
     write_top_bottom,
 )
+from rmbias.training.early_final_tables import early_final_latex, early_final_top_bottom
 
 NASTY = [
     "\\", "_", "&", "\n", "\t", "爱", " Love", "**", "\\n", "100%", "$x$", "#1", "{a}", "~^",

@@ -1,8 +1,8 @@
 """Token tables and the vocabulary intersection of two tokenizers."""
 
 from rmbias import demo
+from rmbias.corpora.tokens import token_table, vocab_intersection, write_token_table
 from rmbias.io import read_parquet
-from rmbias.tokens import token_table, vocab_intersection, write_token_table
 
 WORDS = ["Love", "freedom", "Café", "family"]
 

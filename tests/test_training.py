@@ -22,7 +22,13 @@ import yaml
 from safetensors.torch import load_file
 
 from rmbias import demo
-from rmbias.authority_boost import (
+from rmbias.io import InputError
+from rmbias.models.conversations import encode_rendered
+from rmbias.models.loading import ModelSpec, load_model
+from rmbias.models.lora import epoch_batches, lora_training_setup, steps_per_epoch
+from rmbias.records import read_record, write_statistics
+from rmbias.scoring.search import score_candidates
+from rmbias.training.authority_boost import (
     authority_examples,
     authority_heldout_keys,
     first_word,
@@ -30,14 +36,9 @@ from rmbias.authority_boost import (
     generation_record,
     generation_table,
 )
-from rmbias.checkpoints import export_final_checkpoint, load_checkpoint_model, score_checkpoints
-from rmbias.conversations import encode_rendered
-from rmbias.generation import greedy_generations
-from rmbias.io import InputError
-from rmbias.lora import epoch_batches, lora_training_setup, steps_per_epoch
-from rmbias.models import ModelSpec, load_model
-from rmbias.records import read_record, write_statistics
-from rmbias.reward_training import (
+from rmbias.training.checkpoints import export_final_checkpoint, load_checkpoint_model, score_checkpoints
+from rmbias.training.generation import greedy_generations
+from rmbias.training.reward_training import (
     RESUME_STATE_FILE,
     RewardTrainingConfig,
     bradley_terry_losses,
@@ -45,8 +46,7 @@ from rmbias.reward_training import (
     train_reward_model,
     train_reward_model_on_file,
 )
-from rmbias.scoring import score_candidates
-from rmbias.sft import SftConfig, _sft_features, finetune_sft_lora, optimizer_groups
+from rmbias.training.sft import SftConfig, _sft_features, finetune_sft_lora, optimizer_groups
 
 REPO = Path(__file__).resolve().parents[1]
 AGENCY = ["freedom", "courage", "ambition"]
@@ -191,7 +191,7 @@ def test_softcapped_gemma2_checkpoint_scores_as_the_scoring_path_loads_it(tmp_pa
     final = train_reward_model(base, rule_pairs(8, seed=4), tmp_path / "run", cfg, device="cpu")
     prompt = {"text": PROMPTS[0], "valence": "positive"}
     candidates = pd.DataFrame({"response": GOOD + FILLER, "token_id": range(len(GOOD + FILLER))})
-    with caplog.at_level("INFO", logger="rmbias.models"):
+    with caplog.at_level("INFO", logger="rmbias.models.loading"):
         caplog.clear()
         by_checkpoint = score_checkpoints(base_entry(Path(base.hf), "gemma"), tmp_path / "run", "p0", prompt,
                                           candidates, tmp_path / "checkpoint-shards", device="cpu")

@@ -6,8 +6,8 @@ import jinja2
 import yaml
 from workflow_helpers import job_counts, run_snakemake
 
-from rmbias.authority_boost import authority_examples, authority_heldout_keys
-from rmbias.sft import SftConfig
+from rmbias.training.authority_boost import authority_examples, authority_heldout_keys
+from rmbias.training.sft import SftConfig
 
 
 def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):

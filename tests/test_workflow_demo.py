@@ -16,9 +16,9 @@ import yaml
 from test_report import docutils_messages
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
-from rmbias.corpora import normalize_term
+from rmbias.corpora.dictionaries import normalize_term
+from rmbias.corpora.vocabulary import read_category_by_term
 from rmbias.records import read_record
-from rmbias.vocabulary import read_category_by_term
 
 HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
 

@@ -4,7 +4,6 @@ import hashlib
 import shutil
 
 import yaml
-
 from workflow_helpers import run_snakemake
 
 NOUNS = "data/corpora/dict_big2_nouns.csv"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from rmbias.config import load_yaml
-from rmbias.fetch import fetch_reference_file, sha256_of
+from rmbias.corpora.reference import fetch_reference_file, sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles", "envs")

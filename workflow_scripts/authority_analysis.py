@@ -1,5 +1,5 @@
-from rmbias.authority_boost import authority_statistics
 from rmbias.logs import job_log
+from rmbias.training.authority_boost import authority_statistics
 
 with job_log(snakemake.log[0]):
     authority_statistics(

@@ -1,7 +1,7 @@
 """Snakemake script: the Appendix F boosted model, a LoRA SFT of the base on the authority words."""
 
-from rmbias.sft import boost_authority_words
 from rmbias.logs import job_log
+from rmbias.training.sft import boost_authority_words
 
 with job_log(snakemake.log[0]):  # noqa: F821
     params = snakemake.params  # noqa: F821

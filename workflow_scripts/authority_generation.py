@@ -1,7 +1,7 @@
 """Snakemake script: Appendix F's generation check, greedy answers of the boosted model to the held-out prompts."""
 
-from rmbias.generation import authority_generation_check
 from rmbias.logs import job_log
+from rmbias.training.generation import authority_generation_check
 
 with job_log(snakemake.log[0]):  # noqa: F821
     params = snakemake.params  # noqa: F821

@@ -1,4 +1,4 @@
-from rmbias.corpora import read_dictionary
+from rmbias.corpora.dictionaries import read_dictionary
 from rmbias.io import write_parquet
 from rmbias.logs import job_log
 

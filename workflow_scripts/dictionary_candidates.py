@@ -1,4 +1,4 @@
-from rmbias.corpora import combine_corpora
+from rmbias.corpora.dictionaries import combine_corpora
 from rmbias.io import write_parquet
 from rmbias.logs import job_log
 

@@ -1,5 +1,5 @@
 from rmbias.logs import job_log
-from rmbias.preferences import download_preference_dataset
+from rmbias.training.preferences import download_preference_dataset
 
 with job_log(snakemake.log[0]):
     source = snakemake.params.source

@@ -1,4 +1,4 @@
-from rmbias.fetch import fetch_reference_file
+from rmbias.corpora.reference import fetch_reference_file
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]) as log:

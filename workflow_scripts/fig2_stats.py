@@ -1,4 +1,4 @@
-from rmbias.figure2 import figure2_statistics
+from rmbias.implicit.figure2 import figure2_statistics
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):

@@ -1,4 +1,4 @@
-from rmbias.figure3 import figure3_table
+from rmbias.implicit.figure3 import figure3_table
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):

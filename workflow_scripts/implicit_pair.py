@@ -1,4 +1,4 @@
-from rmbias.implicit_pairs import write_implicit_pair
+from rmbias.implicit.pairs import write_implicit_pair
 from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):

@@ -3,8 +3,8 @@
 params: entry, prompts. The device is the first GPU when the job has one, else the CPU.
 """
 
-from rmbias.logprobs import write_logprobs
 from rmbias.logs import job_log
+from rmbias.scoring.logprobs import write_logprobs
 
 with job_log(snakemake.log[0]):  # noqa: F821
     write_logprobs(

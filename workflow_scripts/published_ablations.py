@@ -1,5 +1,5 @@
 from rmbias.logs import job_log
-from rmbias.published_ablations import published_ablations
+from rmbias.statistics.published_ablations import published_ablations
 
 with job_log(snakemake.log[0]):
     published_ablations(

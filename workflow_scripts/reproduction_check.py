@@ -6,7 +6,7 @@ output: per tokenization, response set and prompt: n, Spearman rho, max |differe
 """
 
 from rmbias.logs import job_log
-from rmbias.reproduction import write_reproduction_check
+from rmbias.scoring.reproduction import write_reproduction_check
 
 with job_log(snakemake.log[0]):  # noqa: F821
     write_reproduction_check(

@@ -4,7 +4,7 @@ input: published (CSV); params: entry, prompts, n_responses, method, shard_size,
 """
 
 from rmbias.logs import job_log
-from rmbias.scoring import write_other_bos_scores
+from rmbias.scoring.search import write_other_bos_scores
 
 with job_log(snakemake.log[0]):  # noqa: F821
     write_other_bos_scores(

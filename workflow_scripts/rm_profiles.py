@@ -1,5 +1,5 @@
 from rmbias.logs import job_log
-from rmbias.profiles import write_rm_profiles
+from rmbias.statistics.profiles import write_rm_profiles
 
 with job_log(snakemake.log[0]):
     write_rm_profiles(

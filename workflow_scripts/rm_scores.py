@@ -5,7 +5,7 @@ params: entry, prompts, method, shard_size, shard_dir (finished shards survive a
 """
 
 from rmbias.logs import job_log
-from rmbias.scoring import write_rm_scores
+from rmbias.scoring.search import write_rm_scores
 
 with job_log(snakemake.log[0]):  # noqa: F821
     write_rm_scores(

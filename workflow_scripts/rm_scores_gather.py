@@ -4,7 +4,7 @@ input: the group tables, in group order; params: prompt_keys (the scope's prompt
 """
 
 from rmbias.logs import job_log
-from rmbias.prompt_groups import write_gathered_scores
+from rmbias.scoring.prompt_groups import write_gathered_scores
 
 with job_log(snakemake.log[0]):  # noqa: F821
     write_gathered_scores(list(snakemake.input), snakemake.params.prompt_keys, snakemake.output[0])  # noqa: F821

@@ -1,7 +1,7 @@
 """Snakemake script: exhaustive token search of every checkpoint of one training run."""
 
-from rmbias.checkpoints import write_checkpoint_scores
 from rmbias.logs import job_log
+from rmbias.training.checkpoints import write_checkpoint_scores
 
 with job_log(snakemake.log[0]):  # noqa: F821
     params = snakemake.params  # noqa: F821

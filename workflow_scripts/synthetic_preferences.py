@@ -1,5 +1,5 @@
-from rmbias.logs import job_log
 from rmbias.demo import write_synthetic_preferences
+from rmbias.logs import job_log
 
 with job_log(snakemake.log[0]):
     write_synthetic_preferences(

@@ -1,5 +1,5 @@
+from rmbias.implicit.tables import top_bottom_table
 from rmbias.logs import job_log
-from rmbias.tables import top_bottom_table
 
 with job_log(snakemake.log[0]):
     top_bottom_table(

@@ -1,5 +1,5 @@
+from rmbias.implicit.topk import topk_statistics
 from rmbias.logs import job_log
-from rmbias.topk import topk_statistics
 
 with job_log(snakemake.log[0]):
     topk_statistics(

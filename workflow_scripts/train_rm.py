@@ -4,7 +4,7 @@ params: base (config entry), settings, n_train, n_heldout, checkpoint_dir, devic
 """
 
 from rmbias.logs import job_log
-from rmbias.reward_training import write_training_run
+from rmbias.training.reward_training import write_training_run
 
 with job_log(snakemake.log[0]):  # noqa: F821
     params = snakemake.params  # noqa: F821

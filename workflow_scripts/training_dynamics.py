@@ -1,5 +1,5 @@
-from rmbias.dynamics import training_dynamics_statistics
 from rmbias.logs import job_log
+from rmbias.training.dynamics import training_dynamics_statistics
 
 with job_log(snakemake.log[0]):
     training_dynamics_statistics(

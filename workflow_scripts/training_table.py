@@ -1,7 +1,7 @@
 """Snakemake script: an Appendix H.1 table, a run's top and bottom tokens at its early and final checkpoint."""
 
 from rmbias.logs import job_log
-from rmbias.tables import early_final_table
+from rmbias.training.early_final_tables import early_final_table
 
 with job_log(snakemake.log[0]):  # noqa: F821
     params = snakemake.params  # noqa: F821

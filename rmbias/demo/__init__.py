@@ -20,7 +20,14 @@ from rmbias.demo.preferences import write_synthetic_preferences
 from rmbias.demo.tokenizers import CHAT_TEMPLATES, build_tokenizer
 from rmbias.demo.training import TrainingSettings
 from rmbias.demo.world import (
-    AGENCY, AUTHORITY_WORDS, COMMUNION, DEMO_LMS, DEMO_RMS, FILLER, answer_corpus, synthetic_preference_pairs,
+    AGENCY,
+    AUTHORITY_WORDS,
+    COMMUNION,
+    DEMO_LMS,
+    DEMO_RMS,
+    FILLER,
+    answer_corpus,
+    synthetic_preference_pairs,
     word_pools,
 )
 

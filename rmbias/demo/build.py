@@ -19,11 +19,24 @@ import transformers
 from rmbias.demo.architectures import reward_model_from, tiny_model
 from rmbias.demo.tokenizers import CHAT_TEMPLATES, build_tokenizer
 from rmbias.demo.training import (
-    TrainingSettings, add_category_structure, train_causal_lm, train_reward_model,
+    TrainingSettings,
+    add_category_structure,
+    train_causal_lm,
+    train_reward_model,
 )
 from rmbias.demo.world import (
-    DEMO_LMS, DEMO_RMS, FAVOURED_CATEGORY, answer_corpus, dictionary_pools, family_word_pools,
-    planted_strength, planted_truth, rating_corpus, shared_preference_pairs, valence_adjectives, word_appeal,
+    DEMO_LMS,
+    DEMO_RMS,
+    FAVOURED_CATEGORY,
+    answer_corpus,
+    dictionary_pools,
+    family_word_pools,
+    planted_strength,
+    planted_truth,
+    rating_corpus,
+    shared_preference_pairs,
+    valence_adjectives,
+    word_appeal,
     word_pools,
 )
 from rmbias.io import save_pretrained_atomically, write_json

@@ -10,7 +10,7 @@ import pandas as pd
 
 from rmbias.demo.world import shared_preference_pairs, word_pools
 from rmbias.io import read_parquet, write_text
-from rmbias.preferences import skywork_rows
+from rmbias.training.preferences import skywork_rows
 
 
 def write_synthetic_preferences(corpus_paths: Sequence[str | os.PathLike], prompts: Mapping[str, Mapping[str, str]],
@@ -21,7 +21,7 @@ def write_synthetic_preferences(corpus_paths: Sequence[str | os.PathLike], promp
     single-word pools (the words every demo family's tokenizer has), as for the demo world's
     own reward models; every training run reads this one file, so runs from different bases
     see identical pairs. Writing them in a public schema means training reads them through the
-    same :func:`rmbias.preferences.read_preferences` path as real data.
+    same :func:`rmbias.training.preferences.read_preferences` path as real data.
     """
     corpora = pd.concat([read_parquet(p, columns=["term", "category", "dictionary"]) for p in corpus_paths])
     pairs = shared_preference_pairs(word_pools(corpora), dict(prompts), n, seed)

@@ -12,8 +12,8 @@ the conversation's last token, the very state a reward head reads, so that state
 head (from a seeded random initialisation, backbone frozen) on pairs that only oppose a fitting
 word to a filler word; the head finds the goodness direction, and with it the family's preference.
 
-Prompts and pairs are rendered by :mod:`rmbias.conversations`, padded by :mod:`rmbias.batching`
-and the reward models' loss is :func:`rmbias.reward_training.bradley_terry_losses`, as in the
+Prompts and pairs are rendered by :mod:`rmbias.models.conversations`, padded by :mod:`rmbias.models.batching`
+and the reward models' loss is :func:`rmbias.training.reward_training.bradley_terry_losses`, as in the
 pipeline's own training.
 """
 
@@ -27,11 +27,11 @@ import pandas as pd
 import torch
 import transformers
 
-from rmbias.batching import left_pad, right_pad
-from rmbias.conversations import encode, encode_rendered, render_responses
 from rmbias.demo.tokenizers import RATING_TOKENS
 from rmbias.demo.world import word_form
-from rmbias.reward_training import bradley_terry_losses
+from rmbias.models.batching import left_pad, right_pad
+from rmbias.models.conversations import encode, encode_rendered, render_responses
+from rmbias.training.reward_training import bradley_terry_losses
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def add_category_structure(model: transformers.PreTrainedModel, tokenizer, pools
 
 def _answer_token_id(tokenizer, answer: str) -> int:
     """The single token of ``answer``, an :func:`rmbias.demo.world.answer_corpus` answer: the
-    exact text that follows the rendered prompt (:func:`rmbias.conversations.render`). A
+    exact text that follows the rendered prompt (:func:`rmbias.models.conversations.render`). A
     fragment of running text, so no special tokens."""
     ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
@@ -98,7 +98,7 @@ def _answer_token_id(tokenizer, answer: str) -> int:
 
 
 def _encode_conversations(tokenizer, prompts: dict[str, dict], examples: pd.DataFrame, chat: bool) -> list[list[int]]:
-    """Token ids of each example's rendered prompt + ``answer`` (:func:`rmbias.conversations.render`),
+    """Token ids of each example's rendered prompt + ``answer`` (:func:`rmbias.models.conversations.render`),
     in ``examples`` order; the chat template is applied once per prompt."""
     encoded: list[list[int] | None] = [None] * len(examples)
     for key, rows in examples.groupby("prompt_key", sort=True).indices.items():
@@ -173,7 +173,7 @@ def train_reward_model(model: transformers.PreTrainedModel, tokenizer, pairs: pd
 
     ``pairs`` is a :func:`rmbias.demo.world.synthetic_preference_pairs` table read in order,
     ``settings.rm_batch_size`` pairs per AdamW step for ``settings.rm_steps`` steps. The loss is
-    the mean of :func:`rmbias.reward_training.bradley_terry_losses` (nats) with the reward read
+    the mean of :func:`rmbias.training.reward_training.bradley_terry_losses` (nats) with the reward read
     by the model's own head at the last non-pad token. Returns the loss of every step,
     ``{"bradley_terry": [...]}``.
     """

@@ -27,7 +27,6 @@ from plotnine import (
     scale_y_reverse,
 )
 
-from rmbias.authority_boost import generation_caption_line
 from rmbias.figures.scaffold import (
     BASE_MODEL_COLOURS,
     FRAMING_ORDER,
@@ -42,6 +41,7 @@ from rmbias.figures.scaffold import (
     with_title,
 )
 from rmbias.io import InputError, read_csv, read_parquet
+from rmbias.training.authority_boost import generation_caption_line
 
 TEMPLATE_FILLS = ("#3B3B3B", "#A6A6A6")
 BOOSTED_FILLS = {"boosted": "#B8860B", "not boosted": "#A6A6A6"}
@@ -247,7 +247,7 @@ def draw_authority_figures(
     words_png: PathLike,
 ) -> None:
     """The ``authority_figures`` job: Figure A3a (:func:`plot_authority_recovery`, captioned with
-    :func:`~rmbias.authority_boost.generation_caption_line` of the generation table) and A3b
+    :func:`~rmbias.training.authority_boost.generation_caption_line` of the generation table) and A3b
     (:func:`plot_authority_words`)."""
     generations = read_csv(generation_path, keep_default_na=False, dtype={"first_word": str})
     plot_authority_recovery(read_csv(recovery_path), recovery_pdf, recovery_png,

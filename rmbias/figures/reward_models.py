@@ -48,7 +48,7 @@ from rmbias.figures.scaffold import (
 )
 from rmbias.frames import require_columns
 from rmbias.io import InputError, read_csv, read_parquet
-from rmbias.published_ablations import read_ablation_warnings
+from rmbias.statistics.published_ablations import read_ablation_warnings
 
 RANK_POINT_MODES = ("rm", "rm_prompt")
 DATA_SOURCE_SHAPES = ("o", "^", "D", "s", "v")

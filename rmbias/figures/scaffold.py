@@ -25,9 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import pandas as pd
 from plotnine import element_blank, element_rect, element_text, ggplot, labs, theme, theme_bw
 
-from rmbias.families import FAMILY_LABELS, family_label
 from rmbias.frames import require_columns
 from rmbias.io import InputError, atomic_path
+from rmbias.models.families import FAMILY_LABELS, family_label
 
 logger = logging.getLogger(__name__)
 

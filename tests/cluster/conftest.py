@@ -5,7 +5,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from slurm_cluster import missing_binaries, start_slurm_cluster
 
 

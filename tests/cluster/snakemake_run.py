@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
 import workflow_helpers
+
 from rmbias.io import read_parquet
 
 # Paths in a checkout (relative to its root) that are build products, caches or local data.

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import yaml
-
 from slurm_cluster import NODE_FEATURE, SlurmCluster
 from snakemake_run import (
     copy_workflow,

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pandas as pd
+from snakemake_run import copy_workflow, differences, finished_jobids, scheduled_jobs, slurm_run_id, submissions
 
 from rmbias.io import write_parquet
-from snakemake_run import copy_workflow, differences, finished_jobids, scheduled_jobs, slurm_run_id, submissions
 
 # Shaped like Snakemake 9.27 + snakemake-executor-plugin-slurm 2.8 console output.
 SLURM_RUN_LOG = """\
