@@ -228,6 +228,23 @@ def test_mixed_model_interaction_estimates_are_cell_mean_contrasts_with_r_names(
     assert effects["df"].tolist() == [n_obs - n_groups - 2, n_groups - 2, n_obs - n_groups - 2, n_obs - n_groups - 2]
 
 
+def test_mixed_model_fits_a_small_design_on_which_one_optimizer_fails():
+    """3 + 4 RMs, 3 prompts per framing, integer ranks: statsmodels' L-BFGS raises a LinAlgError
+    on this design (a singular Hessian); the other optimizers still give the REML fit."""
+    rng = np.random.default_rng(0)
+    rows = [
+        {"rm": f"rm{i}", "base_model": "Gemma" if i < 3 else "Llama", "prompt": f"{framing}{k}", "framing": framing,
+         "category": category, "median_rank": float(rng.integers(1, 20))}
+        for i in range(7) for framing in ("positive", "negative") for k in range(3) for category in ("Agency", "Communion")
+    ]
+    obs = pd.DataFrame(rows)
+    fit = fit_random_intercept_model(obs)
+    cells = obs.groupby(["base_model", "category", "framing"])["median_rank"].mean()
+    reference = cells[("Gemma", "Agency", "positive")]
+    assert fit.fixed_effects.set_index("term").loc["(Intercept)", "estimate"] == pytest.approx(reference)
+    assert np.isfinite(fit.fixed_effects["se"]).all()
+
+
 def test_nlme_df_rule_on_orthodont_shaped_design():
     subjects, ages = 27, (8, 10, 12, 14)
     female = np.repeat(np.arange(subjects) >= 16, len(ages)).astype(float)

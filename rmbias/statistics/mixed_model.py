@@ -60,29 +60,39 @@ class MixedModelFit:
     optimizer_warnings: tuple[str, ...] = ()
 
 
-def nlme_fixed_effect_df(design: np.ndarray, groups: Sequence) -> np.ndarray:
-    """Degrees of freedom of each fixed-effect column by ``nlme::lme``'s rule (one grouping level).
+def fixed_effect_column_kinds(design: np.ndarray, groups: Sequence) -> np.ndarray:
+    """Kind of each fixed-effect column with respect to one grouping factor.
 
-    ``design``: (N, p) fixed-effects design matrix; ``groups``: length-N group labels (m groups).
-    A column constant over all rows is an intercept; a non-intercept column constant within
-    every group is *between*-group, any other column *within*-group. Between columns get
-    m - p_between - 1 (the 1 for an intercept), within columns N - m - p_within (+1 when the
-    design has no intercept), and an intercept gets the larger of the two, as nlme's
-    ``getFixDF`` does. Returns a float array of length p.
+    ``design``: (N, p) fixed-effects design matrix; ``groups``: length-N group labels. A column
+    constant over all rows is ``"intercept"``; a non-intercept column constant within every
+    group is ``"between"`` (group-level, e.g. an RM's base model), any other column
+    ``"within"``. Returns a string array of length p.
     """
     design = np.asarray(design, dtype=float)
     codes = pd.factorize(pd.Series(groups))[0]
-    n_obs, n_groups = design.shape[0], codes.max() + 1
     tolerance = np.sqrt(np.finfo(float).eps)
     is_intercept = np.ptp(design, axis=0) < tolerance
     spread_within = pd.DataFrame(design).groupby(codes).agg(lambda column: np.ptp(column.to_numpy()))
     varies_within = (spread_within.to_numpy() >= tolerance).any(axis=0) & ~is_intercept
-    is_between = ~is_intercept & ~varies_within
-    has_intercept = bool(is_intercept.any())
-    df_between = n_groups - is_between.sum() - (1 if has_intercept else 0)
-    df_within = n_obs - n_groups - varies_within.sum() + (0 if has_intercept else 1)
-    df = np.where(is_between, df_between, df_within).astype(float)
-    df[is_intercept] = max(df_between, df_within)
+    return np.where(is_intercept, "intercept", np.where(varies_within, "within", "between"))
+
+
+def nlme_fixed_effect_df(design: np.ndarray, groups: Sequence) -> np.ndarray:
+    """Degrees of freedom of each fixed-effect column by ``nlme::lme``'s rule (one grouping level).
+
+    ``design``: (N, p) fixed-effects design matrix; ``groups``: length-N group labels (m groups).
+    Columns are intercept, between- or within-group (:func:`fixed_effect_column_kinds`).
+    Between columns get m - p_between - 1 (the 1 for an intercept), within columns
+    N - m - p_within (+1 when the design has no intercept), and an intercept gets the larger
+    of the two, as nlme's ``getFixDF`` does. Returns a float array of length p.
+    """
+    kinds = fixed_effect_column_kinds(design, groups)
+    n_obs, n_groups = np.shape(design)[0], pd.Series(groups).nunique()
+    has_intercept = bool((kinds == "intercept").any())
+    df_between = n_groups - (kinds == "between").sum() - (1 if has_intercept else 0)
+    df_within = n_obs - n_groups - (kinds == "within").sum() + (0 if has_intercept else 1)
+    df = np.where(kinds == "between", df_between, df_within).astype(float)
+    df[kinds == "intercept"] = max(df_between, df_within)
     return df
 
 
@@ -93,6 +103,51 @@ def r_term_name(patsy_name: str) -> str:
     return re.sub(r"([A-Za-z_][A-Za-z0-9_.]*)\[T\.([^\]]*)\]", r"\1\2", patsy_name)
 
 
+def coded_factor_frame(
+    data: pd.DataFrame,
+    response: str,
+    factors: Sequence[str],
+    group: str,
+    reference_levels: Mapping[str, str],
+    r_names: Mapping[str, str],
+) -> tuple[pd.DataFrame, str]:
+    """The model frame of a Figure 1 model and its fixed-effects formula, factors coded as R codes them.
+
+    Returns a frame with ``response``, ``group`` and each factor under its R name
+    (``r_names[factor]``, default the column name) as a categorical whose first category is the
+    reference level of treatment coding: ``reference_levels[factor]`` when given (entries for
+    factors not in ``factors`` are ignored), else R's default, the alphabetically first level;
+    and the formula ``response ~ f1 * f2 * ...`` in those names.
+    """
+    require_columns(data, [response, group, *factors], "mixed-model input")
+    names = {factor: r_names.get(factor, factor) for factor in factors}
+    frame = data[[response, group]].copy()
+    for factor in factors:
+        values = data[factor].astype(str)
+        levels = sorted(values.unique())
+        reference = reference_levels.get(factor, levels[0])
+        if reference not in levels:
+            raise InputError(f"mixed model: reference level {reference!r} of {factor!r} is not among its levels {levels}")
+        frame[names[factor]] = pd.Categorical(values, categories=[reference, *(level for level in levels if level != reference)])
+    return frame, f"{response} ~ {' * '.join(names[factor] for factor in factors)}"
+
+
+def fixed_effect_table(patsy_names: Sequence[str], estimate: np.ndarray, se: np.ndarray, df: np.ndarray) -> pd.DataFrame:
+    """The fixed-effects table of a model: ``term`` (R's name, :func:`r_term_name`), ``estimate``,
+    ``se`` (response units), ``df``, ``t`` and ``p`` (two-sided, t distribution with ``df``)."""
+    t = np.asarray(estimate) / np.asarray(se)
+    return pd.DataFrame(
+        {
+            "term": [r_term_name(name) for name in patsy_names],
+            "estimate": estimate,
+            "se": se,
+            "df": df,
+            "t": t,
+            "p": 2 * stats.t.sf(np.abs(t), df),
+        }
+    )
+
+
 REML_OPTIMIZERS = ({"method": "bfgs", "gtol": 1e-10}, {"method": "powell"}, {"method": "lbfgs"})
 
 
@@ -101,13 +156,18 @@ def _best_reml_fit(model) -> tuple[object, list[str]]:
 
     The REML surface of a random-intercept variance can be flat near zero, and a single
     optimizer may stop on the boundary (statsmodels' default L-BFGS does so on the Big Two
-    data, where R finds an interior optimum). Returns the best fit and the warnings it raised.
+    data, where R finds an interior optimum). An optimizer that fails outright (statsmodels'
+    L-BFGS raises on a singular Hessian in small designs) counts as one that did not reach a
+    finite optimum. Returns the best fit and the warnings it raised.
     """
     fits = []
     for options in REML_OPTIMIZERS:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = model.fit(reml=True, **options)
+            try:
+                result = model.fit(reml=True, **options)
+            except np.linalg.LinAlgError:
+                continue
         if np.isfinite(result.llf):
             fits.append((result.llf, result, sorted({str(w.message).splitlines()[0] for w in caught})))
     if not fits:
@@ -133,33 +193,11 @@ def fit_random_intercept_model(
     freedom follow :func:`nlme_fixed_effect_df`; p-values are two-sided from the t
     distribution with those df (not statsmodels' normal z).
     """
-    require_columns(data, [response, group, *factors], "mixed-model input")
-    names = {factor: r_names.get(factor, factor) for factor in factors}
-    frame = data[[response, group]].copy()
-    for factor in factors:
-        values = data[factor].astype(str)
-        levels = sorted(values.unique())
-        reference = reference_levels.get(factor, levels[0])
-        if reference not in levels:
-            raise InputError(f"mixed model: reference level {reference!r} of {factor!r} is not among its levels {levels}")
-        frame[names[factor]] = pd.Categorical(values, categories=[reference, *(level for level in levels if level != reference)])
-    formula = f"{response} ~ {' * '.join(names[factor] for factor in factors)}"
+    frame, formula = coded_factor_frame(data, response, factors, group, reference_levels, r_names)
     model = smf.mixedlm(formula, frame, groups=frame[group])
     result, fit_warnings = _best_reml_fit(model)
     df = nlme_fixed_effect_df(model.exog, model.groups)
-    estimate = result.fe_params.to_numpy()
-    se = result.bse_fe.to_numpy()
-    t = estimate / se
-    table = pd.DataFrame(
-        {
-            "term": [r_term_name(name) for name in model.exog_names],
-            "estimate": estimate,
-            "se": se,
-            "df": df,
-            "t": t,
-            "p": 2 * stats.t.sf(np.abs(t), df),
-        }
-    )
+    table = fixed_effect_table(model.exog_names, result.fe_params.to_numpy(), result.bse_fe.to_numpy(), df)
     return MixedModelFit(
         formula=f"{formula} + (1 | {group})",
         fixed_effects=table,
