@@ -25,7 +25,7 @@ rule implicit_pair:
 
 rule fig2_stats:
     input:
-        logprobs=lambda wc: [f"results/logprobs/{m}.parquet" for m in FIG2_VARIANTS[wc.variant]],
+        logprobs=lambda wc: [f"results/logprobs/{m}.parquet" for m in FIG2_SETS[wc.variant]],
         corpus="results/corpora/big2_nouns.parquet",
     output:
         observations="results/stats/fig2_{variant}_observations.parquet",
@@ -34,10 +34,10 @@ rule fig2_stats:
         welch_csv=report("results/stats/fig2_{variant}_welch.csv", caption="../report/captions/stats_fig2_welch.rst", category=STATS_CATEGORY, subcategory="Figure 2"),
         welch_json="results/stats/fig2_{variant}_welch.json",
     params:
-        models=lambda wc: FIG2_VARIANTS[wc.variant],
+        models=lambda wc: FIG2_SETS[wc.variant],
         prompts=PROMPTS,
     wildcard_constraints:
-        variant="instruct|pretrained",
+        variant=one_of(FIG2_SETS),
     log:
         "logs/fig2_stats/{variant}.log",
     benchmark:
@@ -46,6 +46,47 @@ rule fig2_stats:
         "../envs/analysis.yaml"
     script:
         "../workflow_scripts/fig2_stats.py"
+
+
+# Rendering sensitivity: each Figure 2 set holding a pretrained model with a borrowed chat
+# template, its ANOVA terms with that model rendered through the template and as the plain
+# prompt, side by side (rmbias/implicit/rendering.py).
+rule fig2_rendering_sensitivity:
+    input:
+        anova=[path for variant in FIG2_RENDERING_SETS for path in fig2_rendering_files(f"fig2_{variant}", "anova.json")],
+    output:
+        csv=report("results/stats/fig2_rendering_sensitivity.csv", caption="../report/captions/stats_fig2_rendering_sensitivity.rst", category=STATS_CATEGORY, subcategory="Figure 2"),
+        json="results/stats/fig2_rendering_sensitivity.json",
+    params:
+        anova={variant: dict(zip(RENDERINGS, fig2_rendering_files(f"fig2_{variant}", "anova.json"))) for variant in FIG2_RENDERING_SETS},
+        models=FIG2_RENDERING_SETS,
+    log:
+        "logs/fig2_rendering_sensitivity.log",
+    benchmark:
+        "results/benchmarks/fig2_rendering_sensitivity.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig2_rendering_sensitivity.py"
+
+
+rule fig3_rendering_sensitivity:
+    input:
+        [implicit_file(a, b) for rendering in RENDERINGS for a, b in FIG3_RENDERING_PAIRS[rendering]],
+    output:
+        "results/stats/fig3_rendering_sensitivity.csv",
+    params:
+        pairs=FIG3_RENDERING_PAIRS,
+        model_info=llm_info(sorted({m for pairs in FIG3_RENDERING_PAIRS.values() for pair in pairs for m in pair})),
+        words=IMPLICIT["words"],
+    log:
+        "logs/fig3_rendering_sensitivity.log",
+    benchmark:
+        "results/benchmarks/fig3_rendering_sensitivity.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig3_rendering_sensitivity.py"
 
 
 rule fig3_data:

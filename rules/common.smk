@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
 from rmbias.io import InputError
+from rmbias.implicit.rendering import RENDERINGS, plain_rendering_entries
 from rmbias.models.conversations import chat_template_text, renders_chat
 from rmbias.models.families import family_label, published_rm_name
 from rmbias.scoring.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
@@ -84,7 +85,15 @@ def published_scores(corpus):
 
 
 def model_entry(model_id):
-    return LLMS[model_id] if model_id in LLMS else RMS[model_id]
+    """The config entry of a model id: an LLM's, an RM's, or the plain rendering of an LLM whose template is borrowed."""
+    if model_id in LLMS:
+        return LLMS[model_id]
+    return RMS[model_id] if model_id in RMS else PLAIN_ENTRIES[model_id]
+
+
+def llm_entry(model_id):
+    """The entry of an LLM id: a configured LLM's, or a plain rendering's (PLAIN_ENTRIES)."""
+    return LLMS[model_id] if model_id in LLMS else PLAIN_ENTRIES[model_id]
 
 
 # --- Models the workflow builds: the demo world, GGUF conversions -------------
@@ -125,7 +134,9 @@ def gpu_job_threads(resources_of):
 # --- Scoring (models, candidates) ---------------------------------------------
 
 def model_files(model_id):
-    """The model directory when the workflow builds it (demo world, GGUF conversion), else nothing (hub id)."""
+    """The model directory when the workflow builds it (demo world, GGUF conversion), else nothing
+    (hub id); a plain rendering reads its model's weights."""
+    model_id = RENDERED_FROM.get(model_id, model_id)
     return [f"results/models/{model_id}"] if model_id in BUILT_MODEL_IDS else []
 
 
@@ -188,6 +199,46 @@ FIG3_PAIRS = [
     and renders_chat(ea["type"], ea.get("chat_template")) and renders_chat(eb["type"], eb.get("chat_template"))
 ]
 TABLES = {t["name"]: t for t in IMPLICIT["tables"]}
+
+# Rendering sensitivity: a pretrained model given a chat template (one it was not trained with)
+# is analysed under both renderings (rmbias/implicit/rendering.py). Its plain rendering is a
+# derived entry, id "<id>.plain", same weights; each Figure 2 set holding such a model gets a
+# plain twin "<variant>_plain", each Figure 3 pair involving one a plain counterpart.
+FIG2_AND_FIG3_MODELS = [m for ids in FIG2_VARIANTS.values() for m in ids] + [m for pair in FIG3_PAIRS for m in pair]
+try:
+    _PLAIN = plain_rendering_entries({**RMS, **LLMS}, FIG2_AND_FIG3_MODELS)
+except InputError as err:
+    sys.stderr.write(f"rmbias: {err}\n")
+    sys.exit(1)
+PLAIN_ENTRIES = {entry["id"]: entry for entry in _PLAIN.values()}
+RENDERED_FROM = {entry["id"]: model_id for model_id, entry in _PLAIN.items()}
+
+
+def rendered_plain(ids):
+    """``ids`` with every model whose template is borrowed replaced by its plain rendering."""
+    return [_PLAIN[m]["id"] if m in _PLAIN else m for m in ids]
+
+
+FIG2_RENDERING_SETS = {
+    variant: {"template": ids, "plain": rendered_plain(ids)}
+    for variant, ids in FIG2_VARIANTS.items()
+    if set(ids) & set(_PLAIN)
+}
+FIG2_SETS = {**FIG2_VARIANTS, **{f"{variant}_plain": sets["plain"] for variant, sets in FIG2_RENDERING_SETS.items()}}
+"""Every Figure 2 statistics set (results/stats/fig2_<set>_*): the configured ones and their plain twins."""
+_BORROWING_PAIRS = [pair for pair in FIG3_PAIRS if set(pair) & set(_PLAIN)]
+FIG3_RENDERING_PAIRS = {"template": _BORROWING_PAIRS, "plain": [tuple(rendered_plain(pair)) for pair in _BORROWING_PAIRS]}
+
+
+def fig2_rendering_files(stats, kind):
+    """results/stats/<stats>_<kind> of a Figure 2 set (``stats`` = fig2_<variant>) under each
+    rendering, in RENDERINGS order: the set's own, then its plain twin's."""
+    return [f"results/stats/{stats}{'' if rendering == 'template' else '_' + rendering}_{kind}" for rendering in RENDERINGS]
+
+
+def llm_info(model_ids):
+    """{id: version and size_b} of LLM ids (plain renderings carry their model's), as Figure 3 orders its pairs."""
+    return {m: {"version": llm_entry(m).get("version", ""), "size_b": llm_entry(m).get("size_b", 0)} for m in model_ids}
 
 
 def implicit_file(a, b, prompt=IMPLICIT["prompt"]):

@@ -139,6 +139,45 @@ rule fig3_figure:
         "../workflow_scripts/fig3_figure.py"
 
 
+# One Figure 2 set with its borrowed-template model under both renderings, side by side.
+rule fig2_rendering_figure:
+    input:
+        observations=lambda wc: fig2_rendering_files(FIGURES[wc.figure]["stats"], "observations.parquet"),
+        welch=lambda wc: fig2_rendering_files(FIGURES[wc.figure]["stats"], "welch.csv"),
+        anova=lambda wc: fig2_rendering_files(FIGURES[wc.figure]["stats"], "anova.csv"),
+    output:
+        pdf=figure_pdf("fig2_rendering_figure"),
+        png="results/figures/{figure}.png",
+    params:
+        **figure_params("fig2_rendering_figure"),
+    wildcard_constraints:
+        figure=one_of(enabled_figures("fig2_rendering_figure")),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig2_rendering_figure.py"
+
+
+rule fig3_rendering_figure:
+    input:
+        "results/stats/fig3_rendering_sensitivity.csv",
+    output:
+        pdf=figure_pdf("fig3_rendering_figure", "fig3_lollipop_renderings"),
+        png="results/figures/fig3_lollipop_renderings.png",
+    log:
+        "logs/figures/fig3_lollipop_renderings.log",
+    benchmark:
+        "results/benchmarks/figures/fig3_lollipop_renderings.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/fig3_figure.py"
+
+
 rule authority_figures:
     input:
         recovery="results/stats/authority_recovery.csv",

@@ -45,7 +45,7 @@ rule logprobs:
     output:
         "results/logprobs/{model}.parquet",
     params:
-        entry=lambda wc: LLMS[wc.model],
+        entry=lambda wc: llm_entry(wc.model),
         prompts=PROMPTS,
     threads: gpu_job_threads(model_resources)
     resources:

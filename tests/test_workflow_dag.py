@@ -21,6 +21,7 @@ def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
     assert counts["rm_scores"] == 24  # 6 standard-head RMs x 2 scopes, the two 27B ones in 4 prompt groups
     assert counts["rm_scores_gather"] == 4  # the two 27B RMs x 2 scopes
     assert counts["rendered_prompts"] == 13 + 6  # every LLM and RM records the prompts it sees
+    assert ".plain" not in result.stdout and "rendering" not in result.stdout  # no borrowed template, no second rendering
     assert counts["reproduction_check"] == counts["reproduction_other_bos"] == 6  # both tokenizations per published RM
     jobs = result.stdout.split("\nrule ")[1:]
     for rule in ("train_rm", "score_checkpoints", "logprobs", "rm_scores", "reproduction_other_bos"):
@@ -99,9 +100,37 @@ def test_demo_dag_has_the_generation_check_figure_a7_and_the_h1_tables(workflow_
     counts = job_counts(result.stdout)
     assert counts["authority_generation"] == 1 and counts["authority_boost_sft"] == 1
     assert counts["trajectory_figure"] == 1 and counts["training_table"] == 3  # the demo's 3 rank-change runs
+    assert ".plain" not in result.stdout and "rendering" not in result.stdout  # no borrowed template, no second rendering
     assert "results/figures/figA7_trajectories.pdf" in result.stdout
     assert "results/tables/tableH1_gemma-synth-large.tex" in result.stdout
     assert "results/authority/demo-gemma-it-large/boosted" in result.stdout
     aliases = run_snakemake(workflow_copy, "-n", "tableH1", "figA7", "--config", f"reference_mirror={reference_mirror}")
     assert aliases.returncode == 0, aliases.stdout[-3000:]
     assert job_counts(aliases.stdout)["training_table"] == 3 and job_counts(aliases.stdout)["trajectory_figure"] == 1
+
+
+def test_real_world_dag_runs_the_borrowed_template_model_also_as_the_plain_prompt(workflow_copy, reference_mirror):
+    # config/real.yaml's Gemma 3 270M is pretrained and reads the Gemma 3 turn format: Figure 2's
+    # set and Figure 3's pair are computed again with it given the plain prompt, side by side
+    real = ("--directory", "runs/real", "--configfile", str(workflow_copy / "config" / "real.yaml"))
+    result = run_snakemake(workflow_copy, "-n", *real, "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["logprobs"] == 3 and counts["fig2_stats"] == 2 and counts["implicit_pair"] == 2
+    assert counts["convert_gguf"] == 2  # the plain rendering reads the converted model, no second conversion
+    jobs = result.stdout.split("\nrule ")[1:]
+    plain = next(job for job in jobs if job.startswith("logprobs:") and "gemma-3-270m.plain.parquet" in job)
+    assert "input: results/models/gemma-3-270m\n" in plain
+    for output in (
+        "results/logprobs/gemma-3-270m.plain.parquet",
+        "results/prompts/gemma-3-270m.csv",
+        "results/prompts/gemma-3-270m.plain.csv",
+        "results/stats/fig2_instruct_plain_anova.json",
+        "results/stats/fig2_rendering_sensitivity.csv",
+        "results/stats/fig2_rendering_sensitivity.json",
+        "results/implicit/greatest_ever_one/smollm2-135m-instruct__gemma-3-270m.plain.parquet",
+        "results/stats/fig3_rendering_sensitivity.csv",
+        "results/figures/fig2a_instruct_renderings.pdf",
+        "results/figures/fig3_lollipop_renderings.pdf",
+    ):
+        assert output in result.stdout, output

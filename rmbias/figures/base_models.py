@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from plotnine import (
     aes,
     coord_flip,
+    facet_grid,
     facet_wrap,
     geom_col,
     geom_hline,
@@ -56,6 +57,7 @@ def plot_split_violins(
     title: str | None = None,
     width: float = 4.5,
     height: float = 5.0,
+    columns: str | None = None,
 ) -> ggplot:
     """Figures 2a/2b: median log-prob rank of Big Two nouns, two models compared per category.
 
@@ -64,10 +66,12 @@ def plot_split_violins(
     (default: order of appearance) puts the first on the left half of each split violin and the
     second on the right, each model's prompts as points on its side. One panel per valence
     (positive on top); ``cell_tests`` (``valence``, ``category``, ``stars``) gives the stars
-    drawn above each category.
+    drawn above each category. ``columns`` names a further column of both frames (e.g. the
+    rendering) whose values become side-by-side panel columns, in order of appearance.
     """
-    require_frame(median_ranks, ["model", "prompt", "valence", "category", "median_rank"], "median_ranks")
-    require_frame(cell_tests, ["valence", "category", "stars"], "cell_tests")
+    panels = ["valence", *([columns] if columns else [])]
+    require_frame(median_ranks, ["model", "prompt", "category", "median_rank", *panels], "median_ranks")
+    require_frame(cell_tests, ["category", "stars", *panels], "cell_tests")
     models = list(model_order) if model_order is not None else list(dict.fromkeys(median_ranks["model"]))
     present = set(median_ranks["model"])
     if len(models) != 2 or not set(models) <= present:
@@ -77,10 +81,12 @@ def plot_split_violins(
         model=pd.Categorical(data["model"], categories=models, ordered=True),
         valence=ordered(data["valence"], FRAMING_ORDER),
         category=ordered(data["category"]),
+        **({columns: ordered(data[columns])} if columns else {}),
     )
     colours = colour_map(models, BASE_MODEL_COLOURS)
-    stars = cell_tests.merge(top_of_panels(data, ["valence"], "median_rank"), on="valence")
-    stars = stars.assign(valence=ordered(stars["valence"], FRAMING_ORDER))
+    stars = cell_tests.merge(top_of_panels(data, panels, "median_rank"), on=panels)
+    stars = stars.assign(valence=ordered(stars["valence"], FRAMING_ORDER),
+                         **({columns: pd.Categorical(stars[columns], categories=data[columns].cat.categories, ordered=True)} if columns else {}))
     left, right = (data[data["model"] == model] for model in models)
 
     plot = (
@@ -94,7 +100,7 @@ def plot_split_violins(
             alpha=0.7,
         )
         + geom_text(aes(x="category", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
-        + facet_wrap("valence", ncol=1, scales="free_y")
+        + (facet_grid(f"valence ~ {columns}", scales="free_y") if columns else facet_wrap("valence", ncol=1, scales="free_y"))
         + scale_y_reverse()
         + scale_fill_manual(values=colours)
         + scale_colour_manual(values=colours)
@@ -120,7 +126,8 @@ def plot_lollipop(
     ``llama_version``, ``llama_size_b``, ``gemma_version``, ``gemma_size_b`` (numbers; sizes in
     billions of parameters). One row per pair labelled "llama vs gemma", sorted by Llama
     version, Llama size, Gemma version, Gemma size (first at the top); a segment joins the
-    pair's words, each point is labelled with the word's rank. Default height: 0.28 in per pair + 1.2 in.
+    pair's words, each point is labelled with the word's rank; pairs that tie keep their order in
+    ``mwlr``. Default height: 0.28 in per pair + 1.2 in.
     """
     require_frame(
         mwlr,
@@ -129,7 +136,7 @@ def plot_lollipop(
     )
     order_columns = ["llama_version", "llama_size_b", "gemma_version", "gemma_size_b"]
     data = mwlr.assign(pair=mwlr["llama"].astype(str) + " vs " + mwlr["gemma"].astype(str))
-    pairs = data.drop_duplicates("pair").sort_values(order_columns)["pair"].tolist()
+    pairs = data.drop_duplicates("pair").sort_values(order_columns, kind="stable")["pair"].tolist()
     data = data.assign(pair=pd.Categorical(data["pair"], categories=pairs[::-1], ordered=True))
     span = data["mwlr"].max() - data["mwlr"].min() or 1.0
     is_highest = data["mwlr"] == data.groupby("pair", observed=True)["mwlr"].transform("max")
@@ -230,6 +237,69 @@ def draw_split_violins(
 ) -> None:
     """The ``fig2_figure`` job: :func:`plot_split_violins` of the Figure 2 observations (parquet) and cell tests (CSV)."""
     plot_split_violins(read_parquet(observations_path), read_csv(welch_path), out_pdf, out_png, model_order=model_order)
+
+
+MODEL_CATEGORY_TERMS = ("C(category):C(model)", "C(category):C(valence):C(model)")
+"""The Figure 2 ANOVA terms in which the two models rank the categories differently (the rendering panels' headers)."""
+
+
+def anova_term_line(anova: pd.DataFrame, term: str) -> str:
+    """One ANOVA term of a Figure 2 ANOVA table (``term``, ``df``, ``F``, ``p``; ``Residual`` row)
+    as ``category × model: F(1, 208) = 43.1, p = 4.1e-10``."""
+    require_frame(anova, ["term", "df", "F", "p"], "anova")
+    rows = anova.set_index("term")
+    if term not in rows.index or "Residual" not in rows.index:
+        raise InputError(f"anova: needs the rows {term} and Residual")
+    name = " × ".join(part.removeprefix("C(").removesuffix(")") for part in term.split(":"))
+    row = rows.loc[term]
+    return f"{name}: F({row['df']:g}, {rows.loc['Residual', 'df']:g}) = {row['F']:.1f}, p = {row['p']:.2g}"
+
+
+def rendering_panels(
+    median_ranks: Mapping[str, pd.DataFrame],
+    cell_tests: Mapping[str, pd.DataFrame],
+    anovas: Mapping[str, pd.DataFrame],
+    model_orders: Mapping[str, Sequence[str]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figure 2 of one set under several renderings, as one frame for :func:`plot_split_violins`
+    with ``columns="rendering"``.
+
+    Each mapping is keyed by rendering (its order is the panels' order); ``model_orders`` gives
+    each rendering's two model ids, the first rendering's naming both models everywhere (a
+    derived plain-rendering id becomes its model's). Returns (median ranks, cell tests), each
+    with a ``rendering`` column whose label also gives :data:`MODEL_CATEGORY_TERMS` of that
+    rendering's ANOVA.
+    """
+    names = list(next(iter(model_orders.values())))
+    ranks, tests = [], []
+    for rendering, order in model_orders.items():
+        label = "\n".join([f"{rendering} rendering", *(anova_term_line(anovas[rendering], term) for term in MODEL_CATEGORY_TERMS)])
+        ranks.append(median_ranks[rendering].assign(
+            model=median_ranks[rendering]["model"].map(dict(zip(order, names))), rendering=label))
+        tests.append(cell_tests[rendering].assign(rendering=label))
+    return pd.concat(ranks, ignore_index=True), pd.concat(tests, ignore_index=True)
+
+
+def draw_rendering_violins(
+    observations_paths: Sequence[PathLike],
+    welch_paths: Sequence[PathLike],
+    anova_paths: Sequence[PathLike],
+    out_pdf: PathLike,
+    out_png: PathLike,
+    model_orders: Mapping[str, Sequence[str]],
+) -> ggplot:
+    """The ``fig2_rendering_figure`` job: one Figure 2 set under each rendering side by side
+    (:func:`rendering_panels`); the path lists follow ``model_orders``' renderings."""
+    renderings = list(model_orders)
+    ranks, tests = rendering_panels(
+        dict(zip(renderings, map(read_parquet, observations_paths))),
+        dict(zip(renderings, map(read_csv, welch_paths))),
+        dict(zip(renderings, map(read_csv, anova_paths))),
+        model_orders,
+    )
+    names = list(model_orders[renderings[0]])
+    return plot_split_violins(ranks, tests, out_pdf, out_png, model_order=names, columns="rendering",
+                              width=3.5 * len(renderings) + 1.0, height=5.5)
 
 
 def draw_lollipop(mwlr_path: PathLike, out_pdf: PathLike, out_png: PathLike) -> None:
