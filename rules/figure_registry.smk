@@ -25,6 +25,8 @@ OWN_RM_CATEGORY = "Configured reward models"
 # links Snakemake's own runtime-statistics panel under that name, and a category of the same
 # name is a second rst target "statistics" (a docutils warning on the front page).
 STATS_CATEGORY = "Statistical tests"
+# Every family term under the published specification, the maximal model and the RM-level tests.
+EVIDENCE_CATEGORY = "Strength of evidence"
 # Appendix H.1 tables: one per run of Figures 5 / A6, when checkpoints are scored over the whole
 # vocabulary (training.checkpoint_scope: vocab)
 H1_RUNS = list(dict.fromkeys(RANK_CHANGES.values())) if TRAINING_ON and TRAINING["checkpoint_scope"] == "vocab" else []
@@ -59,6 +61,10 @@ FIGURES = {
     "fig2a_instruct": figure("fig2a", "fig2_figure", "base_models", "fig2_figure.rst", "Base models", IMPLICIT["fig2"]["instruct"], {"models": IMPLICIT["fig2"]["instruct"]}, "fig2_instruct"),
     "fig2b_pretrained": figure("fig2b", "fig2_figure", "base_models", "fig2_figure.rst", "Base models", IMPLICIT["fig2"]["pretrained"], {"models": IMPLICIT["fig2"]["pretrained"]}, "fig2_pretrained"),
     "fig3_lollipop": figure("fig3", "fig3_figure", "base_models", "fig3_lollipop.rst", "Implicit reward models", FIG3_PAIRS),
+    # the same sets and pairs with a borrowed template's model also rendered as the plain prompt
+    "fig2a_instruct_renderings": figure("fig2a_renderings", "fig2_rendering_figure", "base_models", "fig2_renderings.rst", "Base models", "instruct" in FIG2_RENDERING_SETS, {"models": FIG2_RENDERING_SETS.get("instruct")}, "fig2_instruct"),
+    "fig2b_pretrained_renderings": figure("fig2b_renderings", "fig2_rendering_figure", "base_models", "fig2_renderings.rst", "Base models", "pretrained" in FIG2_RENDERING_SETS, {"models": FIG2_RENDERING_SETS.get("pretrained")}, "fig2_pretrained"),
+    "fig3_lollipop_renderings": figure("fig3_renderings", "fig3_rendering_figure", "base_models", "fig3_renderings.rst", "Implicit reward models", FIG3_RENDERING_PAIRS["template"]),
     # Appendix F
     "figA3a_authority": figure("figA3a", "authority_figures", "authority_boost", "figA3a_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
     "figA3b_authority": figure("figA3b", "authority_figures", "authority_boost", "figA3b_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
@@ -123,9 +129,9 @@ def reanalysis_targets():
     stats = [
         f"results/stats/fig1_{corpus}_{name}.{ext}"
         for corpus in ("big2", "mfd")
-        for name in ("mixed_model", "panel_tests", "means")
+        for name in ("mixed_model", "maximal_model", "evidence", "panel_tests", "means", "rm_level")
         for ext in ("json", "csv")
-    ]
+    ] + [f"results/stats/fig1_{corpus}_rm_contrasts.csv" for corpus in ("big2", "mfd")]
     return stats + ["results/stats/published_ablations.csv"] + figure_files(*enabled_figures(stage="reanalysis"))
 
 
@@ -137,9 +143,9 @@ def own_rm_targets():
     stats = [
         f"results/stats/fig1_{corpus}_own_{name}.{ext}"
         for corpus in OWN_RM_CORPORA
-        for name in ("mixed_model", "panel_tests", "means")
+        for name in ("mixed_model", "maximal_model", "evidence", "panel_tests", "means", "rm_level")
         for ext in ("json", "csv")
-    ]
+    ] + [f"results/stats/fig1_{corpus}_own_rm_contrasts.csv" for corpus in OWN_RM_CORPORA]
     profiles = ["results/stats/rm_profiles.csv", "results/stats/family_identifiability.json"]
     return stats + profiles + figure_files(*enabled_figures(stage="own_rms"))
 
@@ -155,6 +161,10 @@ def scoring_targets():
 def base_model_targets():
     """Section 3: Figure 2 (with its statistics), Figure 3, the MWLR tables and top-k."""
     targets = [f"results/stats/fig2_{variant}_anova.json" for variant in FIG2_VARIANTS]
+    # rendering sensitivity of the sets and pairs with a borrowed template (rules/common.smk)
+    targets += ["results/stats/fig2_rendering_sensitivity.json"] if FIG2_RENDERING_SETS else []
+    targets += ["results/stats/fig3_rendering_sensitivity.csv"] if FIG3_RENDERING_PAIRS["template"] else []
+    targets += [f"results/prompts/{m}.csv" for m in PLAIN_ENTRIES]
     targets += [f"results/tables/{name}.{ext}" for name in TABLES for ext in ("tex", "csv")]
     if IMPLICIT["topk_vocabulary"] and "vocab" in config["scoring"]["scopes"] and RMS:
         targets.append("results/stats/topk.json")

@@ -14,10 +14,17 @@ rule fig1_own:
         observations="results/stats/fig1_{corpus}_own_observations.parquet",
         mixed_model_json="results/stats/fig1_{corpus}_own_mixed_model.json",
         mixed_model_csv=report("results/stats/fig1_{corpus}_own_mixed_model.csv", caption="../report/captions/stats_fig1_own.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        maximal_model_json="results/stats/fig1_{corpus}_own_maximal_model.json",
+        maximal_model_csv=report("results/stats/fig1_{corpus}_own_maximal_model.csv", caption="../report/captions/stats_fig1_maximal_model.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        evidence_json="results/stats/fig1_{corpus}_own_evidence.json",
+        evidence_csv=report("results/stats/fig1_{corpus}_own_evidence.csv", caption="../report/captions/stats_fig1_evidence.rst", category=EVIDENCE_CATEGORY, subcategory="Configured RMs"),
         panel_tests_json="results/stats/fig1_{corpus}_own_panel_tests.json",
         panel_tests_csv=report("results/stats/fig1_{corpus}_own_panel_tests.csv", caption="../report/captions/stats_fig1_own.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
         means_json="results/stats/fig1_{corpus}_own_means.json",
         means_csv=report("results/stats/fig1_{corpus}_own_means.csv", caption="../report/captions/stats_fig1_own.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        rm_contrasts_csv=report("results/stats/fig1_{corpus}_own_rm_contrasts.csv", caption="../report/captions/stats_fig1_own_rm_level.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
+        rm_level_json="results/stats/fig1_{corpus}_own_rm_level.json",
+        rm_level_csv=report("results/stats/fig1_{corpus}_own_rm_level.csv", caption="../report/captions/stats_fig1_own_rm_level.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
     params:
         rm_ids=list(RMS),
         families={rm: entry["family"] for rm, entry in RMS.items()},
@@ -25,7 +32,7 @@ rule fig1_own:
         mfd_scheme=lambda wc: config["reanalysis"]["mfd_scheme"] if wc.corpus == "mfd" else None,
         n_permutations=config["reanalysis"]["n_permutations"],
         seed=config["reanalysis"]["seed"],
-        star_p=config["reanalysis"]["star_p"],
+        star_p=config["reanalysis"]["own_star_p"],
     wildcard_constraints:
         corpus=one_of(OWN_RM_CORPORA),
     log:
@@ -47,6 +54,10 @@ rule rm_profiles:
         identifiability="results/stats/family_identifiability.json",
     params:
         dictionaries=OWN_RM_CORPORA,
+        n_bootstrap=config["reanalysis"]["profile_bootstrap"],
+        level=config["reanalysis"]["profile_interval"],
+        seed=config["reanalysis"]["seed"],
+        max_relabellings=config["reanalysis"]["n_permutations"],
     log:
         "logs/rm_profiles.log",
     benchmark:

@@ -37,7 +37,8 @@ def test_defaults_are_filled_in():
     config = checked({"models": [LLAMA], "reward_models": [RM]})
     assert config["models"][0]["kind"] == "causal_lm" and config["models"][0]["dtype"] == "float32"
     assert config["reward_models"][0]["kind"] == "reward_model"
-    assert config["reanalysis"]["star_p"] == "permutation"
+    assert config["reanalysis"]["star_p"] == "permutation"  # the paper's stars on the published Figure 1
+    assert config["reanalysis"]["own_star_p"] == "rm_level"  # the configured RMs' stars over RM labels
     assert config["scoring"]["method"] == "prefix"
 
 

@@ -250,7 +250,22 @@ def test_rank_violin_stars_sit_above_every_observation_of_their_row(rendered):
         assert star["label_y"] < best_in_row  # smaller rank = higher on the reversed axis
         expected = panel_tests_fig1().set_index(["category", "framing"]).loc[(star["category"], star["framing"]), "stars"]
         assert star["stars"] == expected
-    assert "permutation" in plot.labels.caption
+    assert "*** < .001" in plot.labels.caption
+
+
+def _unwrapped(text: str) -> str:
+    return " ".join(text.split("\n"))
+
+
+def test_rank_violin_subtitle_names_the_test_behind_the_stars_and_the_rms_per_family(rendered, tmp_path):
+    plot, _ = rendered["rank_violins_rm"]
+    assert _unwrapped(plot.labels.subtitle) == (
+        "stars: permutation Welch t over (RM, prompt) observations, Bonferroni; 2 Gemma and 2 Llama RMs"
+    )
+    rm_level = panel_tests_fig1().assign(star_p="rm_level exact (holm)")
+    plot = plot_rank_violins(median_ranks_fig1(), rm_level, tmp_path / "f.pdf", tmp_path / "f.png")
+    assert _unwrapped(plot.labels.subtitle) == "stars: exact permutation over RM labels, Holm; 2 Gemma and 2 Llama RMs"
+    assert max(len(line) for line in plot.labels.subtitle.split("\n")) <= (4.0 - 0.6) * 14  # wrapped to the panels of the 4-inch figure
 
 
 def test_rank_violin_rm_points_are_per_rm_mean_and_se(rendered):
@@ -342,12 +357,14 @@ def test_combined_figure_marks_each_configured_rm_per_panel_on_the_published_ran
     # 60 terms ranked vs the published 120: ranks doubled onto the published scale
     assert sorted(layer.data.groupby("rm")["median_rank"].first()) == [20.0, 40.0]
     assert "configured RMs" in plot.labels.caption
+    assert _unwrapped(plot.labels.subtitle).endswith("; 2 Gemma and 2 Llama RMs; configured: 1 Gemma and 1 Llama RMs")
 
 
 def test_rank_violins_without_panel_tests_draw_no_stars(tmp_path):
     plot = plot_rank_violins(median_ranks_fig1(), panel_tests_fig1().iloc[0:0], tmp_path / "f.pdf", tmp_path / "f.png")
     assert _layer_geoms(plot, geom_text) == []
     assert "not tested" in plot.labels.caption
+    assert _unwrapped(plot.labels.subtitle) == "no stars (panels not tested); 2 Gemma and 2 Llama RMs"
 
 
 def test_authority_counts_outside_0_to_10_are_rejected(tmp_path):

@@ -8,8 +8,9 @@ import pytest
 
 from rmbias.io import InputError, read_csv, write_parquet
 from rmbias.records import read_record
-from rmbias.statistics.figure1 import MIXED_MODEL_COLUMNS, own_figure1_statistics
+from rmbias.statistics.figure1_outputs import MIXED_MODEL_COLUMNS, own_figure1_statistics
 from rmbias.statistics.group_tests import panel_test_columns
+from rmbias.statistics.rm_level import rm_level_test_columns
 
 PROMPTS = {
     "best_ever_one": {"text": "best?", "valence": "positive"},
@@ -20,7 +21,10 @@ PROMPTS = {
 AGENCY = [f"agency{i}" for i in range(8)]
 COMMUNION = [f"communion{i}" for i in range(8)]
 OTHER_TERMS = ["mfd-only-term"]  # in the dictionary scope, not in the analysed dictionary
-OUTPUT_KEYS = ("observations", "mixed_model_json", "mixed_model_csv", "panel_tests_json", "panel_tests_csv", "means_json", "means_csv")
+OUTPUT_KEYS = (
+    "observations", "mixed_model_json", "mixed_model_csv", "maximal_model_json", "maximal_model_csv", "evidence_json", "evidence_csv",
+    "panel_tests_json", "panel_tests_csv", "means_json", "means_csv", "rm_contrasts_csv", "rm_level_json", "rm_level_csv",
+)
 
 
 def corpus_file(tmp_path) -> str:
@@ -61,7 +65,7 @@ def outputs_in(tmp_path) -> dict[str, str]:
     return {key: str(out / key.replace("_json", ".json").replace("_csv", ".csv").replace("observations", "observations.parquet")) for key in OUTPUT_KEYS}
 
 
-def run(tmp_path, families: dict[str, str], edit=None):
+def run(tmp_path, families: dict[str, str], edit=None, star_p="permutation"):
     outputs = outputs_in(tmp_path)
     analysis = own_figure1_statistics(
         outputs,
@@ -73,7 +77,7 @@ def run(tmp_path, families: dict[str, str], edit=None):
         mfd_scheme=None,
         n_permutations=99,
         seed=0,
-        star_p="permutation",
+        star_p=star_p,
     )
     return analysis, outputs
 
@@ -106,6 +110,26 @@ def test_one_family_skips_mixed_model_and_panels_with_a_reason_and_writes_every_
     assert mixed.empty and list(mixed.columns) == list(MIXED_MODEL_COLUMNS)
     assert panels.empty and list(panels.columns) == panel_test_columns()
     assert read_csv(outputs["means_csv"])["Gemma"].isna().all()
+    assert "at least 1 RM of each of Gemma and Llama" in read_record(outputs["rm_level_json"])["skipped"]
+    rm_level = read_csv(outputs["rm_level_csv"])
+    assert rm_level.empty and list(rm_level.columns) == rm_level_test_columns()
+    assert list(read_csv(outputs["rm_contrasts_csv"])["rm"]) == ["own-llama-a", "own-llama-b"]  # per RM, whatever the families
+
+
+def test_rm_level_stars_of_two_plus_two_rms_say_so_and_are_never_significant(tmp_path):
+    analysis, outputs = run(tmp_path, TWO_BY_TWO, star_p="rm_level")
+    panels = read_csv(outputs["panel_tests_csv"])
+    assert set(panels["stars"]) == {"ns"} and set(panels["star_p"]) == {"rm_level exact (holm)"}
+    assert read_record(outputs["panel_tests_json"])["stars_from"] == "rm_level exact (holm)"
+    rm_level = read_csv(outputs["rm_level_csv"])
+    assert (rm_level[["n_Gemma", "n_Llama"]] == 2).all().all() and (rm_level["p_exact"] >= 1 / 3 - 1e-12).all()
+    three_way = rm_level[rm_level["term"] == "base_modelLlama:CategoryCommunion:prompt_framingnegative"]
+    assert len(three_way) == 1 and three_way["n_relabellings"].iloc[0] == 6
+    contrasts = read_csv(outputs["rm_contrasts_csv"])
+    assert sorted(contrasts["rm"]) == sorted(TWO_BY_TWO) and (contrasts["n_prompts_positive"] == 2).all()
+    record = read_record(outputs["rm_level_json"])
+    assert len(record["tests"]) == 2 * len(rm_level)
+    assert set(record["contrast_columns"]) == set(contrasts.columns) - {"rm", "base_model"}
 
 
 def test_a_family_of_one_rm_skips_the_mixed_model_but_not_the_panels(tmp_path):

@@ -1,26 +1,58 @@
-"""Value profiles and family identifiability (rmbias.statistics.profiles) on synthetic Figure 1 observations."""
+"""Value profiles, family identifiability and their uncertainty (rmbias.statistics.profiles,
+rmbias.statistics.profile_uncertainty) on synthetic Figure 1 observations and on the published ones."""
 
 from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from rmbias.io import InputError, write_parquet
-from rmbias.statistics.profiles import family_identifiability, fit_discriminant, leave_one_out, profile_features, rm_profiles, write_rm_profiles
+from rmbias.corpora.dictionaries import read_dictionary
+from rmbias.io import InputError, read_wide_scores, write_parquet
+from rmbias.models.families import family_of_published_rm, published_rm_name
+from rmbias.statistics.figure1 import analysis_corpus, figure1_observations
+from rmbias.statistics.profile_uncertainty import (
+    INTERVAL_COLUMNS,
+    bootstrap_family_scores,
+    bootstrap_profiles,
+    profile_intervals,
+    prompt_draws,
+    write_rm_profiles,
+)
+from rmbias.statistics.profiles import (
+    PROFILE_COLUMNS,
+    PROFILE_FEATURES,
+    family_identifiability,
+    fit_discriminant,
+    leave_one_out,
+    loo_permutation_test,
+    majority_baseline,
+    profile_features,
+    relabellings,
+    rm_profiles,
+)
 
+ROOT = Path(__file__).resolve().parents[1]
 CATEGORIES = ("Agency", "Communion", "Care")
 PROMPTS = {"p_pos_1": "positive", "p_pos_2": "positive", "p_neg_1": "negative", "p_neg_2": "negative"}
+MANY_PROMPTS = {f"p_{framing[:3]}_{i}": framing for framing in ("positive", "negative") for i in range(9)}
 
 
-def observations(families: dict[str, str], shift: float, seed: int = 0, n_ranked: int = 200) -> pd.DataFrame:
-    """Median ranks of ``families`` (rm -> label) among ``n_ranked`` terms: Llama RMs rank Agency
-    ``shift`` * n_ranked better under positive prompts; every RM has its own offset and noise."""
+def observations(families: dict[str, str], shift: float, seed: int = 0, n_ranked: int = 200, prompts: dict[str, str] = PROMPTS) -> pd.DataFrame:
+    """Median ranks of ``families`` (rm -> label) among ``n_ranked`` terms on ``prompts`` (key ->
+    framing): Llama RMs rank Agency ``shift`` * n_ranked better under positive prompts; every RM
+    has its own offset and noise."""
     rng = np.random.default_rng(seed)
     rows = []
     for rm, family in families.items():
         offset = rng.normal(0, 0.025)
-        for prompt, framing in PROMPTS.items():
+        for prompt, framing in prompts.items():
             for category in CATEGORIES:
                 planted = -shift if (family == "Llama" and category == "Agency" and framing == "positive") else 0.0
                 rank = n_ranked * (0.5 + offset + planted + rng.normal(0, 0.01))
@@ -106,3 +138,172 @@ def test_unknown_family_of_a_configured_rm_stops_naming_the_file(tmp_path):
     message = str(error.value)
     assert str(own) in message and "own-qwen" in message and "Qwen" in message and "\n" not in message
     assert set(tmp_path.iterdir()) == {published, own}
+
+
+# --------------------------------------------------------------------------- bootstrap over prompts
+
+
+def test_bootstrap_is_seeded_and_its_intervals_cover_the_point_estimate():
+    frames = {
+        ("published", "big2"): observations(PUBLISHED, shift=0.2, prompts=MANY_PROMPTS),
+        ("configured", "big2"): observations({"own-llama": "Llama", "own-gemma": "Gemma"}, shift=0.2, seed=1, prompts=MANY_PROMPTS),
+    }
+    profiles = rm_profiles(frames)
+    first, again, other = (bootstrap_profiles(frames, profiles, 200, seed) for seed in (7, 7, 8))
+    intervals, intervals_again, intervals_other = (profile_intervals(boot, 0.95) for boot in (first, again, other))
+    pd.testing.assert_frame_equal(intervals, intervals_again)
+    assert not intervals["rank_fraction_low"].equals(intervals_other["rank_fraction_low"])
+    assert list(intervals.columns) == INTERVAL_COLUMNS
+    for feature in PROFILE_FEATURES:
+        assert (intervals[f"{feature}_low"] <= profiles[feature]).all() and (profiles[feature] <= intervals[f"{feature}_high"]).all(), feature
+    # a draw is a resample, not the sample: the intervals have width
+    assert (intervals["rank_fraction_high"] > intervals["rank_fraction_low"]).all()
+    # a wider level gives a wider interval
+    wide = profile_intervals(first, 0.99)
+    assert (wide["median_rank_low"] <= intervals["median_rank_low"]).all() and (wide["median_rank_high"] >= intervals["median_rank_high"]).all()
+
+
+def test_a_draw_resamples_prompts_within_framing_shared_by_every_dictionary_and_category():
+    # each prompt's median rank encodes the prompt (1..9 positive, 101..109 negative) plus an
+    # offset per category, so a draw's medians show which prompts it drew for each category
+    offsets = {("big2", "Agency"): 0, ("big2", "Communion"): 1000, ("mfd", "Care"): 2000}
+    value = {prompt: int(prompt.rsplit("_", 1)[1]) + 1 + (100 if framing == "negative" else 0) for prompt, framing in MANY_PROMPTS.items()}
+    frames = {
+        ("configured", dictionary): pd.DataFrame(
+            [("rm-x", "Llama", prompt, framing, category, value[prompt] + offset, 10_000)
+             for (d, category), offset in offsets.items() if d == dictionary for prompt, framing in MANY_PROMPTS.items()],
+            columns=["rm", "base_model", "prompt", "framing", "category", "median_rank", "n_ranked"],
+        )
+        for dictionary in ("big2", "mfd")
+    }
+    profiles = rm_profiles(frames)
+    boot = bootstrap_profiles(frames, profiles, 50, seed=3)
+    draws = prompt_draws({"negative": 9, "positive": 9}, 50, 3, "configured:rm-x")
+    for framing, positions in draws.items():
+        prompts = sorted(prompt for prompt, f in MANY_PROMPTS.items() if f == framing)
+        drawn = np.median(np.array([value[p] for p in prompts])[positions], axis=1)
+        assert len(np.unique(drawn)) > 1  # the draws differ
+        for (dictionary, category), offset in offsets.items():
+            row = profiles.index[(profiles["dictionary"] == dictionary) & (profiles["category"] == category) & (profiles["framing"] == framing)][0]
+            np.testing.assert_array_equal(boot["median_rank"][:, row], drawn + offset)
+        # within framing: a positive draw only holds positive prompts (values 1..9)
+        assert (drawn < 100).all() == (framing == "positive")
+    # another RM gets its own draws
+    assert not np.array_equal(prompt_draws({"positive": 9}, 50, 3, "configured:rm-y")["positive"], draws["positive"])
+
+
+def test_a_prompt_missing_in_one_category_stops_the_bootstrap():
+    obs = observations({"own-llama": "Llama"}, shift=0.2, prompts=MANY_PROMPTS)
+    frames = {("configured", "big2"): obs.drop(obs.index[(obs["prompt"] == "p_pos_3") & (obs["category"] == "Care")])}
+    with pytest.raises(InputError, match="'own-llama': prompt 'p_pos_3' has no big2 Care observation"):
+        bootstrap_profiles(frames, rm_profiles(frames), 10, seed=0)
+
+
+def test_family_scores_of_copies_agree_over_draws():
+    published = observations(PUBLISHED, shift=0.2, prompts=MANY_PROMPTS)
+    copies = pd.concat([published[published["rm"] == rm].assign(rm=f"copy-of-{rm}") for rm in ("pub-gemma-0", "pub-llama-0")])
+    frames = {("published", "big2"): published, ("configured", "big2"): copies}
+    profiles = rm_profiles(frames)
+    result = family_identifiability(profiles)
+    scores = bootstrap_family_scores(profiles, bootstrap_profiles(frames, profiles, 100, seed=0)["centred_rank_fraction"], result)
+    assert scores.shape == (100, 2)
+    point = result.configured.set_index("rm")["score"]
+    assert (scores[:, 0] < 0).all() and (scores[:, 1] > 0).all()  # copy of a Gemma RM, copy of a Llama RM
+    assert np.quantile(scores[:, 0], 0.025) <= point["copy-of-pub-gemma-0"] <= np.quantile(scores[:, 0], 0.975)
+
+
+# --------------------------------------------------------------------------- identifiability yardsticks
+
+
+def test_majority_baseline_is_the_largest_familys_share():
+    assert majority_baseline(pd.Series(["Gemma"] * 3 + ["Llama"] * 7)) == pytest.approx(0.7)
+    assert majority_baseline(pd.Series(["Gemma"] * 6 + ["Llama"] * 4)) == pytest.approx(0.6)
+    result = family_identifiability(profiles_of(observations(PUBLISHED, shift=0.2)))
+    assert result.majority_baseline == pytest.approx(0.6) and result.n_per_family == {"Gemma": 4, "Llama": 6}
+
+
+def test_relabellings_enumerate_every_labelling_of_the_family_sizes_or_draw_seeded_ones():
+    observed = np.array([True, False, True, False, False])
+    rows, exhaustive = relabellings(observed, 10, seed=0)
+    assert exhaustive and len(rows) == math.comb(5, 2) and len({tuple(r) for r in rows}) == 10 and (rows.sum(1) == 2).all()
+    assert {tuple(np.flatnonzero(r)) for r in rows} == set(itertools.combinations(range(5), 2))
+    sampled, exhaustive = relabellings(observed, 9, seed=0)
+    assert not exhaustive and len(sampled) == 10 and (sampled[0] == observed).all() and (sampled.sum(1) == 2).all()
+    np.testing.assert_array_equal(sampled, relabellings(observed, 9, seed=0)[0])
+
+
+def features_of(x: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
+    rms = list(PUBLISHED)
+    return pd.DataFrame(x, index=rms, columns=[f"f{j}" for j in range(x.shape[1])]), pd.Series(PUBLISHED)[rms]
+
+
+def test_permutation_p_is_one_without_any_family_difference():
+    features, families = features_of(np.tile(np.random.default_rng(0).normal(size=6), (10, 1)))
+    exact = loo_permutation_test(features, families)
+    assert exact.exhaustive and exact.n_relabellings == math.comb(10, 4) and exact.p == 1
+    sampled = loo_permutation_test(features, families, max_relabellings=99, seed=1)
+    assert not sampled.exhaustive and sampled.n_relabellings == 100 and sampled.p == 1
+
+
+def test_permutation_p_holds_its_level_when_profiles_differ_only_by_noise():
+    rng = np.random.default_rng(11)
+    p = np.array([loo_permutation_test(*features_of(rng.normal(size=(10, 6)))).p for _ in range(20)])
+    # exact under the null: P(p <= 0.05) <= 0.05, and p is large on average
+    assert (p <= 0.05).sum() <= 3 and p.mean() > 0.4
+
+
+def test_permutation_p_is_small_with_a_clear_family_signal():
+    profiles = profiles_of(observations(PUBLISHED, shift=0.2))
+    features = profile_features(profiles)
+    test = loo_permutation_test(features, profiles.drop_duplicates("rm").set_index("rm")["base_model"])
+    assert test.n_correct == 10 and test.exhaustive and test.n_relabellings == 210
+    assert test.n_at_least <= 2 and test.p < 0.01
+
+
+# --------------------------------------------------------------------------- the job on the published data
+
+PUBLISHED_SOURCES = {  # dictionary -> (corpus file, corpus name, score folder, MFD scheme of the workflow's default)
+    "big2": ("dict_big2_nouns.csv", "big2_nouns", "dict_big2_nouns", None),
+    "mfd": ("moral-foundations-dictionary-20.dicx", "mfd2", "dict_MFD_20", "published_script"),
+}
+
+
+@pytest.fixture(scope="module")
+def published_observations(reference_mirror) -> dict[str, pd.DataFrame]:
+    """The published RMs' Figure 1 observations of both dictionaries, through the workflow's path."""
+    prompts = yaml.safe_load((ROOT / "config" / "prompts.yaml").read_text())["prompts"]
+    data = reference_mirror / "data"
+    result = {}
+    for dictionary, (file, name, folder, scheme) in PUBLISHED_SOURCES.items():
+        corpus, categories = analysis_corpus(read_dictionary(data / "corpora" / file, name), scheme)
+        wide = {published_rm_name(str(path)): read_wide_scores(path, list(prompts)) for path in sorted((data / "reward_model_scores" / folder).glob("*.csv"))}
+        result[dictionary] = figure1_observations(wide, {rm: family_of_published_rm(rm) for rm in wide}, corpus, prompts, categories)
+    return result
+
+
+def test_published_classifier_reports_its_permutation_p_with_its_count(published_observations, tmp_path):
+    paths = {}
+    for dictionary, obs in published_observations.items():
+        paths[dictionary] = tmp_path / f"{dictionary}.parquet"
+        write_parquet(obs, paths[dictionary])
+        own = obs[obs["rm"].isin(["Skywork_Skywork-Reward-Gemma-2-27B", "Skywork_Skywork-Reward-Llama-3.1-8B-v0.2"])]
+        write_parquet(own.assign(rm="own-" + own["rm"]), tmp_path / f"own_{dictionary}.parquet")
+    out_csv, out_json = tmp_path / "rm_profiles.csv", tmp_path / "family_identifiability.json"
+    write_rm_profiles(paths, {d: tmp_path / f"own_{d}.parquet" for d in paths}, out_csv, out_json, n_bootstrap=200, seed=5)
+    record = json.loads(out_json.read_text())
+    (test,) = record["tests"]
+    inputs = test["inputs"]
+    assert record["n_published_per_family"] == {"Gemma": 4, "Llama": 6} and inputs["n_Gemma"] == 4 and inputs["n_Llama"] == 6
+    # C(10, 4) relabellings, all enumerated; p = share at least as accurate, the observed one included
+    assert inputs["relabellings"] == "all" and inputs["n_relabellings"] == 210
+    assert test["p"] == pytest.approx(inputs["n_at_least"] / 210) and inputs["n_at_least"] >= 1
+    assert test["statistic"] == record["loo_accuracy"] == pytest.approx(inputs["n_correct"] / 10)
+    assert record["majority_baseline"] == inputs["majority_baseline"] == pytest.approx(0.6)
+    # the published numbers: 9 of 10 RMs identified leave-one-out, 6 of the 210 labellings do as well
+    assert (inputs["n_correct"], inputs["n_at_least"]) == (9, 6)
+    assert record["bootstrap"]["n_bootstrap"] == 200 and record["bootstrap"]["level"] == 0.95
+    for row in record["configured"]:
+        assert row["score_low"] <= row["score"] <= row["score_high"] and 0.5 <= row["bootstrap_agreement"] <= 1
+    profiles = pd.read_csv(out_csv)
+    assert list(profiles.columns) == PROFILE_COLUMNS + INTERVAL_COLUMNS
+    assert len(profiles) == 12 * 2 * (2 + 5)  # 10 published + 2 configured RMs, 2 framings, Big Two + 5 foundations

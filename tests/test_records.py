@@ -13,7 +13,8 @@ from rmbias.implicit.figure2 import figure2_statistics
 from rmbias.implicit.topk import topk_statistics
 from rmbias.io import InputError, write_parquet
 from rmbias.records import TEST_KEYS, entries_from_table, read_record, statistic_entry, statistics_record, validate_record, write_statistics
-from rmbias.statistics.figure1 import analyse_observations, write_ranking_analysis
+from rmbias.statistics.figure1 import analyse_observations
+from rmbias.statistics.figure1_outputs import write_ranking_analysis
 from rmbias.statistics.published_ablations import PUBLISHED_ABLATIONS, published_ablations, read_ablation_warnings
 from rmbias.statistics.ranks import rm_median_ranks
 from rmbias.training.dynamics import training_dynamics_statistics
@@ -94,10 +95,12 @@ def write_figure1(tmp_path: Path) -> list[Path]:
     obs = rm_median_ranks(scores, {k: p["valence"] for k, p in PROMPTS.items()}, families)
     analysis = analyse_observations(obs[obs["category"].isin(["Agency", "Communion"])], n_resamples=99)
     outputs = {key: str(tmp_path / f"fig1_{key.replace('_json', '.json').replace('_csv', '.csv')}") for key in
-               ("mixed_model_json", "mixed_model_csv", "panel_tests_json", "panel_tests_csv", "means_json", "means_csv")}
+               ("mixed_model_json", "mixed_model_csv", "maximal_model_json", "maximal_model_csv", "evidence_json", "evidence_csv",
+                "panel_tests_json", "panel_tests_csv", "means_json", "means_csv", "rm_contrasts_csv", "rm_level_json", "rm_level_csv")}
     outputs["observations"] = str(tmp_path / "fig1_observations.parquet")
     write_ranking_analysis(analysis, outputs, "fig1_test")
-    return [Path(outputs[key]) for key in ("mixed_model_json", "panel_tests_json", "means_json")]
+    return [Path(outputs[key]) for key in ("mixed_model_json", "maximal_model_json", "evidence_json", "panel_tests_json", "means_json",
+                                           "rm_level_json")]
 
 
 def write_figure2(tmp_path: Path) -> list[Path]:
@@ -186,14 +189,20 @@ def test_every_statistics_job_writes_the_one_record_shape(tmp_path, job):
 
 
 def test_test_entries_of_the_stats_jobs_carry_their_numbers(tmp_path):
-    [mixed, panels, means] = [read_record(path) for path in write_figure1(tmp_path)]
+    [mixed, maximal, _, panels, means, rm_level] = [read_record(path) for path in write_figure1(tmp_path)]
     effects = {entry["term"]: entry for entry in mixed["tests"]}
     assert "base_modelLlama" in effects and effects["base_modelLlama"]["se"] > 0
     assert effects["base_modelLlama"]["df"] == 4  # 6 RMs - 1 - 1 between-RM column
+    assert {entry["df"] for entry in maximal["tests"]} == {4}  # every term against between-RM variation
     welch = [entry for entry in panels["tests"] if entry["test"] == "Welch t"]
     assert len(welch) == 2 * 2 and all(set(entry["cell"]) == {"category", "framing"} for entry in welch)
     assert all(entry["p"] <= entry["p_adjusted"] <= 1 for entry in panels["tests"])
     assert means["tests"] == [] and len(means["means"]) == 4
+    exact = [entry for entry in rm_level["tests"] if entry["test"].startswith("permutation over RM labels")]
+    three_way = [entry for entry in exact if entry["term"] == "base_modelLlama:CategoryCommunion:prompt_framingnegative"]
+    assert len(three_way) == 1 and three_way[0]["correction"] == "holm over model_term contrasts"
+    assert {key: three_way[0]["inputs"][key] for key in ("n_Gemma", "n_Llama", "n_relabellings")} == {"n_Gemma": 3, "n_Llama": 3, "n_relabellings": 20}
+    assert three_way[0]["inputs"]["smallest_p"] == 0.1 and three_way[0]["p"] <= three_way[0]["p_adjusted"]
     anova, cells = [read_record(path) for path in write_figure2(tmp_path)]
     assert "Residual" not in {entry["term"] for entry in anova["tests"]}
     assert {entry["correction"] for entry in cells["tests"]} == {"Benjamini-Hochberg FDR over cells"}

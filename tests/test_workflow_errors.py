@@ -28,7 +28,7 @@ def make_mirror(tmp_path, reference_mirror, content=None):
 def test_bad_config_key_stops_before_the_dag(workflow_copy):
     result = run_snakemake(workflow_copy, "--cores", "1", "--config", "reanalysis={'star_p': 'median'}")
     assert result.returncode != 0
-    assert "rmbias: config error at reanalysis.star_p: 'median' is not one of ['permutation', 'welch']" in result.stdout
+    assert "rmbias: config error at reanalysis.star_p: 'median' is not one of ['permutation', 'welch', 'rm_level']" in result.stdout
     assert outputs(workflow_copy) == []
 
 

@@ -1,5 +1,5 @@
 from rmbias.logs import job_log
-from rmbias.statistics.figure1 import figure1_statistics
+from rmbias.statistics.figure1_outputs import figure1_statistics
 
 with job_log(snakemake.log[0]):
     figure1_statistics(

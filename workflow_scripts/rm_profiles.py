@@ -1,5 +1,5 @@
 from rmbias.logs import job_log
-from rmbias.statistics.profiles import write_rm_profiles
+from rmbias.statistics.profile_uncertainty import write_rm_profiles
 
 with job_log(snakemake.log[0]):
     write_rm_profiles(
@@ -7,4 +7,8 @@ with job_log(snakemake.log[0]):
         configured=dict(zip(snakemake.params.dictionaries, snakemake.input.configured)),
         profiles_csv=snakemake.output.profiles,
         identifiability_json=snakemake.output.identifiability,
+        n_bootstrap=snakemake.params.n_bootstrap,
+        level=snakemake.params.level,
+        seed=snakemake.params.seed,
+        max_relabellings=snakemake.params.max_relabellings,
     )

@@ -49,6 +49,7 @@ from rmbias.figures.scaffold import (
 from rmbias.frames import require_columns
 from rmbias.io import InputError, read_csv, read_parquet
 from rmbias.statistics.published_ablations import read_ablation_warnings
+from rmbias.statistics.rm_level import star_test
 
 RANK_POINT_MODES = ("rm", "rm_prompt")
 DATA_SOURCE_SHAPES = ("o", "^", "D", "s", "v")
@@ -71,7 +72,8 @@ def plot_rank_violins(
     ``median_ranks``: one row per RM x prompt x category with ``rm``, ``base_model``, ``prompt``,
     ``framing`` (positive/negative), ``category``, ``median_rank`` (rank of words, 1 = best).
     ``panel_tests``: one row per panel with ``category``, ``framing``, ``stars``, ``star_p`` (which
-    corrected p the stars come from, e.g. ``permutation``); with no rows (the panels could not
+    corrected p the stars come from, e.g. ``permutation (bonferroni)`` or ``rm_level exact
+    (holm)``, :data:`rmbias.statistics.rm_level.STAR_TESTS`); with no rows (the panels could not
     be tested, e.g. one base family) no stars are drawn.
     ``configured`` (the combined figures): observations of further RMs in the same columns plus
     ``n_ranked``; each is drawn on top as one black-edged marker per panel (its mean over
@@ -82,7 +84,8 @@ def plot_rank_violins(
     observations per base model; ``points="rm"`` adds each RM's mean +- SE over prompts (RMs
     side by side), ``"rm_prompt"`` every observation, jittered; the grand mean +- SE per base
     model is a black diamond, the two means joined by a dotted line; the panel's stars sit above
-    the violins; the caption names the p behind the stars. Default width: 1.4 in per category + 1.2 in.
+    the violins; the subtitle names the test behind the stars and the number of RMs per family
+    (and of the configured RMs), one line each, wrapped to the panels' width. Default width: 1.4 in per category + 1.2 in.
     """
     require_frame(median_ranks, ["rm", "base_model", "prompt", "framing", "category", "median_rank"], "median_ranks")
     require_columns(panel_tests, ["category", "framing", "stars", "star_p"], "panel_tests")
@@ -109,20 +112,34 @@ def plot_rank_violins(
     )
     if panel_tests.empty:
         star_note = "Stars: none (panels not tested; see the panel-tests record)."
+        subtitle = ["no stars (panels not tested)"]
     else:
         stars = panel_tests.merge(top_of_panels(data, ["framing"], "median_rank"), on="framing")
         stars = stars.assign(framing=ordered(stars["framing"], FRAMING_ORDER), label_x=(len(colours) + 1) / 2)
         plot += geom_text(aes(x="label_x", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
-        p_used = ", ".join(sorted(panel_tests["star_p"].astype(str).unique()))
-        star_note = f"Stars: {p_used} p\n({STAR_LEGEND})."
+        star_note = f"Stars: {STAR_LEGEND}."
+        subtitle = ["stars: " + ", ".join(star_test(p) for p in sorted(panel_tests["star_p"].astype(str).unique()))]
+    subtitle.append(rms_per_family(data))
     note = ""
     if configured is not None:
         plot += _configured_points(configured, data)
         plot += theme(legend_position="bottom")
         note = "\nMarkers with a black edge: configured RMs (mean over prompts)."
-    plot += labs(x="", y=rank_axis_title("Median rank"), caption=f"Black: mean ± SE per base model.{note}\n{star_note}")
-    default_width = 1.4 * data["category"].nunique() + 1.2
-    return save_figure(plot, out_pdf, out_png, width if width is not None else default_width, height)
+        subtitle.append(f"configured: {rms_per_family(configured)}")
+    width = width if width is not None else 1.4 * data["category"].nunique() + 1.2
+    plot += labs(
+        x="",
+        y=rank_axis_title("Median rank"),
+        subtitle="\n".join(textwrap.fill(part, width=int((width - 0.6) * 14)) for part in [*(f"{p};" for p in subtitle[:-1]), subtitle[-1]]),
+        caption=f"Black: mean ± SE per base model.{note}\n{star_note}",
+    )
+    return save_figure(plot, out_pdf, out_png, width, height)
+
+
+def rms_per_family(median_ranks: pd.DataFrame) -> str:
+    """How many RMs of each base model ``median_ranks`` holds, in words: ``"4 Gemma and 6 Llama RMs"``."""
+    counts = [f"{n} {family}" for family, n in median_ranks.groupby("base_model", observed=True)["rm"].nunique().items()]
+    return f"{', '.join(counts[:-1])} and {counts[-1]} RMs" if len(counts) > 1 else f"{counts[0]} RMs"
 
 
 CONFIGURED_RM_SHAPES = ("^", "v", "s", "D", "p", "X", "P", "*")
@@ -256,32 +273,47 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
 
     ``profiles``: ``source`` (published/configured), ``rm``, ``base_model``, ``dictionary``,
     ``category``, ``framing``, ``rank_fraction`` (median over prompts of median rank / terms
-    ranked; 0 = best). Panels: framing (rows) x dictionary (columns); x = category, y =
-    rank fraction (reversed: best at top). Published RMs are small dots coloured by family,
-    each family's mean over its RMs joined by a line; configured RMs are black-edged markers
-    filled with their family's colour, one shape per RM (legend).
+    ranked; 0 = best) and, where the table has them, ``rank_fraction_low``/``_high`` (its
+    bootstrap interval over prompts, drawn as error bars). Panels: framing (rows) x dictionary
+    (columns); x = category, y = rank fraction (reversed: best at top). Published RMs are small
+    dots coloured by family, each family's mean over its RMs joined by a line; configured RMs
+    are black-edged markers filled with their family's colour, one shape per RM (legend), side
+    by side within a category.
     """
     require_frame(profiles, ["source", "rm", "base_model", "dictionary", "category", "framing", "rank_fraction"], "profiles")
+    intervals = {"rank_fraction_low", "rank_fraction_high"} <= set(profiles.columns)
     data = profiles.assign(framing=ordered(profiles["framing"], FRAMING_ORDER), base_model=ordered(profiles["base_model"], tuple(BASE_MODEL_COLOURS)))
+    if not intervals:
+        data = data.assign(rank_fraction_low=data["rank_fraction"], rank_fraction_high=data["rank_fraction"])
     published = data[data["source"] == "published"]
     configured = data[data["source"] == "configured"]
     family_means = published.groupby(["base_model", "dictionary", "framing", "category"], observed=True, as_index=False)["rank_fraction"].mean()
     colours = colour_map(data["base_model"].cat.categories, BASE_MODEL_COLOURS)
+    rms = sorted(configured["rm"].unique())
+    shapes = dict(zip(rms, CONFIGURED_RM_SHAPES * (len(rms) // len(CONFIGURED_RM_SHAPES) + 1)))
+    ranges = aes(ymin="rank_fraction_low", ymax="rank_fraction_high")
+    level = "Bars: bootstrap interval over prompts (results/stats/family_identifiability.json names its level). " if intervals else ""
     plot = (
         ggplot(data, aes("category", "rank_fraction", colour="base_model"))
-        + geom_point(data=published, position=position_jitter(width=0.12, height=0, random_state=0), alpha=0.45, size=1.0)
+        + geom_pointrange(ranges, data=published, position=position_jitter(width=0.16, height=0, random_state=0), alpha=0.35, size=0.3, fatten=1.5)
         + geom_line(aes(group="base_model"), data=family_means, size=0.6)
-        + _configured_layers(configured, "rank_fraction")
+        + geom_pointrange(
+            aes(ymin="rank_fraction_low", ymax="rank_fraction_high", fill="base_model", shape="rm", group="rm"),
+            data=configured, position=position_dodge(width=0.55), colour="black", size=0.45, fatten=4,
+        )
         + facet_grid("framing", "dictionary", scales="free_x", space="free_x")
         + scale_y_reverse()
         + scale_colour_manual(values=colours)
         + scale_fill_manual(values=colours)
-        + guides(colour=guide_legend(order=1))
+        + scale_shape_manual(values=shapes, name="Configured RM")
+        + guides(colour=guide_legend(order=1), fill="none")
         + labs(
             x="",
             y=rank_axis_title("Rank fraction (median rank / terms ranked)"),
             colour="Base model",
-            caption="Dots: published RMs (line: mean per base model). Markers with a black edge: configured RMs.",
+            caption=textwrap.fill(
+                "Dots: published RMs (line: mean per base model). Markers with a black edge: configured RMs, side by side. " + level, width=int(width * 16)
+            ),
         )
         + paper_theme()
         + theme(axis_text_x=element_text(rotation=45, ha="right"))

@@ -4,9 +4,11 @@ One path serves the published RM scores and the workflow's own: :func:`figure1_o
 takes wide score tables (column ``response`` + one reward column per prompt key) with each RM's
 base-model family, joins them with a dictionary's long table and ranks the terms
 (:func:`rmbias.statistics.ranks.rm_median_ranks`); :func:`analyse_observations` fits the mixed model
-(:func:`rmbias.statistics.mixed_model.fit_random_intercept_model`), runs the panel tests
-(:func:`rmbias.statistics.group_tests.panel_tests`) and the means table; every statistic is written
-through :func:`rmbias.records.write_statistics`. The published files are read by
+(:func:`rmbias.statistics.mixed_model.fit_random_intercept_model`) and the maximal model
+(:func:`rmbias.statistics.maximal_model.fit_maximal_model`), runs the panel tests
+(:func:`rmbias.statistics.group_tests.panel_tests`), the per-RM contrasts and their RM-level tests
+(:mod:`rmbias.statistics.rm_level`) and the means table; :mod:`rmbias.statistics.figure1_outputs`
+writes them. The published files are read by
 :func:`reanalyse_published_scores`, the workflow's own dictionary-scope tables
 (``results/rm_scores/dictionary/{rm}.parquet``) by :func:`analyse_own_scores`.
 """
@@ -22,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from rmbias.frames import require_columns
-from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
+from rmbias.io import InputError, read_parquet, read_wide_scores
 from rmbias.models.families import family_label, family_of_published_rm
-from rmbias.records import entries_from_table, statistics_record, write_statistics
 from rmbias.statistics.group_tests import panel_test_columns, panel_tests
+from rmbias.statistics.maximal_model import MaximalModelFit, fit_maximal_model
 from rmbias.statistics.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
 from rmbias.statistics.ranks import long_scores, rm_median_ranks
+from rmbias.statistics.rm_level import rm_contrasts, rm_level_stars, rm_level_test_columns, rm_level_tests
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,10 @@ CONTRAST = (family_label("gemma"), family_label("llama"))
 
 MFD_SCHEMES = ("published_script", "virtue")
 
-MIXED_MODEL_COLUMNS = ("term", "estimate", "se", "df", "t", "p")
-"""Columns of :attr:`MixedModelFit.fixed_effects`, written (without rows) when no model is fitted."""
+STAR_P_SOURCES = ("permutation", "welch", "rm_level")
+"""Values of ``reanalysis.star_p`` / ``own_star_p``: the Bonferroni-corrected permutation or Welch p
+of the panel tests, or the Holm-corrected exact permutation p over RM labels of each panel's
+cell mean (:func:`rmbias.statistics.rm_level.rm_level_stars`)."""
 
 
 def mean_rank_table(obs: pd.DataFrame, group: str = "base_model", levels: tuple[str, str] = CONTRAST) -> pd.DataFrame:
@@ -56,10 +61,16 @@ def mean_rank_table(obs: pd.DataFrame, group: str = "base_model", levels: tuple[
 
 @dataclass(frozen=True)
 class RankingAnalysis:
-    """Everything Figure 1 reports for one dictionary: observations, model, panels, means.
+    """Everything Figure 1 reports for one dictionary: observations, model, panels, per-RM
+    contrasts and their RM-level tests, means.
 
-    ``mixed_model`` is None when it was not fitted, ``panels`` empty when the panels were not
-    tested; ``skipped`` then says why, per part (keys ``mixed_model``, ``panel_tests``).
+    ``mixed_model`` (the published specification) and ``maximal_model`` (random slopes per RM,
+    :mod:`rmbias.statistics.maximal_model`) are None when not fitted, ``panels`` / ``rm_level``
+    empty (with their columns) when not tested; ``skipped`` then says why, per part (keys
+    ``mixed_model``, ``maximal_model``, ``panel_tests``, ``rm_level``). ``rm_contrasts`` (one
+    row per RM) is always computed. A further part is one more field here, its reason in
+    :func:`analysis_gaps` when it can be skipped, its computation in :func:`analyse_observations`
+    and its entry in :func:`rmbias.statistics.figure1_outputs.ranking_parts`.
     """
 
     observations: pd.DataFrame
@@ -67,6 +78,9 @@ class RankingAnalysis:
     panels: pd.DataFrame
     means: pd.DataFrame
     skipped: Mapping[str, str]
+    rm_contrasts: pd.DataFrame
+    rm_level: pd.DataFrame
+    maximal_model: MaximalModelFit | None
 
 
 def figure1_observations(
@@ -93,19 +107,24 @@ def figure1_observations(
 
 
 def analysis_gaps(obs: pd.DataFrame, levels: tuple[str, str] = CONTRAST) -> dict[str, str]:
-    """Why the mixed model or the panel tests cannot be computed from ``obs`` (empty: both can).
+    """Why the mixed models, the panel tests or the RM-level tests cannot be computed from ``obs``
+    (empty: all can).
 
-    The mixed model needs at least two base families and at least 2 RMs in every family
-    present (a family of one RM is confounded with its random intercept); the panel tests need
-    at least 2 RMs in both families of ``levels`` (with one, no Llama - Gemma contrast exists).
+    Both mixed models need at least two base families and at least 2 RMs in every family
+    present (a family of one RM is confounded with its random intercept and slopes); the panel tests need
+    at least 2 RMs in both families of ``levels`` (with one, no Llama - Gemma contrast exists);
+    the RM-level tests at least 1 RM in both.
     """
     rms = obs.groupby("base_model")["rm"].nunique()
     counts = ", ".join(f"{family} {n}" for family, n in rms.items())
     gaps = {}
     if len(rms) < 2 or rms.min() < 2:
         gaps["mixed_model"] = f"not fitted: needs at least 2 base families with at least 2 RMs each (RMs per family: {counts})"
+        gaps["maximal_model"] = gaps["mixed_model"]
     if any(rms.get(level, 0) < 2 for level in levels):
         gaps["panel_tests"] = f"not tested: needs at least 2 RMs of each of {' and '.join(levels)} (RMs per family: {counts})"
+    if any(rms.get(level, 0) < 1 for level in levels):
+        gaps["rm_level"] = f"not tested: needs at least 1 RM of each of {' and '.join(levels)} (RMs per family: {counts})"
     return gaps
 
 
@@ -116,26 +135,41 @@ def analyse_observations(
     star_p: str = "permutation",
     category_r_name: str = FIG1_R_NAMES["category"],
 ) -> RankingAnalysis:
-    """Mixed model, panel tests and means of Figure 1 observations (:func:`figure1_observations`);
-    the parts :func:`analysis_gaps` rules out are skipped, with the reason in ``skipped``.
+    """Mixed models, panel tests, per-RM contrasts, RM-level tests and means of Figure 1
+    observations (:func:`figure1_observations`); the parts :func:`analysis_gaps` rules out are
+    skipped, with the reason in ``skipped``.
 
     ``category_r_name`` is the category factor's name in the mixed model's terms (the
     authors' ``Category`` for the Big Two, ``MFD_category`` for MFD2; :func:`category_r_name`).
+    ``star_p`` (:data:`STAR_P_SOURCES`) picks the p behind the panels' stars; ``n_resamples``
+    and ``seed`` serve the panel permutations and a Monte Carlo RM-level test alike.
     """
+    if star_p not in STAR_P_SOURCES:
+        raise InputError(f"star_p: {star_p!r} is not one of {', '.join(STAR_P_SOURCES)}")
     skipped = analysis_gaps(obs)
+    contrasts = rm_contrasts(obs)
+    rm_level = (
+        pd.DataFrame(columns=rm_level_test_columns())
+        if "rm_level" in skipped
+        else rm_level_tests(contrasts, category_r_name=category_r_name, n_resamples=n_resamples, seed=seed)
+    )
     panels = (
         pd.DataFrame(columns=panel_test_columns())
         if "panel_tests" in skipped
-        else panel_tests(obs, n_resamples=n_resamples, seed=seed, star_p=star_p)
+        else panel_tests(obs, n_resamples=n_resamples, seed=seed, star_p="permutation" if star_p == "rm_level" else star_p)
     )
+    if star_p == "rm_level" and not panels.empty:
+        panels = rm_level_stars(panels, rm_level)
+    r_names = {**FIG1_R_NAMES, "category": category_r_name}
     return RankingAnalysis(
         observations=obs,
-        mixed_model=None
-        if "mixed_model" in skipped
-        else fit_random_intercept_model(obs, r_names={**FIG1_R_NAMES, "category": category_r_name}),
+        mixed_model=None if "mixed_model" in skipped else fit_random_intercept_model(obs, r_names=r_names),
         panels=panels,
         means=mean_rank_table(obs),
         skipped=skipped,
+        rm_contrasts=contrasts,
+        rm_level=rm_level,
+        maximal_model=None if "maximal_model" in skipped else fit_maximal_model(obs, r_names=r_names),
     )
 
 
@@ -246,126 +280,3 @@ def analyse_own_scores(
     wide = {rm: read_own_scores(path, list(prompts), terms, dictionary) for rm, path in score_paths.items()}
     labels = {rm: family_label(families[rm]) for rm in wide}
     return _analyse_wide_scores(wide, labels, corpus, categories, prompts, mfd_scheme, n_permutations, seed, star_p)
-
-
-def mixed_model_record(fit: MixedModelFit, analysis: str) -> dict:
-    """Record of the mixed model: one t test per fixed effect, the fit itself under ``model``."""
-    fixed = fit.fixed_effects.assign(n_obs=fit.n_obs, n_groups=fit.n_groups)
-    return statistics_record(
-        analysis,
-        f"REML random-intercept model {fit.formula}: t test of each fixed effect (nlme df)",
-        entries_from_table(
-            fixed,
-            test="t (lme fixed effect)",
-            statistic="t",
-            p="p",
-            df="df",
-            term="term",
-            estimate="estimate",
-            se="se",
-            inputs=["n_obs", "n_groups"],
-        ),
-        model={
-            "formula": fit.formula,
-            "method": "REML, random intercept per RM (statsmodels MixedLM); df by nlme::lme's rule",
-            "random_intercept_var": fit.random_intercept_var,
-            "residual_var": fit.residual_var,
-            "reml_loglik": fit.reml_loglik,
-            "n_obs": fit.n_obs,
-            "n_groups": fit.n_groups,
-            "optimizer_warnings": list(fit.optimizer_warnings),
-        },
-    )
-
-
-def panel_tests_record(panels: pd.DataFrame, analysis: str, levels: tuple[str, str] = CONTRAST) -> dict:
-    """Record of the panel tests: per panel a Welch t and a permutation test of it, Bonferroni over panels."""
-    shared = {
-        "correction": "bonferroni over panels",
-        "cell": ["category", "framing"],
-        "effect_size": ["d_pooled", "d_average"],
-    }
-    groups = [f"{stat}_{level}" for stat in ("n", "mean") for level in levels] + ["contrast"]
-    welch = entries_from_table(
-        panels, test="Welch t", statistic="t", p="p_welch", df="df", p_adjusted="p_welch_bonferroni", inputs=groups, **shared
-    )
-    permutation = entries_from_table(
-        panels,
-        test="permutation test of the Welch t",
-        statistic="t",
-        p="p_permutation",
-        p_adjusted="p_permutation_bonferroni",
-        inputs=[*groups, "n_resamples", "seed"],
-        **shared,
-    )
-    return statistics_record(
-        analysis,
-        f"{levels[1]} vs {levels[0]} median ranks in each (category, framing) panel; Cohen's d in rank units",
-        [*welch, *permutation],
-        stars_from=str(panels["star_p"].iloc[0]),
-    )
-
-
-def write_ranking_analysis(analysis: RankingAnalysis, outputs: Mapping[str, str], label: str) -> None:
-    """Write the analysis: keys ``observations`` (parquet), ``mixed_model_json/csv``,
-    ``panel_tests_json/csv``, ``means_json/csv``; ``label`` prefixes each record's ``analysis``.
-    A skipped part is written as a record without tests whose ``skipped`` says why, and a CSV
-    with the part's columns and no rows."""
-    write_parquet(analysis.observations, outputs["observations"])
-    if analysis.mixed_model is None:
-        reason = analysis.skipped["mixed_model"]
-        write_statistics(
-            statistics_record(f"{label}_mixed_model", f"mixed model {reason}", [], skipped=reason),
-            outputs["mixed_model_json"],
-            {outputs["mixed_model_csv"]: pd.DataFrame(columns=list(MIXED_MODEL_COLUMNS))},
-        )
-    else:
-        write_statistics(
-            mixed_model_record(analysis.mixed_model, f"{label}_mixed_model"),
-            outputs["mixed_model_json"],
-            {outputs["mixed_model_csv"]: analysis.mixed_model.fixed_effects},
-        )
-    if "panel_tests" in analysis.skipped:
-        reason = analysis.skipped["panel_tests"]
-        panel_record = statistics_record(f"{label}_panel_tests", f"panel tests {reason}", [], skipped=reason)
-    else:
-        panel_record = panel_tests_record(analysis.panels, f"{label}_panel_tests")
-    write_statistics(panel_record, outputs["panel_tests_json"], {outputs["panel_tests_csv"]: analysis.panels})
-    write_statistics(
-        statistics_record(
-            f"{label}_means",
-            "mean over (RM, prompt) of the median rank per framing x category x base model",
-            [],
-            means=analysis.means.to_dict(orient="records"),
-        ),
-        outputs["means_json"],
-        {outputs["means_csv"]: analysis.means},
-    )
-
-
-def _log_analysis(analysis: RankingAnalysis) -> None:
-    if analysis.mixed_model is not None:
-        for warning in analysis.mixed_model.optimizer_warnings:
-            logger.warning("mixed model: %s", warning)
-    for part, reason in analysis.skipped.items():
-        logger.warning("%s %s", part, reason)
-    obs = analysis.observations
-    logger.info("%d observations from %d RMs", len(obs), obs["rm"].nunique())
-
-
-def figure1_statistics(outputs: Mapping[str, str], label: str, **reanalysis: object) -> RankingAnalysis:
-    """The ``fig1_reanalysis`` job: :func:`reanalyse_published_scores` (``reanalysis`` are its
-    arguments), then :func:`write_ranking_analysis` to ``outputs`` under ``label``."""
-    analysis = reanalyse_published_scores(**reanalysis)
-    write_ranking_analysis(analysis, outputs, label)
-    _log_analysis(analysis)
-    return analysis
-
-
-def own_figure1_statistics(outputs: Mapping[str, str], label: str, **own: object) -> RankingAnalysis:
-    """The ``fig1_own`` job: :func:`analyse_own_scores` (``own`` are its arguments), then
-    :func:`write_ranking_analysis` to ``outputs`` under ``label``."""
-    analysis = analyse_own_scores(**own)
-    write_ranking_analysis(analysis, outputs, label)
-    _log_analysis(analysis)
-    return analysis

@@ -10,35 +10,54 @@ published RMs (features = rank fractions centred within each RM's (dictionary, f
 RM-level offset cancels) are standardized by their pooled within-family SD, and a diagonal
 linear discriminant (:class:`DiagonalDiscriminant`) projects each RM on the standardized
 ``Llama - Gemma`` mean difference, threshold at the midpoint of the two family means. Its
-leave-one-out accuracy over the published RMs says how far a profile identifies the family;
-each configured RM gets the predicted family and its score (> 0: Llama side).
+leave-one-out accuracy over the published RMs says how far a profile identifies the family,
+against two yardsticks: the majority-class baseline (:func:`majority_baseline`) and a
+permutation p (:func:`loo_permutation_test`: the same accuracy under every relabelling of the
+published RMs that keeps the family sizes). Each configured RM gets the predicted family and
+its score (> 0: Llama side). The uncertainty of all of it over prompts is
+:mod:`rmbias.statistics.profile_uncertainty`'s.
 """
 
 from __future__ import annotations
 
-import logging
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from rmbias.frames import require_columns
-from rmbias.io import InputError, read_parquet
-from rmbias.records import statistics_record, write_statistics
+from rmbias.io import InputError
 from rmbias.statistics.figure1 import CONTRAST
-
-logger = logging.getLogger(__name__)
 
 SOURCES = ("published", "configured")
 PROFILE_KEYS = ["dictionary", "category", "framing"]
-PROFILE_COLUMNS = [
-    "source", "rm", "base_model", *PROFILE_KEYS, "median_rank", "n_ranked", "rank_fraction",
-    *(f"percentile_among_published_{family.lower()}" for family in CONTRAST),
-]
+OBSERVATION_COLUMNS = ["rm", "base_model", "prompt", "framing", "category", "median_rank", "n_ranked"]
+MEDIANED = ["median_rank", "n_ranked", "rank_fraction"]
+"""The columns of a profile that are medians over prompts."""
+PERCENTILE_COLUMNS = {family: f"percentile_among_published_{family.lower()}" for family in CONTRAST}
+PROFILE_FEATURES = ["median_rank", "rank_fraction", "centred_rank_fraction", *PERCENTILE_COLUMNS.values()]
+"""The profile columns that describe the RM (``n_ranked`` describes its dictionary)."""
+PROFILE_COLUMNS = ["source", "rm", "base_model", *PROFILE_KEYS, *MEDIANED, "centred_rank_fraction", *PERCENTILE_COLUMNS.values()]
 N_TOP_FEATURES = 3
+SD_FLOOR = 1e-12
+"""Pooled within-family SDs at or below this (rank-fraction units) count as no spread: the feature is left out."""
+RELABELLING_CHUNK = 1024
+"""Relabellings scored at once by :func:`loo_permutation_test` (bounds its memory)."""
+
+
+def long_observations(observations: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
+    """All observations of :func:`rm_profiles` in one table, with ``source``, ``dictionary`` and
+    ``rank_fraction`` (median_rank / n_ranked) added; checked."""
+    frames = []
+    for (source, dictionary), obs in observations.items():
+        require_columns(obs, OBSERVATION_COLUMNS, f"{source} {dictionary} observations")
+        if source not in SOURCES:
+            raise InputError(f"profile source {source!r} is not one of {', '.join(SOURCES)}")
+        frames.append(obs.assign(source=source, dictionary=dictionary, rank_fraction=obs["median_rank"] / obs["n_ranked"]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def rm_profiles(observations: Mapping[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
@@ -48,43 +67,102 @@ def rm_profiles(observations: Mapping[tuple[str, str], pd.DataFrame]) -> pd.Data
     framing, category, median_rank, n_ranked``; source ``published`` or ``configured``).
     Per row: ``median_rank`` (median over prompts, rank units), ``n_ranked`` (median over
     prompts of the terms ranked), ``rank_fraction`` (median over prompts of median_rank /
-    n_ranked, unitless in (0, 1]) and, for each family of :data:`CONTRAST`, the percentile
-    (0-100, ties counted half) of the rank fraction among that family's published RMs in the
-    same (dictionary, category, framing): 100 = ranks the category worse than every one of them.
+    n_ranked, unitless in (0, 1]) and the columns of :func:`derived_features`:
+    ``centred_rank_fraction`` and the percentiles among each family's published RMs.
     """
-    frames = []
-    for (source, dictionary), obs in observations.items():
-        require_columns(obs, ["rm", "base_model", "prompt", "framing", "category", "median_rank", "n_ranked"], f"{source} {dictionary} observations")
-        if source not in SOURCES:
-            raise InputError(f"profile source {source!r} is not one of {', '.join(SOURCES)}")
-        frames.append(obs.assign(source=source, dictionary=dictionary, rank_fraction=obs["median_rank"] / obs["n_ranked"]))
-    long = pd.concat(frames, ignore_index=True)
     profiles = (
-        long.groupby(["source", "rm", "base_model", *PROFILE_KEYS], as_index=False)[["median_rank", "n_ranked", "rank_fraction"]]
+        long_observations(observations)
+        .groupby(["source", "rm", "base_model", *PROFILE_KEYS], as_index=False)[MEDIANED]
         .median()
     )
-    published = profiles[profiles["source"] == "published"]
-    for family in CONTRAST:
-        reference = published[published["base_model"] == family].groupby(PROFILE_KEYS)["rank_fraction"].apply(np.asarray)
-        profiles[f"percentile_among_published_{family.lower()}"] = [
-            stats.percentileofscore(reference[key], value, kind="mean") if key in reference.index else np.nan
-            for key, value in zip(profiles[PROFILE_KEYS].itertuples(index=False, name=None), profiles["rank_fraction"])
-        ]
     order = {source: index for index, source in enumerate(SOURCES)}
     profiles = profiles.sort_values(["source", "base_model", "rm", *PROFILE_KEYS], key=lambda c: c.map(order) if c.name == "source" else c)
-    return profiles[PROFILE_COLUMNS].reset_index(drop=True)
+    profiles = profiles.reset_index(drop=True)
+    for column, values in derived_features(profiles, profiles["rank_fraction"].to_numpy()[None, :]).items():
+        profiles[column] = values[0]
+    return profiles[PROFILE_COLUMNS]
+
+
+def percentile_among(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Percentile (0-100, ties counted half) of each of ``values`` (..., m) among ``reference``
+    (..., r), batched over the leading axes: 100 x (#below + #equal / 2) / r."""
+    below = (reference[..., None, :] < values[..., None]).sum(-1)
+    equal = (reference[..., None, :] == values[..., None]).sum(-1)
+    return 100 * (below + equal / 2) / reference.shape[-1]
+
+
+def derived_features(rows: pd.DataFrame, rank_fraction: np.ndarray) -> dict[str, np.ndarray]:
+    """The profile columns computed from the rank fractions of all RMs at once.
+
+    ``rows``: one profile row per column of ``rank_fraction`` (``source, rm, base_model,
+    dictionary, category, framing``); ``rank_fraction``: (draws, rows), the point estimate being
+    one draw. Returns (draws, rows) arrays: ``centred_rank_fraction`` (the rank fraction minus
+    the RM's mean over the categories of its dictionary x framing, what the classifier reads)
+    and, for each family of :data:`CONTRAST`, its :data:`PERCENTILE_COLUMNS` column: the
+    percentile of the rank fraction among that family's published RMs in the same (dictionary,
+    category, framing) of the same draw (100 = ranks the category worse than every one of
+    them; NaN where the family has no published RM there).
+    """
+    groups = rows.groupby(["rm", "dictionary", "framing"], sort=False).ngroup().to_numpy()
+    members = np.equal.outer(groups, np.arange(groups.max() + 1)).astype(float)
+    group_means = (rank_fraction @ members) / members.sum(0)
+    derived = {"centred_rank_fraction": rank_fraction - group_means[:, groups]}
+    keys = rows.groupby(PROFILE_KEYS, sort=False).ngroup().to_numpy()
+    published = (rows["source"] == "published").to_numpy()
+    for family, column in PERCENTILE_COLUMNS.items():
+        reference = published & (rows["base_model"] == family).to_numpy()
+        percentiles = np.full(rank_fraction.shape, np.nan)
+        for key in np.unique(keys[reference]):
+            cells = keys == key
+            percentiles[:, cells] = percentile_among(rank_fraction[:, reference & cells], rank_fraction[:, cells])
+        derived[column] = percentiles
+    return derived
+
+
+def feature_names(profiles: pd.DataFrame) -> pd.Series:
+    """The classifier's name of each profile row's feature: ``dictionary:framing:category``."""
+    return profiles["dictionary"] + ":" + profiles["framing"] + ":" + profiles["category"]
 
 
 def profile_features(profiles: pd.DataFrame) -> pd.DataFrame:
     """The feature matrix of the classifier: one row per RM (index ``rm``), one column per
-    ``dictionary:framing:category``, the RM's rank fraction minus its mean over the categories
-    of that (dictionary, framing). Features some RM lacks are dropped."""
-    require_columns(profiles, ["rm", *PROFILE_KEYS, "rank_fraction"], "profiles")
-    centred = profiles.assign(
-        feature=profiles["rank_fraction"] - profiles.groupby(["rm", "dictionary", "framing"])["rank_fraction"].transform("mean"),
-        name=profiles["dictionary"] + ":" + profiles["framing"] + ":" + profiles["category"],
-    )
-    return centred.pivot(index="rm", columns="name", values="feature").dropna(axis=1).sort_index(axis=1)
+    :func:`feature_names`, the RM's ``centred_rank_fraction``. Features some RM lacks are dropped."""
+    require_columns(profiles, ["rm", *PROFILE_KEYS, "centred_rank_fraction"], "profiles")
+    named = profiles.assign(name=feature_names(profiles))
+    return named.pivot(index="rm", columns="name", values="centred_rank_fraction").dropna(axis=1).sort_index(axis=1)
+
+
+def discriminant_parts(train: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The diagonal linear discriminant fitted on ``train`` (..., n RMs, F features) with labels
+    ``second`` (..., n; True = the second family), batched over the leading axes.
+
+    Returns (..., F) arrays: ``midpoint`` (mean of the two family means), ``scale`` (pooled
+    within-family SD, n - 2 df; 1 where it is at most :data:`SD_FLOOR`), ``weights``
+    (standardized second - first mean difference; 0 for a feature without spread) and ``kept``
+    (the features with spread).
+    """
+    in_second = second[..., None].astype(float)
+    in_first = 1 - in_second
+    mean_second = (in_second * train).sum(-2) / in_second.sum(-2)
+    mean_first = (in_first * train).sum(-2) / in_first.sum(-2)
+    residual = train - in_second * mean_second[..., None, :] - in_first * mean_first[..., None, :]
+    sd = np.sqrt((residual**2).sum(-2) / (train.shape[-2] - 2))
+    kept = sd > SD_FLOOR
+    scale = np.where(kept, sd, 1.0)
+    weights = np.where(kept, (mean_second - mean_first) / scale, 0.0)
+    return (mean_first + mean_second) / 2, scale, weights, kept
+
+
+def project(x: np.ndarray, midpoint: np.ndarray, scale: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Discriminant score Σ weights · (x - midpoint) / scale over the last (feature) axis; broadcasts."""
+    return (((x - midpoint) / scale) * weights).sum(-1)
+
+
+def discriminant_scores(train: np.ndarray, second: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Scores (..., m) of ``test`` (..., m, F) under the discriminant of :func:`discriminant_parts`
+    fitted on ``train``/``second``; > 0 predicts the second family."""
+    midpoint, scale, weights, _ = discriminant_parts(train, second)
+    return project(test, midpoint[..., None, :], scale[..., None, :], weights[..., None, :])
 
 
 @dataclass(frozen=True)
@@ -103,73 +181,149 @@ class DiagonalDiscriminant:
     weights: pd.Series
 
     def score(self, features: pd.DataFrame) -> pd.Series:
-        standardized = (features[self.weights.index] - self.midpoint) / self.scale
-        return standardized @ self.weights
+        x = features[self.weights.index].to_numpy(dtype=float)
+        return pd.Series(project(x, self.midpoint.to_numpy(), self.scale.to_numpy(), self.weights.to_numpy()), index=features.index)
 
     def predict(self, features: pd.DataFrame) -> pd.Series:
         return self.score(features).map(lambda s: self.levels[1] if s > 0 else self.levels[0])
 
 
+def family_labels(families: pd.Series, levels: tuple[str, str], minimum: int, what: str) -> np.ndarray:
+    """``families`` as booleans (True = ``levels[1]``); :class:`InputError` unless every label is one
+    of ``levels`` and each level has at least ``minimum`` RMs."""
+    counts = families.value_counts()
+    if not set(counts.index) <= set(levels) or any(counts.get(level, 0) < minimum for level in levels):
+        raise InputError(f"{what}: needs at least {minimum} RMs of each of {', '.join(levels)} and no other family (have {counts.to_dict()})")
+    return (families == levels[1]).to_numpy()
+
+
 def fit_discriminant(features: pd.DataFrame, families: pd.Series, levels: tuple[str, str] = CONTRAST) -> DiagonalDiscriminant:
     """Fit :class:`DiagonalDiscriminant` on ``features`` (RM x feature) with ``families`` (label per
     RM, same index). Needs at least 2 RMs per family; features with no within-family spread are
-    left out (their SD is 0)."""
-    counts = families.value_counts()
-    if any(counts.get(level, 0) < 2 for level in levels):
-        raise InputError(f"family classifier: needs at least 2 RMs of each of {', '.join(levels)} (have {counts.to_dict()})")
-    means = features.groupby(families).mean().loc[list(levels)]
-    residual = features - means.loc[families].set_axis(features.index)
-    scale = np.sqrt((residual**2).sum() / (len(features) - len(levels)))
-    kept = scale.index[scale > 0]
+    left out (their SD is at most :data:`SD_FLOOR`)."""
+    second = family_labels(families.loc[features.index], levels, 2, "family classifier")
+    midpoint, scale, weights, kept = discriminant_parts(features.to_numpy(dtype=float), second)
+    names = features.columns[kept]
     return DiagonalDiscriminant(
         levels=levels,
-        midpoint=means[kept].mean(),
-        scale=scale[kept],
-        weights=(means.loc[levels[1], kept] - means.loc[levels[0], kept]) / scale[kept],
+        midpoint=pd.Series(midpoint[kept], index=names),
+        scale=pd.Series(scale[kept], index=names),
+        weights=pd.Series(weights[kept], index=names),
     )
 
 
+def loo_scores(features: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Leave-one-out scores (..., n): RM i (row of ``features``, n x F) scored by the discriminant
+    fitted on the other n - 1 RMs, for each labelling of ``second`` (..., n booleans)."""
+    n = features.shape[0]
+    others = np.array([np.delete(np.arange(n), i) for i in range(n)])
+    midpoint, scale, weights, _ = discriminant_parts(features[others], second[..., others])
+    return project(features, midpoint, scale, weights)
+
+
 def leave_one_out(features: pd.DataFrame, families: pd.Series, levels: tuple[str, str] = CONTRAST) -> pd.DataFrame:
-    """Leave-one-out predictions: each RM scored by the discriminant fitted on the others.
-    Returns ``rm, base_model, predicted, score, correct``."""
-    rows = []
-    for rm in features.index:
-        others = features.index != rm
-        model = fit_discriminant(features[others], families[others], levels)
-        score = float(model.score(features.loc[[rm]]).iloc[0])
-        predicted = levels[1] if score > 0 else levels[0]
-        rows.append({"rm": rm, "base_model": families[rm], "predicted": predicted, "score": score, "correct": predicted == families[rm]})
-    return pd.DataFrame(rows)
+    """Leave-one-out predictions: each RM scored by the discriminant fitted on the others (so at
+    least 3 RMs per family). Returns ``rm, base_model, predicted, score, correct``."""
+    families = families.loc[features.index]
+    second = family_labels(families, levels, 3, "leave-one-out family classifier")
+    scores = loo_scores(features.to_numpy(dtype=float), second)
+    predicted = np.where(scores > 0, levels[1], levels[0])
+    return pd.DataFrame(
+        {"rm": features.index, "base_model": families.to_numpy(), "predicted": predicted, "score": scores, "correct": predicted == families.to_numpy()}
+    )
+
+
+def majority_baseline(families: pd.Series) -> float:
+    """Accuracy of predicting the most common family for every RM: its share of ``families``."""
+    return float(families.value_counts().max() / len(families))
+
+
+@dataclass(frozen=True)
+class RelabellingTest:
+    """Permutation test of the leave-one-out accuracy over relabellings of the RMs' families.
+
+    ``n_correct``: RMs the observed labelling's leave-one-out predictions get right;
+    ``n_relabellings``: labellings scored, the observed one included; ``n_at_least``: those
+    whose leave-one-out predictions get at least ``n_correct`` right; ``exhaustive``: every
+    labelling with the observed family sizes was scored (else a seeded Monte Carlo sample).
+    """
+
+    n_correct: int
+    n_relabellings: int
+    n_at_least: int
+    exhaustive: bool
+
+    @property
+    def p(self) -> float:
+        return self.n_at_least / self.n_relabellings
+
+
+def relabellings(second: np.ndarray, max_relabellings: int, seed: int) -> tuple[np.ndarray, bool]:
+    """Labellings (rows of booleans) with as many True as ``second``: all of them, in
+    lexicographic order, when there are at most ``max_relabellings``; else ``second`` followed by
+    ``max_relabellings`` uniform shuffles of it (generator seeded by ``seed``). Second value:
+    whether the rows are exhaustive."""
+    n, k = len(second), int(second.sum())
+    if math.comb(n, k) <= max_relabellings:
+        rows = np.zeros((math.comb(n, k), n), dtype=bool)
+        for row, chosen in zip(rows, itertools.combinations(range(n), k)):
+            row[list(chosen)] = True
+        return rows, True
+    shuffled = np.random.default_rng(seed).permuted(np.tile(second, (max_relabellings, 1)), axis=1)
+    return np.vstack([second, shuffled]), False
+
+
+def loo_permutation_test(
+    features: pd.DataFrame, families: pd.Series, levels: tuple[str, str] = CONTRAST, max_relabellings: int = 9999, seed: int = 0
+) -> RelabellingTest:
+    """How often a relabelling of the RMs' families (sizes kept, :func:`relabellings`) is
+    identified leave-one-out at least as well as the observed labels; p = that share, the
+    observed labelling counted (so p >= 1 / n_relabellings)."""
+    second = family_labels(families.loc[features.index], levels, 3, "family permutation test")
+    x = features.to_numpy(dtype=float)
+    observed = int(((loo_scores(x, second) > 0) == second).sum())
+    labellings, exhaustive = relabellings(second, max_relabellings, seed)
+    n_correct = np.concatenate(
+        [((loo_scores(x, chunk) > 0) == chunk).sum(-1) for chunk in np.array_split(labellings, -(-len(labellings) // RELABELLING_CHUNK))]
+    )
+    return RelabellingTest(observed, len(labellings), int((n_correct >= observed).sum()), exhaustive)
 
 
 @dataclass(frozen=True)
 class Identifiability:
-    """The classifier fitted on the published RMs, its leave-one-out check and the configured RMs' predictions."""
+    """The classifier fitted on the published RMs, its leave-one-out check against the majority
+    baseline and the permutation test, and the configured RMs' predictions."""
 
     model: DiagonalDiscriminant
     loo: pd.DataFrame
+    permutation: RelabellingTest
+    majority_baseline: float
+    n_per_family: dict[str, int]
     configured: pd.DataFrame
     top_features: pd.DataFrame
 
 
-def family_identifiability(profiles: pd.DataFrame, n_top: int = N_TOP_FEATURES) -> Identifiability:
-    """Fit the family classifier on the published profiles, check it leave-one-out, apply it to the
-    configured RMs. ``configured`` has ``rm, base_model, predicted, score, correct``;
+def family_identifiability(profiles: pd.DataFrame, n_top: int = N_TOP_FEATURES, max_relabellings: int = 9999, seed: int = 0) -> Identifiability:
+    """Fit the family classifier on the published profiles, check it leave-one-out (with the
+    majority baseline and :func:`loo_permutation_test`, ``max_relabellings``/``seed``), apply it
+    to the configured RMs. ``configured`` has ``rm, base_model, predicted, score, correct``;
     ``top_features`` the ``n_top`` features with the largest |standardized difference|
-    (``feature, standardized_difference, mean_<family>``)."""
+    (``feature, standardized_difference, mean_<family>``); ``n_per_family`` the published RMs
+    per family the classifier was fitted on."""
     features = profile_features(profiles)
     family_of = profiles.drop_duplicates("rm").set_index("rm")["base_model"]
     source_of = profiles.drop_duplicates("rm").set_index("rm")["source"]
     published = features.loc[source_of[features.index] == "published"]
     configured = features.loc[source_of[features.index] == "configured"]
-    model = fit_discriminant(published, family_of[published.index])
+    published_families = family_of[published.index]
+    model = fit_discriminant(published, published_families)
     scores = model.score(configured)
     predicted = model.predict(configured)
     configured_table = pd.DataFrame(
         {"rm": configured.index, "base_model": family_of[configured.index].to_numpy(), "predicted": predicted.to_numpy(), "score": scores.to_numpy()}
     )
     configured_table["correct"] = configured_table["predicted"] == configured_table["base_model"]
-    means = published.groupby(family_of[published.index]).mean()
+    means = published.groupby(published_families).mean()
     top = model.weights.abs().sort_values(ascending=False).index[:n_top]
     top_features = pd.DataFrame(
         {
@@ -178,7 +332,15 @@ def family_identifiability(profiles: pd.DataFrame, n_top: int = N_TOP_FEATURES) 
             **{f"mean_{level}": means.loc[level, top].to_numpy() for level in model.levels},
         }
     )
-    return Identifiability(model, leave_one_out(published, family_of[published.index]), configured_table, top_features)
+    return Identifiability(
+        model=model,
+        loo=leave_one_out(published, published_families),
+        permutation=loo_permutation_test(published, published_families, max_relabellings=max_relabellings, seed=seed),
+        majority_baseline=majority_baseline(published_families),
+        n_per_family={level: int((published_families == level).sum()) for level in model.levels},
+        configured=configured_table,
+        top_features=top_features,
+    )
 
 
 def check_families(observations: Mapping[str, pd.DataFrame], known: Sequence[str] = CONTRAST) -> None:
@@ -189,39 +351,3 @@ def check_families(observations: Mapping[str, pd.DataFrame], known: Sequence[str
         if unknown:
             rm = obs.loc[obs["base_model"] == unknown[0], "rm"].iloc[0]
             raise InputError(f"{path}: RM {rm!r} has family {unknown[0]!r}; the profiles know only {', '.join(known)}")
-
-
-def write_rm_profiles(
-    published: Mapping[str, str | Path],
-    configured: Mapping[str, str | Path],
-    profiles_csv: str | Path,
-    identifiability_json: str | Path,
-) -> Identifiability:
-    """The ``rm_profiles`` job: ``published`` / ``configured`` map a dictionary (big2, mfd) to its
-    Figure 1 observations (parquet); writes the profiles (:func:`rm_profiles`) and the
-    identifiability record (:func:`family_identifiability`). Nothing is written on bad input."""
-    own = {path: read_parquet(path) for path in configured.values()}
-    check_families(own)
-    frames = {("published", dictionary): read_parquet(path) for dictionary, path in published.items()}
-    frames.update({("configured", dictionary): own[path] for dictionary, path in configured.items()})
-    profiles = rm_profiles(frames)
-    result = family_identifiability(profiles)
-    accuracy = float(result.loo["correct"].mean())
-    record = statistics_record(
-        "family_identifiability",
-        "diagonal linear discriminant of the base family (Llama vs Gemma) over RM value profiles "
-        "(rank fraction per dictionary x framing x category, centred within the RM's dictionary x framing, "
-        "standardized by the published RMs' pooled within-family SD), fitted on the published RMs",
-        [],
-        features=list(result.model.weights.index),
-        loo_accuracy=accuracy,
-        loo=result.loo.to_dict(orient="records"),
-        configured=result.configured.to_dict(orient="records"),
-        top_features=result.top_features.to_dict(orient="records"),
-    )
-    write_statistics(record, identifiability_json, {profiles_csv: profiles})
-    logger.info("leave-one-out accuracy over %d published RMs: %.2f", len(result.loo), accuracy)
-    for row in result.configured.itertuples():
-        logger.info("%s (%s): predicted %s, score %.2f", row.rm, row.base_model, row.predicted, row.score)
-    return result
-
