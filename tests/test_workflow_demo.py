@@ -19,6 +19,7 @@ from workflow_helpers import copy_workflow, job_counts, run_snakemake
 from rmbias.corpora.dictionaries import normalize_term
 from rmbias.corpora.vocabulary import read_category_by_term
 from rmbias.records import read_record
+from rmbias.statistics.profile_uncertainty import INTERVAL_COLUMNS
 
 HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
 
@@ -138,15 +139,16 @@ def test_section4_runs_inherit_the_planted_preference(demo_run):
 
 def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
     per_rm = pd.read_csv(demo_run / "results/stats/topk_per_rm.csv")
-    assert set(per_rm["rm"]) == {"demo-llama-rm-a", "demo-llama-rm-b", "demo-gemma-rm-a", "demo-gemma-rm-b"}
+    assert set(per_rm["rm"]) == set(DEMO_RMS)
     assert set(per_rm["category"]) == {"Agency", "Communion"}
     counts = per_rm.groupby("rm")["count"].sum()
     assert ((counts >= 0) & (counts <= 10)).all()
     ranked = per_rm[per_rm["count"] > 0]
     assert ((ranked["mean_rank"] >= 1) & (ranked["mean_rank"] <= 10)).all()
     per_family = pd.read_csv(demo_run / "results/stats/topk_per_family.csv")
-    assert set(per_family["rms"]) == {"demo-gemma-rm-a;demo-gemma-rm-b", "demo-llama-rm-a;demo-llama-rm-b"}
-    assert (per_family["n_rms"] == 2).all()
+    assert set(per_family["rms"]) == {";".join(sorted(rm for rm, family in DEMO_RMS.items() if family == label))
+                                      for label in ("Gemma", "Llama")}
+    assert dict(zip(per_family["rms"].str.split("-").str[1], per_family["n_rms"])) == {"gemma": 3, "llama": 4}
 
 
 def test_every_model_records_its_rendered_prompts(demo_run):
@@ -275,8 +277,9 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
     }
 
 
-OWN_FIG1_STATS = [f"fig1_{corpus}_own_{part}" for corpus in ("big2", "mfd") for part in ("mixed_model", "panel_tests", "means")]
-DEMO_RMS = {"demo-llama-rm-a": "Llama", "demo-llama-rm-b": "Llama", "demo-gemma-rm-a": "Gemma", "demo-gemma-rm-b": "Gemma"}
+OWN_FIG1_STATS = [f"fig1_{corpus}_own_{part}" for corpus in ("big2", "mfd")
+                  for part in ("mixed_model", "maximal_model", "evidence", "panel_tests", "means", "rm_level")]
+DEMO_RMS = {**{f"demo-llama-rm-{x}": "Llama" for x in "abcd"}, **{f"demo-gemma-rm-{x}": "Gemma" for x in "abc"}}
 
 
 def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
@@ -285,14 +288,15 @@ def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
         published = pd.read_csv(stats / f"{name.replace('_own', '')}.csv")
         own = pd.read_csv(stats / f"{name}.csv")
         assert list(own.columns) == list(published.columns), name
-        assert not own.empty, name  # two families with two RMs each: every part is computed
+        assert not own.empty, name  # two families with three or four RMs each: every part is computed
         read_record(stats / f"{name}.json")
     obs = pd.read_parquet(stats / "fig1_big2_own_observations.parquet")
     assert dict(obs.drop_duplicates("rm")[["rm", "base_model"]].values) == DEMO_RMS
     profiles = pd.read_csv(stats / "rm_profiles.csv")
     assert {"source", "rm", "base_model", "dictionary", "category", "framing", "median_rank", "n_ranked", "rank_fraction",
-            "percentile_among_published_gemma", "percentile_among_published_llama"} == set(profiles.columns)
-    assert profiles.groupby("source")["rm"].nunique().to_dict() == {"configured": 4, "published": 10}
+            "centred_rank_fraction", "percentile_among_published_gemma", "percentile_among_published_llama",
+            *INTERVAL_COLUMNS} == set(profiles.columns)
+    assert profiles.groupby("source")["rm"].nunique().to_dict() == {"configured": 7, "published": 10}
     assert profiles["rank_fraction"].between(0, 1).all()
     for figure in ("fig1a_big2_own", "fig1b_mfd_own", "figA1a_big2_own", "figA1b_mfd_own", "fig1a_big2_combined",
                    "fig1b_mfd_combined", "rm_profiles"):
@@ -321,6 +325,19 @@ def test_configured_rms_inherit_the_planted_preference_in_figure1(demo_run):
     assert len(in_direction) >= 3, panels
 
 
+def test_configured_rms_recover_the_planted_three_way_term_at_the_rm_level(demo_run):
+    # 4 Llama + 3 Gemma RMs: the exact permutation over RM labels can reach 1/35. Planted: Llama's
+    # communion-minus-agency framing contrast (negative - positive) is lower than Gemma's.
+    tests = pd.read_csv(demo_run / "results/stats/fig1_big2_own_rm_level.csv")
+    (row,) = tests[tests["term"] == "base_modelLlama:CategoryCommunion:prompt_framingnegative"].to_dict(orient="records")
+    assert (row["n_Gemma"], row["n_Llama"], row["n_relabellings"]) == (3, 4, 35)
+    assert row["p_exact"] < 0.05 and row["difference"] < 0, row
+    evidence = pd.read_csv(demo_run / "results/stats/fig1_big2_own_evidence.csv").set_index("term")
+    assert evidence.loc[row["term"], "p_rm_exact"] == row["p_exact"]
+    panels = pd.read_csv(demo_run / "results/stats/fig1_big2_own_panel_tests.csv")
+    assert (panels["star_p"] == "rm_level exact (holm)").all()  # the configured RMs' stars are RM-level
+
+
 def test_rms_of_one_backbone_differ_and_every_cell_varies_over_prompts(demo_run):
     # the two RMs of a backbone (other head seed, other pairs) rank differently, and no RM ranks
     # a category alike on every prompt of a framing: the statistics are not degenerate
@@ -336,7 +353,10 @@ def test_rms_of_one_backbone_differ_and_every_cell_varies_over_prompts(demo_run)
 def test_every_demo_rm_is_identified_as_its_family(demo_run):
     record = read_record(demo_run / "results/stats/family_identifiability.json")
     assert {row["rm"]: row["predicted"] for row in record["configured"]} == DEMO_RMS
-    assert len(record["loo"]) == 10 and 0 <= record["loo_accuracy"] <= 1
+    assert len(record["loo"]) == 10
+    assert record["loo_accuracy"] == sum(row["predicted"] == row["base_model"] for row in record["loo"]) / 10
+    assert record["majority_baseline"] == 0.6  # 6 of the 10 published RMs are Llama-based
+    assert all(row["bootstrap_agreement"] > 0.5 for row in record["configured"])
     assert 2 <= len(record["top_features"]) <= 3
 
 

@@ -94,11 +94,16 @@ DEMO_LMS = (
     DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned", rates=True),
 )
+# 4 Llama-based + 3 Gemma-based RMs: the fewest with which an exact permutation test over RM
+# labels can reach p < 0.05 (1/35; with 2 + 2 it cannot go below 1/3, with 3 + 3 below 1/10).
 DEMO_RMS = (
     DemoRM("demo-llama-rm-a", "demo-llama-it", seed=1),
     DemoRM("demo-llama-rm-b", "demo-llama-it", seed=2),
+    DemoRM("demo-llama-rm-c", "demo-llama-it", seed=3),
+    DemoRM("demo-llama-rm-d", "demo-llama-it", seed=4),
     DemoRM("demo-gemma-rm-a", "demo-gemma-it", seed=1),
     DemoRM("demo-gemma-rm-b", "demo-gemma-it", seed=2),
+    DemoRM("demo-gemma-rm-c", "demo-gemma-it", seed=3),
 )
 
 
