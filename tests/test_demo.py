@@ -239,12 +239,26 @@ def corpora(reference_mirror) -> pd.DataFrame:
                      ignore_index=True)
 
 
+NULL_WORLD_MODELS = ("demo-llama-it", "demo-gemma-it", "demo-llama-base", "demo-gemma-base")
+"""The models the world without a planted effect needs: the ones whose effect must vanish."""
+
+
 @pytest.fixture(scope="module")
 def worlds(corpora, tmp_path_factory) -> dict[float, dict[str, Path]]:
     torch.set_num_threads(1)
     return {strength: build_demo_world(corpora, PROMPTS, tmp_path_factory.mktemp(f"world{strength}"), strength,
-                                       seed=0, settings=REDUCED, max_words_per_category=WORDS_PER_CATEGORY)
+                                       seed=0, settings=REDUCED, max_words_per_category=WORDS_PER_CATEGORY,
+                                       model_ids=None if strength else NULL_WORLD_MODELS)
             for strength in (0.8, 0.0)}
+
+
+def test_a_subset_of_the_world_builds_only_those_models_over_the_same_vocabulary(worlds):
+    assert set(worlds[0.0]) == set(NULL_WORLD_MODELS)
+    models = json.loads((worlds[0.0]["demo-llama-it"].parent / "demo_world.json").read_text())["models"]
+    assert set(models) == set(NULL_WORLD_MODELS)
+    for model_id in NULL_WORLD_MODELS:  # the tokenizer does not depend on which models are built
+        subset, whole = (transformers.AutoTokenizer.from_pretrained(worlds[s][model_id]) for s in (0.0, 0.8))
+        assert subset.get_vocab() == whole.get_vocab(), model_id
 
 
 def _category_gap(path: Path, lm_type: str, pools: dict[str, list[str]]) -> dict[str, float]:

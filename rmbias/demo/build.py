@@ -9,6 +9,7 @@ import os
 import re
 import time
 import zlib
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,12 @@ def _prompt_words(prompts: dict[str, dict]) -> list[str]:
 
 def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: str | os.PathLike,
                      strength: float, seed: int, settings: TrainingSettings = TrainingSettings(),
-                     max_words_per_category: int | None = None) -> dict[str, Path]:
+                     max_words_per_category: int | None = None, model_ids: Collection[str] | None = None) -> dict[str, Path]:
     """Train and save the demo world's models; return model id → directory (``out_dir/<id>``).
+
+    ``model_ids`` (default: every one) builds only those models and the instruct LMs their
+    reward models copy; each model's seed derives from its id, so a model is the same whether
+    or not the others are built.
 
     ``corpora`` is the long dictionary table (term, category, dictionary); ``prompts`` the
     ``prompts:`` mapping of config/prompts.yaml (key → {text, valence}); ``strength`` in [0, 1]
@@ -107,7 +112,11 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
     trained: dict[str, transformers.PreTrainedModel] = {}
     paths: dict[str, Path] = {}
     record: dict[str, dict] = {}
+    rm_specs = [spec for spec in DEMO_RMS if model_ids is None or spec.id in model_ids]
+    needed = None if model_ids is None else set(model_ids) | {spec.backbone for spec in rm_specs}
     for spec in DEMO_LMS:
+        if needed is not None and spec.id not in needed:
+            continue
         model_seed = _derived_seed(seed, spec.id)
         corpus = answer_corpus(family_pools[spec.family], truth[spec.family], appeal,
                                answers_per_prompt=settings.lm_steps * settings.lm_answers_per_step, seed=model_seed,
@@ -130,7 +139,7 @@ def build_demo_world(corpora: pd.DataFrame, prompts: dict[str, dict], out_dir: s
         save_pretrained_atomically(model, tokenizers[spec.family], paths[spec.id])
         record[spec.id] = _model_record(model, spec.family, spec.type, losses)
     lm_specs = {spec.id: spec for spec in DEMO_LMS}
-    for spec in DEMO_RMS:
+    for spec in rm_specs:
         backbone = lm_specs[spec.backbone]
         pairs_seed = _derived_seed(seed, f"rm-pairs-{spec.seed}")
         pairs = shared_preference_pairs(pools, prompts, n=settings.rm_steps * settings.rm_batch_size, seed=pairs_seed)
