@@ -233,7 +233,8 @@ FIG3_RENDERING_PAIRS = {"template": _BORROWING_PAIRS, "plain": [tuple(rendered_p
 def fig2_rendering_files(stats, kind):
     """results/stats/<stats>_<kind> of a Figure 2 set (``stats`` = fig2_<variant>) under each
     rendering, in RENDERINGS order: the set's own, then its plain twin's."""
-    return [f"results/stats/{stats}{'' if rendering == 'template' else '_' + rendering}_{kind}" for rendering in RENDERINGS]
+    suffixes = {rendering: "" if rendering == "template" else f"_{rendering}" for rendering in RENDERINGS}
+    return [f"results/stats/{stats}{suffixes[rendering]}_{kind}" for rendering in RENDERINGS]
 
 
 def llm_info(model_ids):
