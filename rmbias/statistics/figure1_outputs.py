@@ -21,7 +21,7 @@ from rmbias.records import entries_from_table, statistics_record, write_statisti
 from rmbias.statistics.evidence import strength_of_evidence
 from rmbias.statistics.figure1 import CONTRAST, RankingAnalysis, analyse_own_scores, reanalyse_published_scores
 from rmbias.statistics.maximal_model import MaximalModelFit, maximal_model_record
-from rmbias.statistics.mixed_model import MixedModelFit
+from rmbias.statistics.mixed_model import MixedModelFit, fixed_effect_entries
 from rmbias.statistics.rm_level import contrast_categories, contrast_meanings, rm_level_record
 
 logger = logging.getLogger(__name__)
@@ -37,21 +37,10 @@ def _fixed_effects(fit: MixedModelFit | MaximalModelFit | None) -> pd.DataFrame:
 
 def mixed_model_record(fit: MixedModelFit, analysis: str) -> dict:
     """Record of the mixed model: one t test per fixed effect, the fit itself under ``model``."""
-    fixed = fit.fixed_effects.assign(n_obs=fit.n_obs, n_groups=fit.n_groups)
     return statistics_record(
         analysis,
         f"REML random-intercept model {fit.formula}: t test of each fixed effect (nlme df)",
-        entries_from_table(
-            fixed,
-            test="t (lme fixed effect)",
-            statistic="t",
-            p="p",
-            df="df",
-            term="term",
-            estimate="estimate",
-            se="se",
-            inputs=["n_obs", "n_groups"],
-        ),
+        fixed_effect_entries(fit, "t (lme fixed effect)"),
         model={
             "formula": fit.formula,
             "method": "REML, random intercept per RM (statsmodels MixedLM); df by nlme::lme's rule",

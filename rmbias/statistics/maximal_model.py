@@ -33,13 +33,14 @@ import statsmodels.formula.api as smf
 from scipy import linalg, optimize
 
 from rmbias.io import InputError
-from rmbias.records import entries_from_table, statistics_record
+from rmbias.records import statistics_record
 from rmbias.statistics.mixed_model import (
     FIG1_FACTORS,
     FIG1_R_NAMES,
     FIG1_REFERENCE_LEVELS,
     coded_factor_frame,
     fixed_effect_column_kinds,
+    fixed_effect_entries,
     fixed_effect_table,
     r_term_name,
 )
@@ -310,22 +311,11 @@ def maximal_model_record(fit: MaximalModelFit, analysis: str) -> dict:
     """Record of the maximal model: one t test per fixed effect, the fit itself under ``model``
     (with ``singular``, ``converged``, the one-line ``note``, ``df_method`` and the random-effects
     covariance as ``random_effects``: ``terms`` and the ``cov`` matrix, response units squared)."""
-    fixed = fit.fixed_effects.assign(n_obs=fit.n_obs, n_groups=fit.n_groups)
     note = f" ({fit.note})" if fit.note else ""
     return statistics_record(
         analysis,
         f"REML maximal model {fit.formula}: t test of each fixed effect (between-RM df){note}",
-        entries_from_table(
-            fixed,
-            test="t (maximal lmer fixed effect)",
-            statistic="t",
-            p="p",
-            df="df",
-            term="term",
-            estimate="estimate",
-            se="se",
-            inputs=["n_obs", "n_groups"],
-        ),
+        fixed_effect_entries(fit, "t (maximal lmer fixed effect)"),
         model={
             "formula": fit.formula,
             "method": "REML, unstructured random intercept and slopes per RM (lme4's profiled criterion, statsmodels' design)",

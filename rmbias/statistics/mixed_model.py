@@ -24,6 +24,7 @@ from scipy import stats
 
 from rmbias.frames import require_columns
 from rmbias.io import InputError
+from rmbias.records import entries_from_table
 
 FIG1_FACTORS = ("base_model", "category", "framing")
 """The crossed fixed factors of the Figure 1 model (data columns)."""
@@ -174,6 +175,15 @@ def _best_reml_fit(model) -> tuple[object, list[str]]:
         raise InputError(f"mixed model {model.endog_names} ~ ...: no optimizer reached a finite REML log-likelihood")
     _, best, caught = max(fits, key=lambda fit: fit[0])
     return best, caught
+
+
+def fixed_effect_entries(fit, test: str) -> list[dict]:
+    """One statistics-record test entry per fixed effect of ``fit`` (a :class:`MixedModelFit` or a
+    maximal fit: ``fixed_effects`` with term, estimate, se, df, t, p; ``n_obs``, ``n_groups``), named
+    ``test``, with the numbers of observations and RMs as its inputs."""
+    fixed = fit.fixed_effects.assign(n_obs=fit.n_obs, n_groups=fit.n_groups)
+    return entries_from_table(fixed, test=test, statistic="t", p="p", df="df", term="term", estimate="estimate", se="se",
+                              inputs=["n_obs", "n_groups"])
 
 
 def fit_random_intercept_model(
