@@ -107,6 +107,7 @@ rule training_dynamics:
         tokens=[f"results/tokens/{base}.parquet" for base in VOCABULARY_BASES],
         corpus="results/corpora/big2_expanded.parquet",
         rank_change_corpus=f"results/corpora/{TRAINING_FIGURES['rank_change_dictionary']}.parquet",
+        external_runs=[reference(PUBLISHED_ABLATIONS[label]) for label in TRAINING["external_runs"]],
     output:
         ranks="results/stats/training_checkpoint_ranks.csv",
         final="results/stats/training_final_ranks.csv",
@@ -127,7 +128,7 @@ rule training_dynamics:
             }
             for run_id, run in RUNS.items()
         ],
-        external_points=TRAINING["external_points"],
+        external_runs=TRAINING["external_runs"],
     log:
         "logs/training_dynamics.log",
     benchmark:

@@ -1,7 +1,9 @@
 import pandas as pd
 import pytest
 
+from rmbias.config import load_yaml
 from rmbias.io import InputError, write_parquet
+from rmbias.statistics.published_ablations import PUBLISHED_ABLATIONS
 from rmbias.training.checkpoints import dictionary_tokens
 from rmbias.training.dynamics import (
     checkpoint_ranks,
@@ -114,3 +116,28 @@ def test_training_dynamics_rank_changes_on_another_dictionary_per_word(tmp_path)
     assert len(frames["trajectories"]) == 3 * 3 and set(frames["trajectories"]["step"]) == {0, 2, 4}
     love = frames["trajectories"].query("token == 'love'").sort_values("step")["rank"].tolist()
     assert love == [1.0, 1.0, 3.0]
+
+
+def test_external_runs_are_read_from_the_published_ablation_file(tmp_path, reference_mirror):
+    """Figure 4b's GRM points come from the fetched ``rank_results_grm_80k.csv`` (its final
+    checkpoint per model and category), at the data size and source the paper states."""
+    write_parquet(scores(), tmp_path / "run.parquet")
+    write_parquet(pd.DataFrame({"decoded": scores()["decoded"].iloc[:6], "token_id": range(6)}), tmp_path / "tokens.parquet")
+    write_parquet(pd.DataFrame({"term": list(CATEGORIES), "category": list(CATEGORIES.values())}), tmp_path / "corpus.parquet")
+    grm = reference_mirror / "data" / "reward_model_training" / "rank_results_grm_80k.csv"
+    meta = {"run": "r", "base_model": "Gemma", "data_source": "synthetic", "data_size_k": 1.0}
+    frames = training_dynamics({"r": tmp_path / "run.parquet"}, [tmp_path / "tokens.parquet"], tmp_path / "corpus.parquet",
+                               [meta], external_runs={"grm_80k": grm})
+    external = frames["final"].query("run == 'external'").set_index(["base_model", "category"])
+    published = pd.read_csv(grm).set_index(["base_model", "Category"])["sum_value"]
+    assert len(external) == len(published) == 4
+    for key, median_rank in published.items():
+        assert external.loc[key, "median_rank"] == median_rank
+    assert set(external["data_size_k"]) == {PUBLISHED_ABLATIONS["grm_80k"].data_size_k}
+    assert set(external["data_source"]) == {"uf+skywork (GRM)"}
+
+
+def test_schema_offers_exactly_the_published_ablation_runs_as_external_runs(repo_root):
+    schema = load_yaml(repo_root / "config" / "schema.yaml")
+    labels = schema["properties"]["training"]["properties"]["external_runs"]["items"]["enum"]
+    assert sorted(labels) == sorted(PUBLISHED_ABLATIONS)

@@ -7,7 +7,7 @@ with job_log(snakemake.log[0]):
         token_table_paths=snakemake.input.tokens,
         corpus_path=snakemake.input.corpus,
         runs=snakemake.params.runs,
-        external_points=snakemake.params.external_points,
+        external_runs=dict(zip(snakemake.params.external_runs, snakemake.input.external_runs)),
         outputs=dict(snakemake.output.items()),
         rank_changes_settings={
             "rank_change_corpus_path": snakemake.input.rank_change_corpus,

@@ -24,6 +24,7 @@ from rmbias.corpora.dictionaries import normalize_term
 from rmbias.corpora.vocabulary import read_category_by_term, read_shared_decoded
 from rmbias.io import InputError, read_parquet
 from rmbias.records import entries_from_table, statistics_record, write_statistics
+from rmbias.statistics.published_ablations import load_ablation_tables
 
 STEP_COLUMN = re.compile(r"^step-(\d+)$")
 TABLES = ("ranks", "final", "kendall", "changes", "trajectories")
@@ -158,7 +159,7 @@ def training_dynamics(
     token_table_paths: Iterable[str],
     corpus_path: str,
     runs: Iterable[Mapping[str, object]],
-    external_points: Iterable[Mapping[str, object]] = (),
+    external_runs: Mapping[str, str | Path] | None = None,
     rank_change_corpus_path: str | None = None,
     first_step: int | None = None,
     final_step: int | None = None,
@@ -169,7 +170,9 @@ def training_dynamics(
     ``score_paths``: run id → checkpoint score parquet; ``token_table_paths``: the token tables
     whose decoded strings' intersection is the shared vocabulary (the authors: Gemma ∩ Llama);
     ``runs``: one mapping per run with ``run``, ``base_model``, ``data_source``, ``data_size_k``;
-    ``external_points``: published final ranks to plot beside the own runs (e.g. the GRMs).
+    ``external_runs``: label → published ``rank_results_<label>.csv`` whose final-checkpoint
+    median ranks are plotted beside the own runs (e.g. the GRMs, source ``uf+skywork (GRM)``; read by
+    :func:`rmbias.statistics.published_ablations.load_ablation_tables`, ``run`` = ``external``).
     Rank changes (Figures 5 / A6) match the dictionary ``rank_change_corpus_path`` (default
     ``corpus_path``; the authors: the Big Two nouns), each token or, with ``per_word``, each word
     (its variants' scores averaged), between ``first_step`` and ``final_step``
@@ -200,9 +203,11 @@ def training_dynamics(
         tables["changes"].append(rank_changes(item_ranks, first_step, final_step).assign(**labels))
         tables["trajectories"].append(item_ranks.rename(columns={"decoded": "token"}).assign(**labels))
     frames = {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items()}
-    external = pd.DataFrame(list(external_points))
-    if not external.empty:
-        frames["final"] = pd.concat([frames["final"], external.assign(run="external")], ignore_index=True)
+    if external_runs:
+        external, _ = load_ablation_tables(external_runs)
+        external = external.assign(run="external", data_source=external["data_source"] + " (" + external["method"] + ")")
+        columns = ["run", "base_model", "data_source", "data_size_k", "category", "median_rank"]
+        frames["final"] = pd.concat([frames["final"], external[columns]], ignore_index=True)
     return frames
 
 
@@ -244,7 +249,7 @@ def training_dynamics_statistics(
     token_table_paths: Iterable[str],
     corpus_path: str,
     runs: Sequence[Mapping[str, object]],
-    external_points: Iterable[Mapping[str, object]],
+    external_runs: Mapping[str, str | Path],
     outputs: Mapping[str, str | Path],
     rank_changes_settings: Mapping[str, object] | None = None,
 ) -> None:
@@ -254,7 +259,7 @@ def training_dynamics_statistics(
     tables to the CSVs ``outputs`` names by table (``ranks``, ``final``, ``kendall``,
     ``changes``, ``trajectories``), :func:`kendall_record` to ``outputs["json"]``."""
     by_run = dict(zip((str(meta["run"]) for meta in runs), score_paths))
-    frames = training_dynamics(by_run, token_table_paths, corpus_path, runs, external_points, **(rank_changes_settings or {}))
+    frames = training_dynamics(by_run, token_table_paths, corpus_path, runs, external_runs, **(rank_changes_settings or {}))
     write_statistics(
         kendall_record(frames["kendall"], frames["final"]),
         outputs["json"],
