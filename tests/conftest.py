@@ -10,6 +10,9 @@ from rmbias.io import InputError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The session's run of the default config, shared by the demo-world and the SLURM tests.
+pytest_plugins = ["demo_run"]
+
 
 def mirror_directory() -> Path | None:
     """The reference-data mirror: $RMBIAS_REFERENCE_MIRROR, else ../shared/reference/upstream if present."""

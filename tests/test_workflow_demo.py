@@ -7,12 +7,12 @@ builds only its ancestors, the report builds, and no log contains the Hugging Fa
 """
 
 import json
-import time
 import zipfile
 
 import pandas as pd
 import pytest
 import yaml
+from demo_run import HF_TOKEN
 from test_report import docutils_messages
 from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
@@ -20,21 +20,6 @@ from rmbias.corpora.dictionaries import normalize_term
 from rmbias.corpora.vocabulary import read_category_by_term
 from rmbias.records import read_record
 from rmbias.statistics.profile_uncertainty import INTERVAL_COLUMNS
-
-HF_TOKEN = "hf_rmbiasTestTokenThatMustNeverBeLogged"
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory, reference_mirror):
-    workdir = copy_workflow(tmp_path_factory.mktemp("demo") / "workflow")
-    started = time.perf_counter()
-    result = run_snakemake(
-        workdir, "--cores", "2", "--config", f"reference_mirror={reference_mirror}", env={"HF_TOKEN": HF_TOKEN}, timeout=2400
-    )
-    elapsed = time.perf_counter() - started
-    assert result.returncode == 0, result.stdout[-6000:]
-    print(f"demo world run: {elapsed:.0f} s")
-    return workdir
 
 
 def test_planted_effect_in_figure2_three_way_interaction(demo_run):

@@ -1,10 +1,11 @@
 """The SLURM profile (profiles/slurm) against a real single-node SLURM cluster.
 
-Each test runs Snakemake twice in throw-away copies: once through SLURM with the profile,
-once locally with `--cores 2`. It asserts that every non-local job went through sbatch
-exactly once (the plugin's "submitted with SLURM jobid" lines, the SLURM log files and
-slurmctld's own records agree), that GPU requests reached SLURM as GRES, and that both
-runs made the same outputs.
+Each test runs Snakemake through SLURM with the profile in a throw-away copy and compares its
+outputs with a local run: the toy workflow's own `--cores 2` run, and for the workflow targets
+the session's local run of the default config (fixture ``demo_run``, which builds every one of
+them). It asserts that every non-local job went through sbatch exactly once (the plugin's
+"submitted with SLURM jobid" lines, the SLURM log files and slurmctld's own records agree),
+that GPU requests reached SLURM as GRES, and that both runs made the same outputs.
 """
 
 import re
@@ -82,8 +83,9 @@ rule combine:
 
 
 def run_environment(cluster: SlurmCluster, workdir: Path) -> dict[str, str]:
-    """Environment of both runs: the cluster's, the copy's code first on the import path, and
-    a fixed SOURCE_DATE_EPOCH so that PDF figures carry no wall-clock timestamp."""
+    """Environment of a run: the cluster's, the copy's code first on the import path, and a
+    fixed SOURCE_DATE_EPOCH (as the ``demo_run`` fixture's) so that PDF figures carry no
+    wall-clock timestamp."""
     return {**cluster.environment, "PYTHONPATH": str(workdir), "SOURCE_DATE_EPOCH": "0"}
 
 
@@ -159,16 +161,28 @@ def test_toy_workflow_sends_gpu_and_constraint_requests_to_slurm(slurm_cluster, 
     assert records["combine"]["Features"] == "(null)"
 
 
-def test_workflow_targets_through_slurm_equal_a_local_run(slurm_cluster, reference_mirror, tmp_path):
+def test_workflow_targets_through_slurm_equal_the_local_demo_run(slurm_cluster, reference_mirror, demo_run, tmp_path):
+    """The targets built through SLURM, with the one RM search split into 2 prompt-group jobs,
+    equal the session's local `--cores 2` run of the same config; only the group files are
+    new (the local run scores all prompts in one job)."""
     overlay = tmp_path / "prompt_groups.yaml"
     overlay.write_text(yaml.safe_dump(PROMPT_GROUPS_CONFIG), encoding="utf-8")
     run_args = [*WORKFLOW_TARGETS, "--configfile", "config/config.yaml", str(overlay),
                 "--config", f"reference_mirror={reference_mirror}"]
-    slurm_log, outputs = run_on_slurm_and_locally(slurm_cluster, REPO_ROOT, tmp_path, run_args)
+    slurm_copy = copy_workflow(REPO_ROOT, tmp_path / "slurm")
+    environment = run_environment(slurm_cluster, slurm_copy)
+    started = time.monotonic()
+    slurm_log = run_snakemake(slurm_copy, [*SLURM_RUN_ARGS, *run_args], environment, RUN_TIMEOUT_S)
+    print(f"SLURM run: {time.monotonic() - started:.0f} s")
     check_every_job_went_through_sbatch(slurm_cluster, slurm_log)
+
+    outputs = output_files(slurm_copy, run_args, environment)
     assert set(WORKFLOW_TARGETS) <= set(outputs)
+    groups = {f"results/rm_scores/vocab/demo-llama-rm-a.groups/{i}-of-2.parquet" for i in (1, 2)}
+    assert {name for name in outputs if not (demo_run / name).exists()} == groups
+    found = [difference for name in outputs if name not in groups
+             for difference in differences(slurm_copy / name, demo_run / name)]
+    assert found == [], "\n".join(found)
     jobs = scheduled_jobs(slurm_log).values()
     assert sorted(job.local for job in jobs if job.rule == "rm_scores") == [False, False]
     assert [job.local for job in jobs if job.rule == "rm_scores_gather"] == [True]
-    groups = {f"results/rm_scores/vocab/demo-llama-rm-a.groups/{i}-of-2.parquet" for i in (1, 2)}
-    assert groups <= set(outputs)
