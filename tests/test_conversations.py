@@ -1,4 +1,4 @@
-"""The one renderer (rmbias.models.conversations) and the one pad/collate helper (rmbias.models.batching)."""
+"""The one renderer (rmbias.models.conversations.Renderer) and the one pad/collate helper (rmbias.models.batching)."""
 
 import datetime
 
@@ -10,8 +10,8 @@ from rmbias import demo
 from rmbias.corpora.tokens import rendered_prompts
 from rmbias.io import InputError
 from rmbias.models.batching import IGNORED_LABEL, left_pad, right_pad
-from rmbias.models.conversations import encode, encode_rendered, render, render_responses, set_rendering_options
-from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.models.conversations import Renderer
+from rmbias.models.loading import ModelSpec, load_renderer
 
 # The date logic and turn format of Meta's Llama 3.1 chat template (tokenizer_config.json of
 # meta-llama/Llama-3.1-8B-Instruct, tools branches left out): it prints the day of the run
@@ -38,37 +38,42 @@ def gemma_tokenizer():
     return demo.build_tokenizer(GEMMA_WORDS, "gemma")
 
 
-def test_single_turn_chat_with_and_without_a_response(gemma_tokenizer):
-    assert render(gemma_tokenizer, "Hi", chat=True) == "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"
-    assert render(gemma_tokenizer, "Name a colour.", "Blue.", chat=True) == (
+@pytest.fixture(scope="module")
+def gemma_chat(gemma_tokenizer):
+    return Renderer(gemma_tokenizer, chat=True)
+
+
+def test_single_turn_chat_with_and_without_a_response(gemma_chat):
+    assert gemma_chat.render("Hi") == "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"
+    assert gemma_chat.render("Name a colour.", "Blue.") == (
         "<bos><start_of_turn>user\nName a colour.<end_of_turn>\n<start_of_turn>model\nBlue.<end_of_turn>\n")
 
 
-def test_multi_turn_prompt_ends_with_the_response_turn(gemma_tokenizer):
+def test_multi_turn_prompt_ends_with_the_response_turn(gemma_chat):
     turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
              {"role": "user", "content": "Name a colour."}]
-    text = render(gemma_tokenizer, turns, "Red", chat=True)
+    text = gemma_chat.render(turns, "Red")
     assert text.count("<start_of_turn>user") == 2
     assert text.endswith("Name a colour.<end_of_turn>\n<start_of_turn>model\nRed<end_of_turn>\n")
-    assert render_responses(gemma_tokenizer, turns, ["Red", "Blue"], chat=True)[0] == text
+    assert gemma_chat.render_responses(turns, ["Red", "Blue"])[0] == text
 
 
-def test_plain_text_is_prompt_space_response_and_gets_special_tokens(gemma_tokenizer):
-    assert render(gemma_tokenizer, "Hi", chat=False) == "Hi"
-    assert render_responses(gemma_tokenizer, "Hi", ["Red", "Blue"], chat=False) == ["Hi Red", "Hi Blue"]
-    plain = encode_rendered(gemma_tokenizer, "Hi", "Red", chat=False)
-    assert plain[0] == gemma_tokenizer.bos_token_id
-    chat = encode(gemma_tokenizer, [render(gemma_tokenizer, "Hi", chat=True)], chat=True)[0]
+def test_plain_text_is_prompt_space_response_and_gets_special_tokens(gemma_tokenizer, gemma_chat):
+    plain = Renderer(gemma_tokenizer, chat=False)
+    assert plain.render("Hi") == "Hi"
+    assert plain.render_responses("Hi", ["Red", "Blue"]) == ["Hi Red", "Hi Blue"]
+    assert plain.encode_rendered("Hi", "Red")[0] == gemma_tokenizer.bos_token_id
+    chat = gemma_chat.encode([gemma_chat.render("Hi")])[0]
     assert chat.count(gemma_tokenizer.bos_token_id) == 1
     with pytest.raises(InputError, match="multi-turn prompt needs a chat template"):
-        render(gemma_tokenizer, [{"role": "user", "content": "Hi"}], chat=False)
+        plain.render([{"role": "user", "content": "Hi"}])
 
 
 def test_missing_template_is_one_line_naming_the_tokenizer():
     tokenizer = demo.build_tokenizer(["Hi"], "gemma")
     tokenizer.chat_template = None
     with pytest.raises(InputError, match="has no chat template"):
-        render(tokenizer, "Hi", chat=True)
+        Renderer(tokenizer, chat=True).render("Hi")
 
 
 def test_right_pad_masks_and_labels():
@@ -96,9 +101,9 @@ class _FrozenClock:
         return self.day
 
 
-def _ids_on(monkeypatch, day: datetime.datetime, tokenizer, spec) -> list[int]:
+def _ids_on(monkeypatch, day: datetime.datetime, renderer: Renderer) -> list[int]:
     monkeypatch.setattr(transformers.utils.chat_template_utils, "datetime", _FrozenClock(day))
-    return rendered_prompts(tokenizer, spec, {"greatest_ever_one": "What is the greatest thing ever?"})["token_ids"].iloc[0]
+    return rendered_prompts(renderer, "llama-3.1-style", {"greatest_ever_one": "What is the greatest thing ever?"})["token_ids"].iloc[0]
 
 
 @pytest.mark.parametrize("pinned", [True, False])
@@ -108,20 +113,39 @@ def test_a_pinned_template_date_renders_the_same_tokens_on_any_day(tmp_path, mon
              "type": "instruction-tuned", "chat_template": LLAMA31_TEMPLATE}
     if pinned:
         entry["chat_template_kwargs"] = {"date_string": "26 Jul 2024"}
-    spec = ModelSpec.from_entry(entry)
-    tokenizer = load_tokenizer(spec)
-    july = _ids_on(monkeypatch, datetime.datetime(2025, 7, 3), tokenizer, spec)
-    january = _ids_on(monkeypatch, datetime.datetime(2026, 1, 3), tokenizer, spec)
+    renderer = load_renderer(ModelSpec.from_entry(entry))
+    july = _ids_on(monkeypatch, datetime.datetime(2025, 7, 3), renderer)
+    january = _ids_on(monkeypatch, datetime.datetime(2026, 1, 3), renderer)
     assert (july == january) is pinned
-    text = render(tokenizer, "Hi", chat=True)
+    text = renderer.render("Hi")
     assert ("Today Date: 26 Jul 2024" in text) is pinned and ("Today Date: 03 Jan 2026" in text) is not pinned
 
 
-def test_double_bos_as_published_adds_the_tokenizer_bos_to_chat_text():
-    tokenizer = demo.build_tokenizer(GEMMA_WORDS, "gemma")
-    single = encode_rendered(tokenizer, "Hi", "Red", chat=True)
-    double = encode_rendered(set_rendering_options(tokenizer, bos="double_as_published"), "Hi", "Red", chat=True)
-    assert double[:2] == [tokenizer.bos_token_id] * 2 and double[1:] == single
-    assert single.count(tokenizer.bos_token_id) == 1
+def test_double_bos_as_published_adds_the_tokenizer_bos_to_chat_text(gemma_tokenizer):
+    single = Renderer(gemma_tokenizer, chat=True).encode_rendered("Hi", "Red")
+    double = Renderer(gemma_tokenizer, chat=True, bos="double_as_published").encode_rendered("Hi", "Red")
+    assert double[:2] == [gemma_tokenizer.bos_token_id] * 2 and double[1:] == single
+    assert single.count(gemma_tokenizer.bos_token_id) == 1
     with pytest.raises(InputError, match="bos: 'triple'"):
-        set_rendering_options(tokenizer, bos="triple")
+        Renderer(gemma_tokenizer, chat=True, bos="triple")
+
+
+def test_renderers_over_one_tokenizer_render_and_encode_independently():
+    tokenizer = demo.build_tokenizer(["Hi", "Red"], "llama")
+    tokenizer.chat_template = "{{- bos_token }}" + LLAMA31_TEMPLATE
+    pinned = Renderer(tokenizer, chat=True, chat_template_kwargs={"date_string": "26 Jul 2024"})
+    doubled = Renderer(tokenizer, chat=True, chat_template_kwargs={"date_string": "01 Jan 2000"},
+                       bos="double_as_published")
+    plain = Renderer(tokenizer, chat=False)
+    text = pinned.render("Hi", "Red")
+    assert "Today Date: 26 Jul 2024" in text and "Today Date: 01 Jan 2000" in doubled.render("Hi", "Red")
+    assert plain.render("Hi", "Red") == "Hi Red"
+    assert pinned.render("Hi", "Red") == text  # the other renderers of the tokenizer changed nothing of it
+    bos = tokenizer.bos_token_id
+    pinned_ids, doubled_ids = pinned.encode_rendered("Hi", "Red"), doubled.encode_rendered("Hi", "Red")
+    assert pinned_ids.count(bos) == 1 and doubled_ids[:2] == [bos, bos]
+    assert pinned.encode([text])[0] == pinned_ids and plain.encode_rendered("Hi", "Red")[0] == bos
+    variables = {"date_string": "26 Jul 2024"}
+    copied = Renderer(tokenizer, chat=True, chat_template_kwargs=variables)
+    variables["date_string"] = "01 Jan 2000"
+    assert copied.render("Hi") == pinned.render("Hi")  # a renderer keeps its own copy of the variables

@@ -11,9 +11,9 @@ from workflow_helpers import REPO_ROOT, copy_workflow, job_counts, run_snakemake
 from rmbias import demo
 from rmbias.config import load_yaml, validate_config
 from rmbias.io import InputError
-from rmbias.models.conversations import chat_template_text, render
+from rmbias.models.conversations import chat_template_text
 from rmbias.models.gguf import assemble_gguf, convert_gguf, gguf_part_path
-from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.models.loading import ModelSpec, load_renderer
 
 GEMMA3_TEMPLATE = REPO_ROOT / "config" / "templates" / "gemma3.jinja"
 
@@ -99,10 +99,10 @@ def test_chat_template_is_applied_by_the_loader_and_renders_a_pretrained_base(tm
     assert not ModelSpec.from_entry(entry).chat
     spec = ModelSpec.from_entry({**entry, "chat_template": "config/templates/gemma3.jinja"})
     assert spec.chat and spec.chat_template == GEMMA3_TEMPLATE.read_text()
-    loaded = load_tokenizer(spec)
-    bos = loaded.bos_token
-    assert render(loaded, "What is best?", chat=True) == f"{bos}<start_of_turn>user\nWhat is best?<end_of_turn>\n<start_of_turn>model\n"
-    assert render(loaded, "What is best?", " Love", chat=True) == (
+    renderer = load_renderer(spec)
+    bos = renderer.tokenizer.bos_token
+    assert renderer.render("What is best?") == f"{bos}<start_of_turn>user\nWhat is best?<end_of_turn>\n<start_of_turn>model\n"
+    assert renderer.render("What is best?", " Love") == (
         f"{bos}<start_of_turn>user\nWhat is best?<end_of_turn>\n<start_of_turn>model\nLove<end_of_turn>\n")
 
 

@@ -6,8 +6,7 @@ import torch
 
 from rmbias import demo
 from rmbias.io import read_parquet
-from rmbias.models.conversations import encode, render
-from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.models.loading import ModelSpec, load_renderer
 from rmbias.scoring.logprobs import batches_by_length, write_logprobs
 
 PROMPTS = {
@@ -47,14 +46,13 @@ def test_logprobs_match_a_direct_forward_per_prompt(tmp_path, arch, family, mode
     assert table["token_id"].tolist() == list(range(len(tokenizer)))
     [greatest_id] = tokenizer(" greatest", add_special_tokens=False)["input_ids"]
     assert table["decoded"].iloc[greatest_id] == " greatest"
-    spec = ModelSpec.from_entry(entry)
-    loaded_tokenizer = load_tokenizer(spec)
+    renderer = load_renderer(ModelSpec.from_entry(entry))
     lengths = set()
     for key, text in PROMPTS.items():
         assert table[key].dtype == np.float32
-        rendered = render(loaded_tokenizer, text, chat=spec.chat)
+        rendered = renderer.render(text)
         assert (model_type == "pretrained") == (rendered == text)
-        input_ids = torch.tensor(encode(loaded_tokenizer, [rendered], chat=spec.chat))
+        input_ids = torch.tensor(renderer.encode([rendered]))
         lengths.add(input_ids.shape[1])
         with torch.no_grad():
             expected = model(input_ids).logits[0, -1].log_softmax(-1).numpy()

@@ -8,8 +8,7 @@ import torch
 from rmbias import demo
 from rmbias.config import schema_defaults
 from rmbias.io import InputError
-from rmbias.models.conversations import encode, render
-from rmbias.models.loading import ModelSpec, load_model, load_tokenizer, prompt_texts, read_reward
+from rmbias.models.loading import ModelSpec, load_model, load_renderer, prompt_texts, read_reward
 
 PROMPT = "What, in one word, is the greatest thing ever?"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -77,23 +76,33 @@ def test_missing_chat_template_is_refused(tmp_path):
     tokenizer.save_pretrained(path)
     spec = ModelSpec.from_entry(entry(hf=str(path)))
     with pytest.raises(InputError) as err:
-        load_tokenizer(spec)
+        load_renderer(spec)
     assert str(err.value) == (f"tiny-rm: tokenizer at {path} has no chat template; "
                               "set type: pretrained or give a tokenizer with a template")
     pretrained = ModelSpec.from_entry(entry(hf=str(path), type="pretrained"))
-    assert render(load_tokenizer(pretrained), PROMPT, "Love", chat=pretrained.chat) == PROMPT + " Love"
+    assert load_renderer(pretrained).render(PROMPT, "Love") == PROMPT + " Love"
 
 
 def test_render_uses_chat_template_with_generation_prompt(tmp_path):
     spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "llama", "llama", "reward_model")))
-    tokenizer = load_tokenizer(spec)
-    prefix = render(tokenizer, PROMPT, chat=spec.chat)
-    full = render(tokenizer, PROMPT, " Love", chat=spec.chat)
+    renderer = load_renderer(spec)
+    prefix = renderer.render(PROMPT)
+    full = renderer.render(PROMPT, " Love")
     assert prefix.endswith(f"<|start_header_id|>user<|end_header_id|>\n\n{PROMPT}<|eot_id|>"
                            "<|start_header_id|>assistant<|end_header_id|>\n\n")
     assert full == prefix + "Love<|eot_id|>"
-    ids = encode(tokenizer, [full], chat=spec.chat)[0]
-    assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+    ids = renderer.encode([full])[0]
+    assert ids.count(renderer.tokenizer.bos_token_id) == 1 and ids[0] == renderer.tokenizer.bos_token_id
+
+
+def test_the_loader_gives_the_entry_renderer(tmp_path):
+    spec = ModelSpec.from_entry(entry(hf=save_demo(tmp_path, "llama", "llama", "causal_lm"), kind="causal_lm",
+                                      type="pretrained", chat_template="{{ messages[0]['content'] }} for {{ who }}",
+                                      chat_template_kwargs={"who": "me"}, bos="double_as_published"))
+    renderer, _ = load_model(spec, "cpu")
+    assert (renderer.chat, dict(renderer.chat_template_kwargs), renderer.bos) == (True, {"who": "me"}, "double_as_published")
+    assert renderer.render(PROMPT) == f"{PROMPT} for me"
+    assert renderer.encode_rendered(PROMPT)[0] == renderer.tokenizer.bos_token_id  # the published double BOS
 
 
 def test_loading_through_from_pretrained(tmp_path, caplog):
@@ -126,4 +135,4 @@ def test_pad_token_from_tokenizer_only_for_models_trained_here(tmp_path):
 
 
 def test_prompt_texts_accepts_both_layouts():
-    assert prompt_texts({"a": "x", "b": {"text": "y", "valence": "negative"}}) == {"a": "x", "b": "y"}
+    assert prompt_texts({"a": "x", "b": {"text": "y", "framing": "negative"}}) == {"a": "x", "b": "y"}

@@ -16,7 +16,7 @@ from rmbias.implicit.rendering import (
     plain_rendering_entries,
 )
 from rmbias.io import InputError, read_csv, write_csv, write_parquet
-from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.models.loading import ModelSpec, load_renderer
 from rmbias.records import read_record, write_statistics
 from rmbias.statistics.group_tests import three_way_anova
 
@@ -60,8 +60,8 @@ def test_the_plain_rendering_is_plain_and_the_template_is_not(tmp_path):
     entry = llm("gemma-base", "pretrained", hf=str(tmp_path / "gemma"), chat_template=CHAT_TEMPLATES["gemma"])
     templated_spec = ModelSpec.from_entry(entry)
     plain_spec = ModelSpec.from_entry(plain_rendering_entries({"gemma-base": entry}, ["gemma-base"])["gemma-base"])
-    templated = rendered_prompts(load_tokenizer(templated_spec), templated_spec, PROMPTS)
-    plain = rendered_prompts(load_tokenizer(plain_spec), plain_spec, PROMPTS)
+    templated = rendered_prompts(load_renderer(templated_spec), templated_spec.id, PROMPTS)
+    plain = rendered_prompts(load_renderer(plain_spec), plain_spec.id, PROMPTS)
 
     assert templated["text"].map(lambda text: all(marker in text for marker in GEMMA_MARKERS)).all()
     assert not plain["text"].map(lambda text: any(marker in text for marker in GEMMA_MARKERS)).any()
@@ -72,16 +72,16 @@ def test_the_plain_rendering_is_plain_and_the_template_is_not(tmp_path):
 
 
 def observations(models, shift, seed):
-    """Median ranks of two models over 6 prompts x 2 valences x 2 categories; the second model
+    """Median ranks of two models over 6 prompts x 2 framings x 2 categories; the second model
     favours Agency on positive prompts and Communion on negative ones by ``shift``."""
     rng = np.random.default_rng(seed)
     rows = []
     for m, model in enumerate(models):
-        for valence in ("positive", "negative"):
+        for framing in ("positive", "negative"):
             for p in range(6):
                 for category in ("Agency", "Communion"):
-                    sign = 1 if (category == "Agency") == (valence == "positive") else -1
-                    rows.append({"model": model, "prompt": f"{valence}_{p}", "valence": valence, "category": category,
+                    sign = 1 if (category == "Agency") == (framing == "positive") else -1
+                    rows.append({"model": model, "prompt": f"{framing}_{p}", "framing": framing, "category": category,
                                  "median_rank": 50 + m * sign * shift + rng.normal(0, 3)})
     return pd.DataFrame(rows)
 
@@ -93,8 +93,8 @@ def two_renderings(tmp_path):
     files = {}
     for rendering, shift in zip(RENDERINGS, (20.0, 0.0)):
         obs = observations(orders[rendering], shift, seed=len(rendering))
-        anova = three_way_anova(obs, ("category", "valence", "model"))
-        welch = pd.DataFrame({"valence": ["positive", "positive", "negative", "negative"],
+        anova = three_way_anova(obs, ("category", "framing", "model"))
+        welch = pd.DataFrame({"framing": ["positive", "positive", "negative", "negative"],
                               "category": ["Agency", "Communion"] * 2, "stars": ["*", "ns", "ns", "**"]})
         paths = {kind: tmp_path / f"fig2_{rendering}_{kind}" for kind in ("observations.parquet", "anova.json",
                                                                           "anova.csv", "welch.csv")}
@@ -118,7 +118,7 @@ def test_side_by_side_table_has_both_renderings_of_every_term(two_renderings, tm
         for column in ("F", "df", "p"):
             assert table[f"{column}_{rendering}"].tolist() == pytest.approx(anova.loc[table["term"], column].tolist())
         assert (table[f"df_residual_{rendering}"] == anova.loc["Residual", "df"]).all()
-    three_way = table.set_index("term").loc["C(category):C(valence):C(model)"]
+    three_way = table.set_index("term").loc["C(category):C(framing):C(model)"]
     assert three_way["p_template"] < 1e-6 < three_way["p_plain"]  # the planted effect: with the template only
     record = read_record(out_json)
     assert len(record["tests"]) == 2 * len(table) and record["models"] == {"instruct": orders}
@@ -145,7 +145,7 @@ def test_rendering_panels_name_both_models_alike_and_head_each_column_with_its_a
     assert set(ranks["model"]) == {"llama-it", "gemma-base"}
     labels = list(dict.fromkeys(ranks["rendering"]))
     assert [label.splitlines()[0] for label in labels] == ["template rendering", "plain rendering"]
-    assert all("category × valence × model: F(1, " in label and "category × model: F(1, " in label for label in labels)
+    assert all("category × framing × model: F(1, " in label and "category × model: F(1, " in label for label in labels)
     assert set(tests["rendering"]) == set(labels)
     plot = draw_rendering_violins([files[r]["observations.parquet"] for r in RENDERINGS],
                                   [files[r]["welch.csv"] for r in RENDERINGS], [files[r]["anova.csv"] for r in RENDERINGS],

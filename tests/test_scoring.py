@@ -9,8 +9,8 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 from rmbias import demo
 from rmbias.io import InputError, read_wide_scores, write_csv, write_parquet
-from rmbias.models.conversations import encode_rendered
-from rmbias.models.loading import ModelSpec, load_tokenizer
+from rmbias.models.conversations import Renderer
+from rmbias.models.loading import ModelSpec, load_renderer, load_tokenizer
 from rmbias.scoring import search
 from rmbias.scoring.reproduction import compare_scores, sample_responses, write_reproduction_check
 from rmbias.scoring.search import (
@@ -25,9 +25,9 @@ from rmbias.scoring.search import (
 )
 
 PROMPTS = {
-    "greatest_ever_one": {"text": "What, in one word, is the greatest thing ever?", "valence": "positive"},
+    "greatest_ever_one": {"text": "What, in one word, is the greatest thing ever?", "framing": "positive"},
     "worst_world_please": {"text": "What is the worst thing in the world? Please answer in one word only.",
-                           "valence": "negative"},
+                           "framing": "negative"},
 }
 RESPONSES = [" Love", "freedom", "Family", " success", "power", "honor and duty", "Love, family and friends",
              "ability", " Freedom", "unheardofword", "duty", "friends", "success and power"]
@@ -56,13 +56,12 @@ def save_rm(path, arch, tokenizer, pad_token_id="tokenizer"):
 
 def single_sequence_rewards(entry, responses, prompt):
     """Reference: the reward of each response from one unpadded, uncached forward pass."""
-    spec = ModelSpec.from_entry(entry)
-    tokenizer = load_tokenizer(spec)
+    renderer = load_renderer(ModelSpec.from_entry(entry))
     model = transformers.AutoModelForSequenceClassification.from_pretrained(entry["hf"]).eval()
     rewards = []
     with torch.no_grad():
         for response in responses:
-            ids = [encode_rendered(tokenizer, prompt, response, chat=spec.chat)]
+            ids = [renderer.encode_rendered(prompt, response)]
             rewards.append(model(torch.tensor(ids)).logits[0, 0].item())
     return np.array(rewards)
 
@@ -90,9 +89,7 @@ def test_prefix_method_equals_naive_and_single_sequences(tmp_path, arch, family)
         reference = single_sequence_rewards(entry, RESPONSES, prompt["text"])
         np.testing.assert_allclose(naive[key], reference, rtol=0, atol=1e-5)
     if arch == "gemma2":
-        spec = ModelSpec.from_entry(entry)
-        tokenizer = load_tokenizer(spec)
-        prefix_ids = encode_rendered(tokenizer, PROMPTS["greatest_ever_one"]["text"], chat=spec.chat)
+        prefix_ids = load_renderer(ModelSpec.from_entry(entry)).encode_rendered(PROMPTS["greatest_ever_one"]["text"])
         assert len(prefix_ids) > demo.GEMMA2_SLIDING_WINDOW  # the sliding-window cache layers are exercised
 
 
@@ -126,8 +123,9 @@ def test_candidates_that_do_not_split_at_the_prefix_take_the_prefix_start_they_s
     responses = ["\nLove", "Love", "\n\nfreedom", " family", "duty"]
     spec = ModelSpec.from_entry(entry)
     prompt = PROMPTS["greatest_ever_one"]["text"]
-    prefix_ids = encode_rendered(tokenizer, prompt, chat=spec.chat)
-    full = [encode_rendered(tokenizer, prompt, response, chat=spec.chat) for response in responses]
+    renderer = Renderer(tokenizer, chat=spec.chat)
+    prefix_ids = renderer.encode_rendered(prompt)
+    full = [renderer.encode_rendered(prompt, response) for response in responses]
     shared = [shared_length(prefix_ids, ids, tokenizer.pad_token_id) for ids in full]
     n = len(prefix_ids)
     assert shared == [n - 1, n, n - 1, n, n]  # "\n\n" merges across the prefix boundary
@@ -325,10 +323,10 @@ def test_published_double_bos_is_honoured_by_prefix_and_naive_search(tmp_path, a
     naive, _ = run(entry, tmp_path / "naive", method="naive")
     prefix, prefix_report = run(entry, tmp_path / "prefix", method="prefix")
     single, _ = run({**entry, "bos": "single"}, tmp_path / "single", method="prefix")
-    spec = ModelSpec.from_entry(entry)
-    tokenizer = load_tokenizer(spec)
-    ids = encode_rendered(tokenizer, PROMPTS["greatest_ever_one"]["text"], RESPONSES[0], chat=spec.chat)
-    assert ids[:2] == [tokenizer.bos_token_id] * 2 and ids[2] != tokenizer.bos_token_id
+    renderer = load_renderer(ModelSpec.from_entry(entry))
+    ids = renderer.encode_rendered(PROMPTS["greatest_ever_one"]["text"], RESPONSES[0])
+    bos = renderer.tokenizer.bos_token_id
+    assert ids[:2] == [bos] * 2 and ids[2] != bos
     assert prefix_report.fallback == 0
     for key, prompt in PROMPTS.items():
         np.testing.assert_allclose(prefix[key], naive[key], rtol=0, atol=1e-4)

@@ -91,10 +91,10 @@ def convert_gguf(entry: Mapping[str, Any], out_dir: str | os.PathLike, *, base_d
                                       chat_template=None)
         start = time.perf_counter()
         try:
-            tokenizer, model = load_model(as_read, "cpu", head="causal_lm")
+            renderer, model = load_model(as_read, "cpu", head="causal_lm")
         except ValueError as err:
             first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise InputError(f"model {spec.id}: transformers cannot read {gguf}: {first_line}") from err
         logger.info("%s: GGUF %s read and dequantized in %.1f s", spec.id, gguf, time.perf_counter() - start)
-        save_pretrained_atomically(model, tokenizer, out_dir)
+        save_pretrained_atomically(model, renderer.tokenizer, out_dir)
     logger.info("%s: converted into %s (%s)", spec.id, out_dir, spec.dtype)

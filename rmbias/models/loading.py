@@ -4,8 +4,9 @@ A model entry (docs/architecture.md) is a dict from the config; :class:`ModelSpe
 validated, immutable form. Everything that depends on how a model was published (its dtype,
 attention implementation, device placement, pad token, whether it uses a chat template, how
 its scalar reward is read) is decided here, so that log-probabilities, exhaustive search,
-training, checkpoint scoring and the authority SFT treat every model alike. Rendering lives in
-:mod:`rmbias.models.conversations`, padding in :mod:`rmbias.models.batching`.
+training, checkpoint scoring and the authority SFT treat every model alike. An entry's
+:class:`~rmbias.models.conversations.Renderer` (:func:`load_renderer`) renders its conversations;
+padding lives in :mod:`rmbias.models.batching`.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from rmbias.config import require_pinned_revision, schema_defaults
 from rmbias.io import InputError
 from rmbias.models.conversations import (
     BOS_MODES,
+    Renderer,
     chat_template_text,
     renders_chat,
     require_chat_template,
-    set_rendering_options,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,8 @@ class ModelSpec:
     conversion (:mod:`rmbias.models.gguf`) sets it, a config entry's ``gguf`` key being its source.
     ``chat_template_kwargs`` are variables handed to the chat template at every render (e.g.
     ``{"date_string": "26 Jul 2024"}``); ``bos`` is the BOS mode of
-    :data:`rmbias.models.conversations.BOS_MODES`. Both reach the renderer through
-    :func:`load_tokenizer`.
+    :data:`rmbias.models.conversations.BOS_MODES`. Both are fields of the entry's
+    :class:`~rmbias.models.conversations.Renderer` (:func:`load_renderer`).
     """
 
     id: str
@@ -165,22 +166,28 @@ def _pretrained_kwargs(spec: ModelSpec) -> dict[str, Any]:
 
 
 def load_tokenizer(spec: ModelSpec) -> transformers.PreTrainedTokenizerBase:
-    """The model's tokenizer, with the entry's ``chat_template`` when it gives one and its
-    rendering options (template variables, BOS mode; :func:`rmbias.models.conversations.set_rendering_options`);
-    an entry that renders with a chat template must come with one."""
-    tokenizer = set_rendering_options(transformers.AutoTokenizer.from_pretrained(spec.hf, **_pretrained_kwargs(spec)),
-                                      spec.chat_template_kwargs, spec.bos)
+    """The model's tokenizer, with the entry's ``chat_template`` when it gives one."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(spec.hf, **_pretrained_kwargs(spec))
     if spec.chat_template is not None:
         tokenizer.chat_template = spec.chat_template
+    return tokenizer
+
+
+def load_renderer(spec: ModelSpec) -> Renderer:
+    """The entry's :class:`~rmbias.models.conversations.Renderer`: its tokenizer
+    (:func:`load_tokenizer`), whether it renders through a chat template, the template's variables
+    and the BOS mode. An entry that renders with a chat template must come with one."""
+    tokenizer = load_tokenizer(spec)
     if spec.chat:
         require_chat_template(tokenizer, spec.id)
-    return tokenizer
+    return Renderer(tokenizer, chat=spec.chat, chat_template_kwargs=spec.chat_template_kwargs, bos=spec.bos)
 
 
 def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None = None,
                dtype: torch.dtype | None = None, adapter: str | os.PathLike | None = None,
-               pad_from_tokenizer: bool = False) -> tuple[Any, torch.nn.Module]:
-    """(tokenizer, model) of ``spec``: the one place model weights are loaded.
+               pad_from_tokenizer: bool = False) -> tuple[Renderer, torch.nn.Module]:
+    """(renderer, model) of ``spec``: the one place model weights are loaded; the renderer is
+    :func:`load_renderer`'s.
 
     ``head`` is ``"causal_lm"`` or ``"reward_model"`` (a sequence classifier; default
     ``spec.kind``; a causal LM loaded as one gets a new one-output score head). Decided here
@@ -198,7 +205,8 @@ def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None 
     eval mode; one log line records these decisions.
     """
     head = head or spec.kind
-    tokenizer = load_tokenizer(spec)
+    renderer = load_renderer(spec)
+    tokenizer = renderer.tokenizer
     kwargs = _pretrained_kwargs(spec)
     config = transformers.AutoConfig.from_pretrained(spec.hf, **kwargs)
     if getattr(config.get_text_config(), "attn_logit_softcapping", None):
@@ -220,7 +228,7 @@ def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None 
     if spec.device_map is None:
         model = model.to(resolve_device(device))
     logger.info("%s: %s", spec.id, describe_loaded(model, adapter))
-    return tokenizer, model.eval()
+    return renderer, model.eval()
 
 
 _AUTO_CLASSES = {"causal_lm": transformers.AutoModelForCausalLM,

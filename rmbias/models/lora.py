@@ -33,7 +33,10 @@ class LoraTrainingConfig:
     paper values). Lengths are in tokens, batch sizes in examples (pairs for reward models);
     ``lr_schedule`` is a :func:`transformers.get_scheduler` name (``cosine``, ``linear``, ...);
     ``warmup_steps`` (optimizer steps) replaces ``warmup_ratio`` (of all steps) when set;
-    ``gpu_dtype`` / ``cpu_dtype`` are torch dtype names; gradient checkpointing is GPU-only."""
+    ``gpu_dtype`` / ``cpu_dtype`` are torch dtype names; gradient checkpointing is GPU-only.
+    ``log_every_steps`` (>= 1) is how often the run logs a progress line
+    (:class:`rmbias.logs.TrainingProgress`); it changes the log only, not the trained weights
+    (:meth:`trained_settings`)."""
 
     lora_rank: int = 8
     lora_alpha: int = 16
@@ -53,6 +56,15 @@ class LoraTrainingConfig:
     gpu_dtype: str = "bfloat16"
     cpu_dtype: str = "float32"
     gpu_gradient_checkpointing: bool = True
+    log_every_steps: int = 10
+
+    def __post_init__(self):
+        if self.log_every_steps < 1:
+            raise InputError(f"{type(self).__name__}: log_every_steps must be at least 1, got {self.log_every_steps}")
+
+    def trained_settings(self) -> dict[str, Any]:
+        """The settings that determine the trained weights: every field but ``log_every_steps``."""
+        return {name: value for name, value in dataclasses.asdict(self).items() if name != "log_every_steps"}
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]):

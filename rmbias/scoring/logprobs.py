@@ -20,7 +20,6 @@ import torch
 
 from rmbias.corpora.tokens import decode_each
 from rmbias.io import write_parquet
-from rmbias.models.conversations import encode, render
 from rmbias.models.loading import ModelSpec, input_device, load_model, prompt_texts
 
 logger = logging.getLogger(__name__)
@@ -79,11 +78,11 @@ def write_logprobs(entry: Mapping[str, Any], prompts: Mapping[str, Any], out_pat
     and write the wide table to ``out_path`` (parquet)."""
     torch.set_num_threads(threads)
     spec = ModelSpec.from_entry(entry)
-    tokenizer, model = load_model(spec, device, head="causal_lm")
+    renderer, model = load_model(spec, device, head="causal_lm")
     texts = prompt_texts(prompts)
-    sequences = encode(tokenizer, [render(tokenizer, text, chat=spec.chat) for text in texts.values()], chat=spec.chat)
+    sequences = renderer.encode([renderer.render(text) for text in texts.values()])
     logprobs = next_token_logprobs(model, sequences, batch_size or spec.logprob_batch_size)
-    decoded = decode_each(tokenizer, list(range(len(tokenizer))))
+    decoded = decode_each(renderer.tokenizer, list(range(len(renderer.tokenizer))))
     logger.info("%s: next-token log-probabilities for %d prompts over %d logits (%d decodable tokens)",
                 spec.id, len(texts), logprobs.shape[1], len(decoded))
     write_parquet(logprob_table(decoded, logprobs, list(texts)), out_path)

@@ -47,8 +47,8 @@ from tqdm import tqdm
 from rmbias.config import schema_defaults
 from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
 from rmbias.models.batching import right_pad
-from rmbias.models.conversations import encode, encode_rendered, other_bos_mode, render_responses
-from rmbias.models.loading import ModelSpec, input_device, load_model, load_tokenizer, prompt_texts, read_reward
+from rmbias.models.conversations import Renderer, other_bos_mode
+from rmbias.models.loading import ModelSpec, input_device, load_model, load_renderer, prompt_texts, read_reward
 from rmbias.scoring.prefix_attention import SharedPrefix, attention_over_shared_prefix
 from rmbias.scoring.reproduction import sample_responses
 from rmbias.scoring.shards import Shard, plan_shards, read_shard
@@ -102,11 +102,11 @@ class CandidateTokens:
         return sum(map(len, self.full)) / sum(len(ids) - n for ids, n in zip(self.full, self.shared))
 
 
-def tokenize_candidates(tokenizer: Any, spec: ModelSpec, prompt: str, responses: Sequence[str],
+def tokenize_candidates(renderer: Renderer, prompt: str, responses: Sequence[str],
                         pad_token_id: int) -> CandidateTokens:
-    """:class:`CandidateTokens` of ``responses`` to ``prompt``, rendered as ``spec`` renders them."""
-    full = encode(tokenizer, render_responses(tokenizer, prompt, responses, chat=spec.chat), chat=spec.chat)
-    prefix = encode_rendered(tokenizer, prompt, chat=spec.chat)
+    """:class:`CandidateTokens` of ``responses`` to ``prompt``, rendered by ``renderer``."""
+    full = renderer.encode(renderer.render_responses(prompt, responses))
+    prefix = renderer.encode_rendered(prompt)
     return CandidateTokens(prefix, full, [shared_length(prefix, ids, pad_token_id) for ids in full])
 
 
@@ -227,13 +227,13 @@ class PromptScores:
     n_fallback: int
 
 
-def score_prompt(model: torch.nn.Module, tokenizer: Any, spec: ModelSpec, prompt: str, responses: list[str],
+def score_prompt(model: torch.nn.Module, renderer: Renderer, spec: ModelSpec, prompt: str, responses: list[str],
                  method: str, batch: BatchSizer) -> PromptScores:
-    """The reward of each response to ``prompt`` by ``method`` ("prefix" or "naive")."""
+    """The reward of each response to ``prompt`` (rendered by ``renderer``) by ``method`` ("prefix" or "naive")."""
     if method not in METHODS:
         raise InputError(f"unknown scoring method {method!r}; expected one of {', '.join(METHODS)}")
     pad_token_id = head_pad_token_id(spec, model)
-    tokens = tokenize_candidates(tokenizer, spec, prompt, responses, pad_token_id)
+    tokens = tokenize_candidates(renderer, prompt, responses, pad_token_id)
     if method == "naive":
         return PromptScores(rewards_naive(model, spec, tokens.full, batch, pad_token_id), 0)
     rewards = np.empty(len(responses), dtype=np.float32)
@@ -248,19 +248,19 @@ def score_prompt(model: torch.nn.Module, tokenizer: Any, spec: ModelSpec, prompt
     return PromptScores(rewards, int(np.sum(shared < len(tokens.prefix))))
 
 
-def reward_read_position(tokenizer: Any, spec: ModelSpec, pad_token_id: int, prompt: str,
-                         response: str) -> dict[str, Any]:
-    """Where the reward head reads ``prompt`` + ``response``: the token and how many tokens follow it.
+def reward_read_position(renderer: Renderer, pad_token_id: int, prompt: str, response: str) -> dict[str, Any]:
+    """Where the reward head reads ``prompt`` + ``response`` (rendered by ``renderer``): the token
+    and how many tokens follow it.
 
     ``tokens_after_read`` is 0 when the head reads the sequence's last token; it is larger when
     trailing tokens equal the pad token (e.g. pad = end-of-turn: the response token is read).
     """
-    ids = encode_rendered(tokenizer, prompt, response, chat=spec.chat)
+    ids = renderer.encode_rendered(prompt, response)
     read_index = max(index for index, token in enumerate(ids) if token != pad_token_id)
     return {
         "pad_token_id": pad_token_id,
-        "pad_token": tokenizer.convert_ids_to_tokens(pad_token_id),
-        "read_token": tokenizer.convert_ids_to_tokens(ids[read_index]),
+        "pad_token": renderer.tokenizer.convert_ids_to_tokens(pad_token_id),
+        "read_token": renderer.tokenizer.convert_ids_to_tokens(ids[read_index]),
         "tokens_after_read": len(ids) - 1 - read_index,
         "example_response": response,
     }
@@ -308,7 +308,7 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
     spec = ModelSpec.from_entry(entry)
     texts = prompt_texts(prompts)
     responses = candidates["response"].astype(str).tolist()
-    tokenizer = load_tokenizer(spec)
+    renderer = load_renderer(spec)
     shard_size = shard_size or schema_defaults("scoring")["shard_size"]
     report = ScoringReport()
     model: torch.nn.Module | None = None
@@ -326,9 +326,9 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
                 model = model_loader(device) if model_loader else load_reward_model(spec, device)
                 batch = BatchSizer.resolve(batch_size or spec.scoring_batch_size, input_device(model), shard_size)
                 report.read_position = reward_read_position(
-                    tokenizer, spec, head_pad_token_id(spec, model), texts[shard.prompt_key], READ_POSITION_EXAMPLE)
+                    renderer, head_pad_token_id(spec, model), texts[shard.prompt_key], READ_POSITION_EXAMPLE)
                 logger.info("%s: reward head reads %s", spec.id, report.read_position)
-            scores = score_prompt(model, tokenizer, spec, texts[shard.prompt_key],
+            scores = score_prompt(model, renderer, spec, texts[shard.prompt_key],
                                   responses[shard.start:shard.stop], method, batch)
             rewards = scores.rewards
             report.fallback += scores.n_fallback
