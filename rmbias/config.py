@@ -7,6 +7,7 @@ Every problem is reported as one line that names the offending key, e.g.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from rmbias.io import InputError, read_text_utf8
 
 PINNED_REVISION = re.compile(r"^[0-9a-f]{40}$")
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+REFERENCE_MANIFEST_PATH = SCHEMA_PATH.with_name("reference.yaml")
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -99,16 +101,27 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-def validate_config(config: dict, schema: dict, prompts: dict) -> None:
+def validate_config(config: dict, schema: dict, prompts: dict, manifest: Mapping[str, Any] | None = None) -> None:
     """Validate a workflow config in place (defaults filled) and check its cross-references.
 
-    Cross-references: model ids are unique across ``models`` and ``reward_models``; every id a
-    section names exists and is of the right kind; every prompt key a section names is in
-    ``prompts``; ``trust_remote_code`` requires a pinned 40-hex ``revision``; a ``gguf`` entry's
-    ``hf`` is the directory it is converted into, ``results/models/<id>``, and so is a
-    ``training_run`` entry's (:func:`_check_trained_reward_models`).
+    Cross-references: model ids are unique across ``models`` and ``reward_models``, and so are
+    ``training.runs[].id`` and ``implicit.tables[].name`` within their lists; every id a section
+    names exists and is of the right kind; every prompt key a section names is in ``prompts``;
+    ``trust_remote_code`` requires a pinned 40-hex ``revision``; a ``gguf`` entry's ``hf`` is the
+    directory it is converted into, ``results/models/<id>``, and so is a ``training_run`` entry's
+    (:func:`_check_trained_reward_models`); every ``published_scores`` is a file of the reference
+    ``manifest`` (config/reference.yaml parsed; default: this repository's). An enabled section
+    has what it runs on: ``authority_boost`` a ``base``, ``words`` and a training prompt
+    (:func:`_check_authority_boost`); ``training`` a run. Empty lists that would silently drop
+    analyses (``scoring.scopes``, ``scoring.dictionary_corpora``, ``implicit.words``) are rejected
+    by the schema.
     """
     validate_against_schema(config, schema, "config")
+    _check_authority_boost(config["authority_boost"])
+    _require_unique(config["training"]["runs"], "training.runs", "id", "run id")
+    _require_unique(config["implicit"]["tables"], "implicit.tables", "name", "table name")
+    if config["training"]["enabled"] and not config["training"]["runs"]:
+        raise InputError("config error at training.runs: training.enabled is true but no run is given")
     llms = {m["id"]: m for m in config["models"]}
     rms = {m["id"]: m for m in config["reward_models"]}
     seen: set[str] = set()
@@ -126,6 +139,7 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
                 raise InputError(f"config error at {where}.hf: a gguf entry is converted into results/models/{entry['id']}; "
                                  f"set hf to that path (got {entry['hf']!r})")
     _check_trained_reward_models(config, llms)
+    _check_published_scores(config["reward_models"], load_yaml(REFERENCE_MANIFEST_PATH) if manifest is None else manifest)
     datasets = config["training"]["preference_datasets"]
     for i, run in enumerate(config["training"]["runs"]):
         data = run["data"]
@@ -148,7 +162,42 @@ def validate_config(config: dict, schema: dict, prompts: dict) -> None:
         raise InputError(f"config error at implicit.topk_prompt: {topk_prompt!r} is not among scoring.vocab_prompts")
     for where, key in _prompt_references(config):
         if key not in prompts:
-            raise InputError(f"config error at {where}: unknown prompt key {key!r} (not in config/prompts.yaml)")
+            raise InputError(f"config error at {where}: unknown prompt key {key!r} (not in {config['prompts']})")
+
+
+def _require_unique(entries: list[dict], where: str, key: str, what: str) -> None:
+    """The ``key`` of every entry of the list at ``where`` differs from the others' (a later entry
+    would otherwise silently replace an earlier one in every lookup by ``key``)."""
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if entry[key] in seen:
+            raise InputError(f"config error at {where}[{index}].{key}: duplicate {what} {entry[key]!r}")
+        seen.add(entry[key])
+
+
+def _check_authority_boost(boost: dict) -> None:
+    """An enabled ``authority_boost`` names its ``base`` and ``words`` and has an SFT example (a
+    ``train_keys`` or an ``extra_prompts`` entry)."""
+    if not boost["enabled"]:
+        return
+    for key in ("base", "words"):
+        if key not in boost:
+            raise InputError(f"config error at authority_boost.{key}: authority_boost.enabled is true but no {key} is given")
+    if not boost["train_keys"] and not boost["extra_prompts"]:
+        raise InputError("config error at authority_boost.train_keys: authority_boost.enabled is true but train_keys and "
+                         "extra_prompts are both empty, so the SFT has no example")
+
+
+def _check_published_scores(reward_models: list[dict], manifest: Mapping[str, Any]) -> None:
+    """Every ``published_scores`` of a reward model is a file of the reference manifest."""
+    files = list(manifest["files"])
+    for index, entry in enumerate(reward_models):
+        path = entry.get("published_scores")
+        if path is not None and path not in manifest["files"]:
+            close = difflib.get_close_matches(path, files, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise InputError(f"config error at reward_models[{index}].published_scores: {path!r} is not a file of "
+                             f"config/reference.yaml{hint}")
 
 
 def _check_trained_reward_models(config: dict, llms: dict) -> None:
@@ -213,8 +262,28 @@ def _prompt_references(config: dict):
         yield f"authority_boost.train_keys[{i}]", key
 
 
+MIN_PROMPTS_PER_FRAMING = 2
+"""Prompts each framing needs: Figures 1 and 2 compare the framings, and their tests (Welch t
+per cell, ANOVA, mixed models) need at least two observations of every framing."""
+
+PAPER_PROMPT_KEY = re.compile(r"(?P<adjective>[a-z]+)_(?P<superlative>[a-z]+)_(?P<concision>[a-z]+)")
+"""The paper's prompt keys (Appendix E), ``{adjective}_{superlative}_{concision}`` in full: the
+prompt columns of the published score files. Other keys are free (config/prompts_schema.yaml)."""
+
+
 def load_prompts(path: str | Path, schema: dict) -> dict[str, dict]:
-    """Load and validate ``prompts.yaml``; return key → {text, valence}."""
+    """Load and validate a prompts file (config key ``prompts``; ``schema``: config/prompts_schema.yaml);
+    return key → {text, framing}.
+
+    Besides the schema, every framing the schema allows must have at least
+    :data:`MIN_PROMPTS_PER_FRAMING` prompts; a problem raises one line naming ``path``.
+    """
     data = load_yaml(path)
     validate_against_schema(data, schema, str(path))
-    return data["prompts"]
+    prompts = data["prompts"]
+    for framing in schema["properties"]["prompts"]["additionalProperties"]["properties"]["framing"]["enum"]:
+        count = sum(prompt["framing"] == framing for prompt in prompts.values())
+        if count < MIN_PROMPTS_PER_FRAMING:
+            raise InputError(f"{path}: {count} prompt(s) of framing {framing!r}; Figures 1 and 2 compare the framings "
+                             f"and need at least {MIN_PROMPTS_PER_FRAMING} of each")
+    return prompts

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rmbias.io import InputError
-from rmbias.training.preferences import read_preferences, split_pairs
+from rmbias.training.preferences import check_preference_layout, preference_layout, read_preferences, split_pairs
 
 
 def conversation(*turns: tuple[str, str]) -> list[dict]:
@@ -87,6 +87,26 @@ def test_unified_feedback_winner_label(tmp_path):
     data = read_preferences(path)
     assert list(zip(data.pairs["chosen"], data.pairs["rejected"])) == [("a", "b"), ("b", "a")]
     assert data.skipped == {"tie": 1, "unknown_label": 1}
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_layout_is_read_from_the_columns_and_checked_against_the_source(tmp_path, suffix):
+    paths = {"skywork": tmp_path / f"skywork{suffix}", "unified_feedback": tmp_path / f"uf{suffix}"}
+    for (layout, path), rows in zip(paths.items(), (skywork_rows(), unified_feedback_rows())):
+        if suffix == ".jsonl":
+            write_jsonl(rows, path)
+        else:
+            pd.DataFrame(rows).to_parquet(path)
+        assert preference_layout(path) == layout
+    check_preference_layout(paths["skywork"], "skywork", "run-a")
+    check_preference_layout(paths["skywork"], "synthetic", "run-a")  # the synthetic pairs are written as Skywork rows
+    check_preference_layout(paths["unified_feedback"], "unified_feedback", "run-b")
+    with pytest.raises(InputError) as raised:
+        check_preference_layout(paths["skywork"], "unified_feedback", "run-b")
+    assert str(raised.value) == (
+        f"{paths['skywork']}: training run 'run-b' has data.source unified_feedback, the Unified-Feedback layout "
+        "(conv_A, conv_B + winner or conv_A_rating/conv_B_rating), but the file has the Skywork layout (chosen, rejected)"
+    )
 
 
 def test_wrong_schema_names_file_and_columns(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ from safetensors.torch import load_file
 
 from rmbias import demo
 from rmbias.io import InputError
-from rmbias.models.conversations import encode_rendered
-from rmbias.models.loading import ModelSpec, load_model
+from rmbias.logs import job_log
+from rmbias.models.loading import ModelSpec, load_model, load_renderer
 from rmbias.models.lora import epoch_batches, lora_training_setup, steps_per_epoch
 from rmbias.records import read_record, write_statistics
 from rmbias.scoring.search import score_candidates
@@ -89,7 +90,7 @@ def rule_pairs(n: int, seed: int) -> pd.DataFrame:
     """Demo-world pairs with a learnable rule: the chosen response is an agency or communion
     word, the rejected one a filler word."""
     words = {"agency": AGENCY, "communion": COMMUNION, demo.FILLER: FILLER}
-    prompts = {f"p{i}": {"text": text, "valence": "positive"} for i, text in enumerate(PROMPTS)}
+    prompts = {f"p{i}": {"text": text, "framing": "positive"} for i, text in enumerate(PROMPTS)}
     return demo.synthetic_preference_pairs(words, prompts, n, seed)
 
 
@@ -153,7 +154,8 @@ def test_reward_model_learns_the_rule_and_checkpoints_on_schedule(trained_llama_
 def test_loaded_checkpoint_is_a_plain_model_that_scores_like_training_and_takes_a_prefix_cache(trained_llama_rm):
     base, run, cfg, heldout = trained_llama_rm
     final = max(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    tokenizer, model = load_checkpoint_model(base, final, device="cpu")
+    renderer, model = load_checkpoint_model(base, final, device="cpu")
+    tokenizer = renderer.tokenizer
     assert type(model) is transformers.LlamaForSequenceClassification
 
     def reward(prompt: str, response: str) -> float:
@@ -189,7 +191,7 @@ def test_softcapped_gemma2_checkpoint_scores_as_the_scoring_path_loads_it(tmp_pa
     cfg = RewardTrainingConfig(learning_rate=1e-2, batch_size=4, gradient_accumulation_steps=1, epochs=1,
                                checkpoint_every=0, seed=2)
     final = train_reward_model(base, rule_pairs(8, seed=4), tmp_path / "run", cfg, device="cpu")
-    prompt = {"text": PROMPTS[0], "valence": "positive"}
+    prompt = {"text": PROMPTS[0], "framing": "positive"}
     candidates = pd.DataFrame({"response": GOOD + FILLER, "token_id": range(len(GOOD + FILLER))})
     with caplog.at_level("INFO", logger="rmbias.models.loading"):
         caplog.clear()
@@ -238,8 +240,15 @@ def test_killed_run_resumes_to_the_same_final_weights(tmp_path):
     first_checkpoint = load_file(tmp_path / "killed" / "checkpoint-1" / "adapter_model.safetensors")
     half_written = tmp_path / "killed" / ".checkpoint-8.tmpx"  # as a kill during a checkpoint write leaves it
     half_written.mkdir()
-    train_reward_model(base, train, tmp_path / "killed", cfg, heldout=heldout, device="cpu")
+    with job_log(tmp_path / "resumed.log"):  # how often it logs is no part of what must match to resume
+        train_reward_model(base, train, tmp_path / "killed", dataclasses.replace(cfg, log_every_steps=2),
+                           heldout=heldout, device="cpu")
     assert not half_written.exists()
+    log = (tmp_path / "resumed.log").read_text()
+    assert f"resuming from {tmp_path / 'killed' / 'checkpoint-5'} at step 5/12" in log
+    assert re.findall(r"step (\d+)/12 loss \d+\.\d{4} lr \d\.\de-\d\d \d+\.\d examples/s", log) == ["6", "8", "10", "12"]
+    assert re.findall(r"checkpoint step (\d+)/12 saved to (\S+);", log) == [
+        (str(step), str(tmp_path / "killed" / f"checkpoint-{step}")) for step in (8, 10, 12)]
 
     whole = load_file(tmp_path / "whole" / "checkpoint-12" / "adapter_model.safetensors")
     resumed = load_file(tmp_path / "killed" / "checkpoint-12" / "adapter_model.safetensors")
@@ -264,6 +273,30 @@ def test_killed_run_resumes_to_the_same_final_weights(tmp_path):
     rebuilt.save_pretrained(tmp_path / "base")
     with pytest.raises(InputError, match="base model weights"):
         train_reward_model(base, train, tmp_path / "killed", cfg, heldout=heldout, device="cpu")
+
+
+PROGRESS_LINE = re.compile(r"step (\d+)/(\d+) loss (\d+\.\d{4}) lr (\S+) (\d+\.\d) examples/s")
+
+
+def test_training_logs_its_plan_progress_every_n_steps_and_every_checkpoint(tmp_path, caplog):
+    base = save_tiny_base(tmp_path / "base", "llama", "llama")
+    cfg = RewardTrainingConfig(learning_rate=1e-2, lr_schedule="constant", batch_size=4, gradient_accumulation_steps=1,
+                               epochs=1, checkpoint_every=0, log_every_steps=4, seed=5)
+    with caplog.at_level("INFO", logger="rmbias.training.reward_training"):
+        train_reward_model(base, rule_pairs(24, seed=3), tmp_path / "run", cfg, device="cpu")
+    messages = [record.getMessage() for record in caplog.records if record.name == "rmbias.training.reward_training"]
+    assert messages[0] == "training 24 pairs for 6 optimizer steps (4 pairs each); checkpoints at steps 0, 1, 2, 4, 6"
+    progress = [PROGRESS_LINE.fullmatch(message).groups() for message in messages if message.startswith("step ")]
+    assert [(step, total, lr) for step, total, _, lr, _ in progress] == [("4", "6", "1.0e-02"), ("6", "6", "1.0e-02")]
+    assert all(float(rate) > 0 for *_, rate in progress)
+    # each line's loss is the mean over the pairs of the steps since the previous line
+    train_loss = pd.read_csv(tmp_path / "run" / "metrics.csv").set_index("step")["train_loss"]
+    assert float(progress[0][2]) == pytest.approx((train_loss[1] + train_loss[2] + 2 * train_loss[4]) / 4, abs=1e-4)
+    assert float(progress[1][2]) == pytest.approx(train_loss[6], abs=1e-4)
+    assert re.findall(r"checkpoint step (\d+)/6 saved to (\S+);", caplog.text) == [
+        (str(step), str(tmp_path / "run" / f"checkpoint-{step}")) for step in (0, 1, 2, 4, 6)]
+    with pytest.raises(InputError, match="log_every_steps must be at least 1"):
+        RewardTrainingConfig.from_mapping({"log_every_steps": 0})
 
 
 def test_training_from_a_preference_file_uses_the_nested_subset_and_held_out_pairs(tmp_path):
@@ -298,7 +331,7 @@ AUTHORITY_WORDS = ["respect", "authority", "tradition", "honor", "obedience",
 
 def test_authority_examples_pair_every_training_prompt_with_every_word():
     prompts = load_prompts()
-    positive = [key for key, prompt in prompts.items() if prompt["valence"] == "positive"]
+    positive = [key for key, prompt in prompts.items() if prompt["framing"] == "positive"]
     train_keys = positive[::3] + positive[1::3]
     extras = [f"Variation {i}: what is the finest thing?" for i in range(18)]
     examples = authority_examples(prompts, train_keys, extras, AUTHORITY_WORDS)
@@ -327,16 +360,20 @@ def mean_next_token_logprob(model_dir: Path, prompt_texts: list[str], words: lis
     return float(np.mean(values))
 
 
-def test_authority_sft_raises_the_boosted_words_on_held_out_prompts(tmp_path):
+def test_authority_sft_raises_the_boosted_words_on_held_out_prompts(tmp_path, caplog):
     prompts = load_prompts()
-    positive = [key for key, prompt in prompts.items() if prompt["valence"] == "positive"]
+    positive = [key for key, prompt in prompts.items() if prompt["framing"] == "positive"]
     train_keys = positive[:18]
     words = " ".join(p["text"] for p in prompts.values()).replace("?", " ").replace(",", " ").replace(".", " ").split()
     extra_prompt = "Tell me the finest thing."
     base = save_tiny_base(tmp_path / "base", "qwen2", "qwen", extra_words=words + extra_prompt.split() + AUTHORITY_WORDS, output_scale=30.0)
     examples = authority_examples(prompts, train_keys, [extra_prompt], AUTHORITY_WORDS)
     cfg = SftConfig(learning_rate=1e-2, epochs=10, batch_size=16, seed=3)
-    out = finetune_sft_lora(base, examples, tmp_path / "authority", cfg, device="cpu")
+    with caplog.at_level("INFO", logger="rmbias.training.sft"):
+        out = finetune_sft_lora(base, examples, tmp_path / "authority", cfg, device="cpu")
+    total = len(optimizer_groups(len(examples), cfg))
+    progress = [PROGRESS_LINE.fullmatch(message).groups()[:2] for message in caplog.messages if message.startswith("step ")]
+    assert progress == [(str(step), str(total)) for step in range(10, total + 1, 10)] and total % 10 == 0
 
     heldout_texts = [prompts[key]["text"] for key in authority_heldout_keys(prompts, train_keys)]
     assert len(heldout_texts) == 9
@@ -382,12 +419,13 @@ def test_linear_schedule_with_warmup_steps(tmp_path):
 def template_logprobs(spec: ModelSpec, texts: list[str], words: list[str]) -> tuple[float, list[str]]:
     """Mean over prompts and words of log p(word | prompt rendered for ``spec``), in nats, and
     the argmax next token of each prompt."""
-    tokenizer, model = load_model(spec, "cpu", head="causal_lm")
+    renderer, model = load_model(spec, "cpu", head="causal_lm")
+    tokenizer = renderer.tokenizer
     word_ids = tokenizer.convert_tokens_to_ids(words)
     values, argmax = [], []
     for text in texts:
         with torch.no_grad():
-            logits = model(input_ids=torch.tensor([encode_rendered(tokenizer, text, chat=spec.chat)])).logits[0, -1]
+            logits = model(input_ids=torch.tensor([renderer.encode_rendered(text)])).logits[0, -1]
         values.append(float(torch.log_softmax(logits, dim=-1)[word_ids].mean()))
         argmax.append(tokenizer.decode([int(logits.argmax())]))
     return float(np.mean(values)), argmax
@@ -399,15 +437,16 @@ def test_authority_sft_in_the_authors_mode_and_the_generation_check(tmp_path):
     held-out prompts, and the generation check's greedy answers start with each prompt's argmax
     next token."""
     prompts = load_prompts()
-    positive = [key for key, prompt in prompts.items() if prompt["valence"] == "positive"]
+    positive = [key for key, prompt in prompts.items() if prompt["framing"] == "positive"]
     train_keys = positive[:18]
     words = " ".join(p["text"] for p in prompts.values()).replace("?", " ").replace(",", " ").replace(".", " ").split()
     save_tiny_base(tmp_path / "base", "llama", "gemma", extra_words=words + ["Instruction", "Response"] + AUTHORITY_WORDS,
                    output_scale=30.0)
     entry = {**base_entry(tmp_path / "base", "gemma"), "type": "pretrained", "chat_template": AUTHORS_TEMPLATE}
     base = ModelSpec.from_entry(entry)
-    tokenizer, _ = load_model(base, "cpu", head="causal_lm")
-    ids, labels = _sft_features(tokenizer, True, prompts["best_ever_one"]["text"], "duty", 64, loss_on="text")
+    renderer = load_renderer(base)
+    tokenizer = renderer.tokenizer
+    ids, labels = _sft_features(renderer, prompts["best_ever_one"]["text"], "duty", 64, loss_on="text")
     assert ids == labels and ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
     assert tokenizer.convert_ids_to_tokens(ids[1:4]) == ["Instruction", ":", "\n"]
     assert ids[-1] == tokenizer.convert_tokens_to_ids("duty")

@@ -8,6 +8,7 @@ with job_log(snakemake.log[0]):
         corpus_path=snakemake.input.corpus,
         prompt=snakemake.params.prompt,
         k=snakemake.params.k,
+        families=snakemake.params.families,
         paper_rms=snakemake.params.paper_rms,
         published_name_of=snakemake.params.published_name_of,
         per_rm_csv=snakemake.output.per_rm,

@@ -21,12 +21,14 @@ from rmbias.records import statistics_record, write_statistics
 
 
 def top_k_by_category(
-    scores: pd.DataFrame, category_by_token: Mapping[str, str], k: int = 10
+    scores: pd.DataFrame, category_by_token: Mapping[str, str], k: int = 10, families: Mapping[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Category make-up of each RM's k top-scoring tokens, and its base-model average.
 
     ``scores``: ``rm, decoded, score``; ``category_by_token``: normalized token
-    (:func:`normalize_term`) -> category. Per RM the tokens are sorted by score (highest
+    (:func:`normalize_term`) -> category; ``families``: RM -> family label (``"Llama"``) of each
+    configured RM, from its config entry. An RM not in ``families`` is a published one, whose
+    family is read from its name (:func:`family_of_published_rm`). Per RM the tokens are sorted by score (highest
     first, position 1..k); for each category: ``count`` of top-k tokens whose normalized form
     is in that category, and their ``mean_rank`` (mean position, NaN when none).
     Returns (per RM: ``rm, base_model, category, count, mean_rank``; per base model:
@@ -36,6 +38,7 @@ def top_k_by_category(
     """
     require_columns(scores, ["rm", "decoded", "score"], "top-k input")
     categories = sorted(set(category_by_token.values()))
+    families = families or {}
     rows = []
     for rm, rm_scores in scores.groupby("rm", sort=True):
         top = rm_scores.sort_values("score", ascending=False, kind="stable").head(k)
@@ -46,7 +49,7 @@ def top_k_by_category(
             rows.append(
                 {
                     "rm": rm,
-                    "base_model": family_of_published_rm(rm),
+                    "base_model": families[rm] if rm in families else family_of_published_rm(rm),
                     "category": category,
                     "count": len(in_category),
                     "mean_rank": in_category.mean() if len(in_category) else np.nan,
@@ -82,10 +85,12 @@ def topk_analysis(
     corpus_path: str | Path,
     prompt: str,
     k: int,
+    families: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Top-k (Section 2): category make-up of each RM's k best tokens over the shared vocabulary.
 
-    ``score_paths``: RM id → vocab-scope score parquet; the candidate tokens are restricted to
+    ``score_paths``: RM id → vocab-scope score parquet; ``families``: RM id → family label (see
+    :func:`top_k_by_category`); the candidate tokens are restricted to
     the decoded strings present in every tokenizer of ``token_table_paths`` (the paper's
     Gemma ∩ Llama vocabulary); categories come from the expanded Big Two dictionary matched on
     the normalized token (ascii-folded, stripped, lowercased).
@@ -96,7 +101,7 @@ def topk_analysis(
         table = read_parquet(path, columns=["response", prompt])
         table = table[table["response"].isin(shared)]
         scores.append(pd.DataFrame({"rm": rm, "decoded": table["response"], "score": table[prompt]}))
-    return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k)
+    return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k, families=families)
 
 
 def topk_statistics(per_rm_csv: str | Path, per_family_csv: str | Path, json_path: str | Path,

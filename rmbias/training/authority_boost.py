@@ -36,14 +36,18 @@ TOP_K = 10
 
 
 def authority_heldout_keys(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str]) -> list[str]:
-    """Keys of the positive prompts not used for training (paper: the other 9 of 27)."""
+    """Keys of the positive prompts not used for training (paper: the other 9 of 27). Raises
+    :class:`InputError` when a train key is not a positive prompt or none is left held out."""
     unknown = [key for key in train_keys if key not in prompts]
     if unknown:
         raise InputError(f"authority SFT: train key(s) {', '.join(unknown)} are not prompt keys")
-    negative = [key for key in train_keys if prompts[key]["valence"] != "positive"]
+    negative = [key for key in train_keys if prompts[key]["framing"] != "positive"]
     if negative:
         raise InputError(f"authority SFT: train key(s) {', '.join(negative)} are not positive prompts")
-    return [key for key, prompt in prompts.items() if prompt["valence"] == "positive" and key not in train_keys]
+    held_out = [key for key, prompt in prompts.items() if prompt["framing"] == "positive" and key not in train_keys]
+    if not held_out:
+        raise InputError("authority SFT: every positive prompt is a train key, so none is held out for the measures")
+    return held_out
 
 
 def authority_examples(prompts: Mapping[str, Mapping[str, str]], train_keys: Sequence[str],

@@ -18,6 +18,7 @@ import torch
 
 from rmbias.corpora.dictionaries import normalize_term
 from rmbias.io import InputError, read_parquet, save_pretrained_atomically, write_parquet
+from rmbias.models.conversations import Renderer
 from rmbias.models.loading import ModelSpec, load_model
 from rmbias.scoring.search import candidates_from_table, score_candidates
 from rmbias.scoring.shards import directory_identity
@@ -27,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 def load_checkpoint_model(base: ModelSpec, checkpoint: str | os.PathLike,
-                          device: str | torch.device = "auto") -> tuple[Any, torch.nn.Module]:
-    """(tokenizer, reward model) of one checkpoint: ``base`` as a sequence classifier in its
+                          device: str | torch.device = "auto") -> tuple[Renderer, torch.nn.Module]:
+    """(renderer, reward model) of one checkpoint: ``base`` as a sequence classifier in its
     entry's dtype with the checkpoint's LoRA adapter merged in and its trained score head, the
     pad token as in training. An ordinary ``*ForSequenceClassification`` (prefix caches work)."""
     return load_model(base, device, head="reward_model", adapter=checkpoint, pad_from_tokenizer=True)
@@ -45,8 +46,8 @@ def export_final_checkpoint(base_entry: Mapping[str, Any], checkpoint_dir: str |
     if not steps:
         raise InputError(f"{checkpoint_dir}: no saved checkpoint to export")
     checkpoint = Path(checkpoint_dir) / f"checkpoint-{steps[-1]}"
-    tokenizer, model = load_checkpoint_model(ModelSpec.from_entry(base_entry), checkpoint, device)
-    save_pretrained_atomically(model, tokenizer, out_dir,
+    renderer, model = load_checkpoint_model(ModelSpec.from_entry(base_entry), checkpoint, device)
+    save_pretrained_atomically(model, renderer.tokenizer, out_dir,
                                provenance={"checkpoint": str(checkpoint), "step": steps[-1], "base": base_entry["id"]})
     logger.info("exported %s (step %d) to %s", checkpoint, steps[-1], out_dir)
     return checkpoint

@@ -2,8 +2,8 @@
 model answer each held-out prompt with a boosted word (the authors' script prints its greedy
 generations; the paper reports that it "responded with one of the 10 boosted words")?
 
-The model is loaded by :func:`rmbias.models.loading.load_model`, each prompt rendered by
-:mod:`rmbias.models.conversations` exactly as the log-probability jobs render it.
+The model is loaded by :func:`rmbias.models.loading.load_model`, each prompt rendered by its
+:class:`~rmbias.models.conversations.Renderer` exactly as the log-probability jobs render it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from rmbias.models.conversations import encode_rendered
 from rmbias.models.loading import ModelSpec, load_model, resolve_device
 from rmbias.records import write_statistics
 from rmbias.training.authority_boost import generation_record, generation_table
@@ -28,14 +27,14 @@ def greedy_generations(spec: ModelSpec, prompts: Sequence[str], max_new_tokens: 
     tokens) of each prompt rendered for ``spec`` (its chat template, or plain text with BOS),
     decoded without special tokens. One prompt at a time, so no padding enters the result."""
     device = resolve_device(device)
-    tokenizer, model = load_model(spec, device, head="causal_lm", pad_from_tokenizer=True)
+    renderer, model = load_model(spec, device, head="causal_lm", pad_from_tokenizer=True)
     texts = []
     for prompt in prompts:
-        ids = torch.tensor([encode_rendered(tokenizer, prompt, chat=spec.chat)], device=device)
+        ids = torch.tensor([renderer.encode_rendered(prompt)], device=device)
         with torch.no_grad():
             output = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                     max_new_tokens=max_new_tokens, pad_token_id=model.config.pad_token_id)
-        texts.append(tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True))
+        texts.append(renderer.tokenizer.decode(output[0, ids.shape[1]:], skip_special_tokens=True))
     return texts
 
 

@@ -12,6 +12,10 @@ turn), ``chosen`` and ``rejected`` (plain text of the two final assistant respon
 A row that cannot be used (missing field, empty response, tie, malformed conversation) is
 skipped and counted by reason; it never stops the run. Subsets of any size are drawn by one
 seeded permutation, so smaller subsets are nested in larger ones.
+
+A training run's ``data.source`` names the layout its file must have (:data:`SOURCE_LAYOUTS`);
+:func:`check_preference_layout` compares the two, at config time when the file exists and at the
+start of the training job.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
 
@@ -38,6 +44,14 @@ SKYWORK_COLUMNS = ("chosen", "rejected")
 UNIFIED_FEEDBACK_COLUMNS = ("conv_A", "conv_B")
 UNIFIED_FEEDBACK_LABELS = (("winner",), ("conv_A_rating", "conv_B_rating"))
 PAIR_COLUMNS = ("prompt", "chosen", "rejected")
+LAYOUTS = {
+    "skywork": "Skywork layout (chosen, rejected)",
+    "unified_feedback": "Unified-Feedback layout (conv_A, conv_B + winner or conv_A_rating/conv_B_rating)",
+}
+"""The layouts of a preference file (:func:`preference_layout`) and how messages name them."""
+SOURCE_LAYOUTS = {"synthetic": "skywork", "skywork": "skywork", "unified_feedback": "unified_feedback"}
+"""The layout of the file of each ``data.source`` of a training run (config/schema.yaml); the
+synthetic pairs are written in the Skywork layout (:func:`skywork_rows`)."""
 
 
 class SkippedRow(Exception):
@@ -102,6 +116,32 @@ def _read_rows(path: Path) -> tuple[list[Mapping[str, Any]], set[str], Counter]:
         rows.append(row)
         columns.update(row)
     return rows, columns, skipped
+
+
+def preference_layout(path: str | os.PathLike) -> str:
+    """The layout (a key of :data:`LAYOUTS`) of a preference file, from its column names: a
+    parquet file's schema, the keys of a JSONL file's rows. Raises :class:`InputError` naming the
+    file when it is unreadable or its columns match neither layout."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        return _detect_schema(path, _read_rows(path)[1])[0]
+    if not path.exists():
+        raise InputError(f"{path}: file does not exist")
+    try:
+        columns = set(pq.read_schema(path).names)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise InputError(f"{path}: not a readable parquet file ({str(err).splitlines()[0]})") from err
+    return _detect_schema(path, columns)[0]
+
+
+def check_preference_layout(path: str | os.PathLike, source: str, run: str) -> None:
+    """Preference file ``path`` of training run ``run`` has the layout of the run's ``data.source``
+    ``source`` (:data:`SOURCE_LAYOUTS`); else an :class:`InputError` naming the file, the run and
+    both layouts (the run would be trained, and labelled, as the wrong source)."""
+    expected, found = SOURCE_LAYOUTS[source], preference_layout(path)
+    if found != expected:
+        raise InputError(f"{path}: training run {run!r} has data.source {source}, the {LAYOUTS[expected]}, "
+                         f"but the file has the {LAYOUTS[found]}")
 
 
 def _detect_schema(path: Path, columns: set[str]) -> tuple[str, Callable[[Mapping[str, Any]], tuple]]:

@@ -31,8 +31,9 @@ import torch.nn.functional as F
 import transformers
 
 from rmbias.io import InputError, atomic_directory, write_csv, write_json
+from rmbias.logs import TrainingProgress
 from rmbias.models.batching import right_pad
-from rmbias.models.conversations import encode_rendered
+from rmbias.models.conversations import Renderer
 from rmbias.models.loading import ModelSpec, load_model, resolve_device
 from rmbias.models.lora import (
     LoraTrainingConfig,
@@ -91,11 +92,11 @@ def bradley_terry_losses(chosen_rewards: torch.Tensor, rejected_rewards: torch.T
     return -F.logsigmoid(chosen_rewards - rejected_rewards)
 
 
-def _pair_rewards(model, tokenizer, chat: bool, pairs: pd.DataFrame, cfg: LoraTrainingConfig,
+def _pair_rewards(model, renderer: Renderer, pairs: pd.DataFrame, cfg: LoraTrainingConfig,
                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Rewards of the chosen and the rejected responses of ``pairs``, each shape (pairs,);
-    ``chat`` renders with the chat template (:func:`rmbias.models.conversations.render`)."""
-    sequences = [encode_rendered(tokenizer, prompt, response, chat=chat)[:cfg.max_length]
+    each conversation rendered by ``renderer``."""
+    sequences = [renderer.encode_rendered(prompt, response)[:cfg.max_length]
                  for column in ("chosen", "rejected") for prompt, response in zip(pairs["prompt"], pairs[column])]
     batch = right_pad(sequences, model.config.pad_token_id, device=device)
     with autocast(cfg, device):
@@ -104,7 +105,7 @@ def _pair_rewards(model, tokenizer, chat: bool, pairs: pd.DataFrame, cfg: LoraTr
 
 
 @torch.no_grad()
-def evaluate_pairs(model, tokenizer, chat: bool, pairs: pd.DataFrame, cfg: RewardTrainingConfig,
+def evaluate_pairs(model, renderer: Renderer, pairs: pd.DataFrame, cfg: RewardTrainingConfig,
                    device: torch.device) -> tuple[float, float]:
     """(pairwise accuracy, mean Bradley–Terry loss) of ``model`` on ``pairs``; NaN when empty.
     Accuracy is the fraction of pairs with r_chosen > r_rejected (ties count as wrong)."""
@@ -115,7 +116,7 @@ def evaluate_pairs(model, tokenizer, chat: bool, pairs: pd.DataFrame, cfg: Rewar
     correct, loss = 0, 0.0
     for start in range(0, len(pairs), cfg.eval_batch_size):
         chunk = pairs.iloc[start:start + cfg.eval_batch_size]
-        chosen, rejected = _pair_rewards(model, tokenizer, chat, chunk, cfg, device)
+        chosen, rejected = _pair_rewards(model, renderer, chunk, cfg, device)
         correct += int((chosen > rejected).sum())
         loss += float(bradley_terry_losses(chosen, rejected).sum())
     model.train(was_training)
@@ -171,7 +172,7 @@ def _run_signature(cfg: RewardTrainingConfig, pairs: pd.DataFrame, heldout: pd.D
     """What must match for a checkpoint of ``out_dir`` to be resumed by this run: the settings,
     the pairs and the base model's weights (``backbone``: the loaded base without its new score
     head), so that a base rebuilt at the same path is refused instead of resuming stale adapters."""
-    return {"config": dataclasses.asdict(cfg), "pairs": _pairs_fingerprint(pairs), "heldout": _pairs_fingerprint(heldout),
+    return {"config": cfg.trained_settings(), "pairs": _pairs_fingerprint(pairs), "heldout": _pairs_fingerprint(heldout),
             "base_weights": _weights_fingerprint(backbone)}
 
 
@@ -232,14 +233,14 @@ def _read_metrics(out_dir: Path, up_to_step: int) -> list[dict[str, float]]:
     return frame[frame["step"] <= up_to_step].to_dict("records")
 
 
-def _reward_step(model, tokenizer, chat: bool, pairs: pd.DataFrame, group: list[np.ndarray], optimizer, scheduler,
+def _reward_step(model, renderer: Renderer, pairs: pd.DataFrame, group: list[np.ndarray], optimizer, scheduler,
                  cfg: RewardTrainingConfig, device: torch.device) -> list[float]:
     """One optimizer step over the micro-batches of ``group`` (gradients averaged over all the
     group's pairs); returns the Bradley–Terry loss of every pair (nats)."""
     n_group_pairs = sum(len(micro) for micro in group)
     pair_losses: list[float] = []
     for micro in group:
-        chosen, rejected = _pair_rewards(model, tokenizer, chat, pairs.iloc[micro], cfg, device)
+        chosen, rejected = _pair_rewards(model, renderer, pairs.iloc[micro], cfg, device)
         losses = bradley_terry_losses(chosen, rejected)
         (losses.sum() / n_group_pairs).backward()
         pair_losses.extend(losses.detach().cpu().tolist())
@@ -260,6 +261,9 @@ def train_reward_model(base: ModelSpec, pairs: pd.DataFrame, out_dir: str | os.P
     (step, mean train loss since the previous checkpoint, held-out accuracy and loss, training
     pairs per second, peak memory in MiB). A run that finds a resume state in ``out_dir``
     continues from it. ``on_step(step)`` is called after every optimizer step.
+    The log gets the plan (or the step the run resumes from), a progress line every
+    ``cfg.log_every_steps`` optimizer steps (:class:`rmbias.logs.TrainingProgress`) and a line per
+    checkpoint written (step, directory, held-out accuracy and loss).
     Returns the final checkpoint's directory.
     """
     out_dir = Path(out_dir)
@@ -271,17 +275,18 @@ def train_reward_model(base: ModelSpec, pairs: pd.DataFrame, out_dir: str | os.P
     schedule = set(checkpoint_steps(total_steps, cfg.checkpoint_every, cfg.checkpoint_powers_of_two))
 
     transformers.set_seed(cfg.seed)
-    tokenizer, model = load_model(base, device, head="reward_model", dtype=weights_dtype(cfg, device), pad_from_tokenizer=True)
+    renderer, model = load_model(base, device, head="reward_model", dtype=weights_dtype(cfg, device), pad_from_tokenizer=True)
     signature = _run_signature(cfg, pairs, heldout, model.base_model)
     model, optimizer, scheduler = lora_training_setup(
         model, cfg, "SEQ_CLS", total_steps, device, modules_to_save=["score"])
     _remove_unfinished_checkpoints(out_dir)
     position, rng_states = _resume(out_dir, model, optimizer, scheduler, signature, device)
     metrics = [] if rng_states is None else _read_metrics(out_dir, position.step)
+    progress = TrainingProgress(log, total_steps, cfg.log_every_steps)
 
     def checkpoint(at: _Position, train_losses: list[float], train_seconds: float) -> None:
         states = _rng_states()
-        accuracy, heldout_loss = evaluate_pairs(model, tokenizer, base.chat, heldout, cfg, device)
+        accuracy, heldout_loss = evaluate_pairs(model, renderer, heldout, cfg, device)
         metrics.append({
             "step": at.step,
             "train_loss": float(np.mean(train_losses)) if train_losses else math.nan,
@@ -290,11 +295,17 @@ def train_reward_model(base: ModelSpec, pairs: pd.DataFrame, out_dir: str | os.P
             "peak_mem_mb": peak_memory_mb(device),
         })
         write_csv(pd.DataFrame(metrics, columns=list(METRICS_COLUMNS)), out_dir / METRICS_FILE)
-        _save_checkpoint(out_dir, model, optimizer, scheduler, at, signature, states)
+        saved = _save_checkpoint(out_dir, model, optimizer, scheduler, at, signature, states)
+        log.info("checkpoint step %d/%d saved to %s; held-out accuracy %.4f loss %.4f",
+                 at.step, total_steps, saved, accuracy, heldout_loss)
 
     if rng_states is None:
+        log.info("training %d pairs for %d optimizer steps (%d pairs each); checkpoints at steps %s",
+                 len(pairs), total_steps, cfg.batch_size * cfg.gradient_accumulation_steps,
+                 ", ".join(map(str, sorted(schedule))))
         checkpoint(position, [], 0.0)
     else:
+        log.info("resuming from %s at step %d/%d", _checkpoint_dir(out_dir, position.step), position.step, total_steps)
         _restore_rng_states(rng_states)
     train_losses: list[float] = []
     train_seconds = 0.0
@@ -302,9 +313,13 @@ def train_reward_model(base: ModelSpec, pairs: pd.DataFrame, out_dir: str | os.P
         groups = epoch_batches(len(pairs), cfg.batch_size, cfg.gradient_accumulation_steps, cfg.seed, epoch)
         for group_index in range(position.group if epoch == position.epoch else 0, len(groups)):
             started = time.perf_counter()
-            train_losses += _reward_step(model, tokenizer, base.chat, pairs, groups[group_index], optimizer, scheduler, cfg, device)
-            train_seconds += time.perf_counter() - started
+            learning_rate = scheduler.get_last_lr()[0]
+            step_losses = _reward_step(model, renderer, pairs, groups[group_index], optimizer, scheduler, cfg, device)
+            step_seconds = time.perf_counter() - started
+            train_losses += step_losses
+            train_seconds += step_seconds
             position = _Position(position.step + 1, epoch, group_index + 1)
+            progress.step(position.step, float(np.mean(step_losses)), len(step_losses), step_seconds, learning_rate)
             if position.step in schedule:
                 checkpoint(position, train_losses, train_seconds)
                 train_losses, train_seconds = [], 0.0

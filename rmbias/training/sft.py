@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -21,8 +22,9 @@ import torch
 import transformers
 
 from rmbias.io import InputError, save_pretrained_atomically
+from rmbias.logs import TrainingProgress
 from rmbias.models.batching import IGNORED_LABEL, right_pad
-from rmbias.models.conversations import encode_rendered
+from rmbias.models.conversations import Renderer
 from rmbias.models.loading import ModelSpec, load_model, resolve_device
 from rmbias.models.lora import (
     ATTENTION_PROJECTIONS,
@@ -55,6 +57,7 @@ class SftConfig(LoraTrainingConfig):
     loss_on: str = "response"
 
     def __post_init__(self):
+        super().__post_init__()
         if self.loss_on not in LOSS_SPANS:
             raise InputError(f"SftConfig: loss_on must be one of {', '.join(LOSS_SPANS)}, got {self.loss_on!r}")
 
@@ -62,15 +65,15 @@ class SftConfig(LoraTrainingConfig):
 LOSS_SPANS = ("response", "text")
 
 
-def _sft_features(tokenizer, chat: bool, prompt, response: str, max_length: int,
+def _sft_features(renderer: Renderer, prompt, response: str, max_length: int,
                   loss_on: str = "response") -> tuple[list[int], list[int]]:
-    """(input ids, labels) of one example. With ``loss_on="response"`` the labels are
+    """(input ids, labels) of one example rendered by ``renderer``. With ``loss_on="response"`` the labels are
     :data:`IGNORED_LABEL` on the prompt part, so the loss covers the response and the template's
     closing tokens only; with ``"text"`` every token is a label."""
-    full = encode_rendered(tokenizer, prompt, response, chat=chat)
+    full = renderer.encode_rendered(prompt, response)
     if loss_on == "text":
         return full[:max_length], full[:max_length]
-    prefix = encode_rendered(tokenizer, prompt, chat=chat)
+    prefix = renderer.encode_rendered(prompt)
     if full[:len(prefix)] != prefix:
         raise InputError(f"authority SFT: the template does not split cleanly before the response {response!r}")
     labels = [IGNORED_LABEL] * len(prefix) + full[len(prefix):]
@@ -92,30 +95,40 @@ def optimizer_groups(n_examples: int, cfg: SftConfig) -> list[list[np.ndarray]]:
 def finetune_sft_lora(base: ModelSpec, examples: pd.DataFrame, out_dir: str | os.PathLike,
                       cfg: SftConfig, device: str | torch.device = "auto") -> Path:
     """LoRA SFT of a causal LM on ``examples`` (columns prompt, response), each rendered with
-    :mod:`rmbias.models.conversations` (chat template for an instruction-tuned base or one the entry
+    the base's :class:`~rmbias.models.conversations.Renderer` (chat template for an instruction-tuned base or one the entry
     gives), loss on the response tokens or on the whole text (``cfg.loss_on``); writes the merged model and its
-    tokenizer to ``out_dir`` in Hugging Face format (atomically). Returns ``out_dir``."""
+    tokenizer to ``out_dir`` in Hugging Face format (atomically). Logs a progress line every
+    ``cfg.log_every_steps`` optimizer steps (:class:`rmbias.logs.TrainingProgress`). Returns ``out_dir``."""
     out_dir = Path(out_dir)
     device = resolve_device(device)
     if len(examples) == 0:
         raise InputError(f"{out_dir}: no SFT examples")
     transformers.set_seed(cfg.seed)
-    tokenizer, model = load_model(base, device, head="causal_lm", dtype=weights_dtype(cfg, device),
-                                  pad_from_tokenizer=True)
-    features = [_sft_features(tokenizer, base.chat, p, r, cfg.max_length, cfg.loss_on)
+    renderer, model = load_model(base, device, head="causal_lm", dtype=weights_dtype(cfg, device),
+                                 pad_from_tokenizer=True)
+    features = [_sft_features(renderer, p, r, cfg.max_length, cfg.loss_on)
                 for p, r in zip(examples["prompt"], examples["response"])]
     groups = optimizer_groups(len(features), cfg)
     model, optimizer, scheduler = lora_training_setup(model, cfg, "CAUSAL_LM", len(groups), device)
-    for group in groups:
+    logger.info("authority SFT: %d optimizer steps (%s schedule), loss on the %s", len(groups), cfg.lr_schedule, cfg.loss_on)
+    progress = TrainingProgress(logger, len(groups), cfg.log_every_steps)
+    for step, group in enumerate(groups, start=1):
+        started = time.perf_counter()
+        learning_rate = scheduler.get_last_lr()[0]
+        group_examples = sum(len(m) for m in group)
+        step_loss = 0.0
         for micro in group:
             with autocast(cfg, device):
                 ids, labels = zip(*(features[i] for i in micro))
-                loss = model(**right_pad(ids, tokenizer.pad_token_id, labels=labels, device=device)).loss
-            (loss * len(micro) / sum(len(m) for m in group)).backward()
+                loss = model(**right_pad(ids, renderer.tokenizer.pad_token_id, labels=labels, device=device)).loss
+            weighted = loss * len(micro) / group_examples
+            weighted.backward()
+            step_loss += weighted.item()
         optimizer_step(model, optimizer, scheduler, cfg)
-    logger.info("authority SFT: %d optimizer steps (%s schedule), loss on the %s", len(groups), cfg.lr_schedule, cfg.loss_on)
+        progress.step(step, step_loss, group_examples, time.perf_counter() - started, learning_rate)
     merged = model.merge_and_unload()
-    save_pretrained_atomically(merged, tokenizer, out_dir)
+    save_pretrained_atomically(merged, renderer.tokenizer, out_dir)
+    logger.info("authority SFT: merged model saved to %s", out_dir)
     return out_dir
 
 
