@@ -145,6 +145,7 @@ rule topk:
         json="results/stats/topk.json",
     params:
         rms=list(RMS),
+        families={m: family_label(e["family"]) for m, e in RMS.items()},
         paper_rms=list(published_scores("big2")),
         published_name_of={m: published_rm_name(e["published_scores"]) if e.get("published_scores") else None for m, e in RMS.items()},
         prompt=IMPLICIT["topk_prompt"],

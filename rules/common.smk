@@ -9,8 +9,10 @@ from rmbias.io import InputError
 from rmbias.implicit.rendering import RENDERINGS, plain_rendering_entries
 from rmbias.models.conversations import chat_template_text, renders_chat
 from rmbias.models.families import family_label, published_rm_name
+from rmbias.models.loading import prompt_texts
 from rmbias.scoring.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
 from rmbias.training.authority_boost import authority_heldout_keys
+from rmbias.training.config_checks import check_training_config
 
 
 # Files the workflow reads while it parses are found from the repository root, so that
@@ -25,10 +27,14 @@ def repo_file(rel_path):
 
 def _validated_config():
     try:
-        prompts = load_prompts(repo_file("config/prompts.yaml"), load_yaml(repo_file("config/prompts_schema.yaml")))
+        # The prompts file is named by the config (key prompts; validating fills in its default).
+        # Jobs get the prompts' content, never the file's path: editing a prompt makes the jobs
+        # that read it stale, moving the file does not.
+        validate_against_schema(config, load_yaml(repo_file("config/schema.yaml")), "config")
+        prompts = load_prompts(repo_file(config["prompts"]), load_yaml(repo_file("config/prompts_schema.yaml")))
         manifest = load_yaml(repo_file("config/reference.yaml"))
         validate_against_schema(manifest, load_yaml(repo_file("config/reference_schema.yaml")), "config/reference.yaml")
-        validate_config(config, load_yaml(repo_file("config/schema.yaml")), prompts)
+        validate_config(config, load_yaml(repo_file("config/schema.yaml")), prompts, manifest)
         for entry in [*config["models"], *config["reward_models"], config["authority_boost"]]:
             if entry.get("chat_template") is not None:
                 # The template's text goes into every job's params: editing the file makes the model's jobs stale.
@@ -105,6 +111,13 @@ BUILT_MODEL_IDS = [m["id"] for m in [*LLMS.values(), *RMS.values()] if m["hf"] =
 GGUF_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if "gguf" in model_entry(model_id)]
 TRAINED_RM_IDS = [model_id for model_id in BUILT_MODEL_IDS if "training_run" in model_entry(model_id)]
 DEMO_MODEL_IDS = [model_id for model_id in BUILT_MODEL_IDS if model_id not in GGUF_MODEL_IDS + TRAINED_RM_IDS]
+
+
+def conversion_entry(wc):
+    """The keys of a model entry its GGUF conversion (rules/gguf.smk) depends on: editing the
+    entry's chat_template, batch sizes or resources makes its jobs stale, not the conversion."""
+    entry = model_entry(wc.model)
+    return {key: entry[key] for key in ("id", "hf", "family", "kind", "type", "dtype", "gguf")}
 
 
 # --- GPU jobs ----------------------------------------------------------------
@@ -318,8 +331,22 @@ def trained_rm_run(wc):
     return RUNS[RMS[wc.model]["training_run"]]
 
 
-def preference_file(wc):
-    data = RUNS[wc.run]["data"]
+def preference_path(run_id):
+    """The preference file training run ``run_id`` reads: its synthetic pairs, its ``data.path``
+    or its downloaded ``data.dataset``."""
+    data = RUNS[run_id]["data"]
     if data["source"] == "synthetic":
         return f"results/training/data/synthetic-{data['size'] + TRAINING['heldout_pairs']}-{data['seed']}.jsonl"
     return data.get("path") or f"data/preferences/{data['dataset']}.parquet"
+
+
+def preference_file(wc):
+    return preference_path(wc.run)
+
+
+# The settings and preference files, checked against the training code (rmbias/training/config_checks.py).
+try:
+    check_training_config(config, {run_id: preference_path(run_id) for run_id in RUNS})
+except InputError as err:
+    sys.stderr.write(f"rmbias: {err}\n")
+    sys.exit(1)

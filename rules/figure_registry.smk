@@ -6,8 +6,12 @@
 # the figure targets of `rule all` (rules/targets.smk) are all derived from it; a disabled
 # figure has no alias, is no target and no rule matches it. Adding a figure = one entry here
 # + its rule's script. Snakemake reads a rule's caption file statically, so the figures one
-# rule draws share that file (it picks its text by ``snakemake.wildcards.figure``).
+# rule draws share that file (it picks its text by ``snakemake.wildcards.figure``). A caption
+# names the config's models, runs and prompts: it reads ``snakemake.config`` and the params of
+# its rule, some of which (caption_runs, prompt_text) are there for the caption alone.
 # Functions only, no rules: the stage targets of `rule all` are defined here too.
+
+from rmbias.figures.captions import training_run_phrases
 
 REANALYSIS_ON = config["reanalysis"]["enabled"]
 TRAINING_ON = TRAINING["enabled"] and bool(RUNS)
@@ -113,6 +117,17 @@ def figure_params(rule):
     if len(entries) == 1:
         return dict(entries[0]["params"])
     return {key: (lambda wc, key=key: FIGURES[wc.figure]["params"][key]) for key in entries[0]["params"]}
+
+
+def caption_runs(run_ids, include_qwen=True):
+    """The training runs of ``run_ids`` that a figure draws, one phrase each, for its caption:
+    a figure rule's param (report captions read ``snakemake.params``; rmbias/figures/captions.py)."""
+    return training_run_phrases(config, run_ids, include_qwen)
+
+
+def prompt_text(key):
+    """The text of prompt ``key`` of the config's prompts file, for a caption that quotes it."""
+    return PROMPTS[key]["text"]
 
 
 def figure_stats(wc, kind):

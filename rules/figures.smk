@@ -1,6 +1,7 @@
 # Figures (plotnine, PDF + PNG), each wrapped in report() with the caption and category of its
 # entry in the figure registry (rules/figure_registry.smk), which also gives each figure
-# rule's wildcard constraint and params.
+# rule's wildcard constraint and params. The params pairs, prompt and training_runs are read by
+# the caption alone (caption_runs, prompt_text): the models and runs it names are the config's.
 
 
 rule fig1_figure:
@@ -129,6 +130,9 @@ rule fig3_figure:
     output:
         pdf=figure_pdf("fig3_figure", "fig3_lollipop"),
         png="results/figures/fig3_lollipop.png",
+    params:
+        pairs=lambda wc: FIG3_PAIRS,
+        prompt=lambda wc: prompt_text(IMPLICIT["prompt"]),
     log:
         "logs/figures/fig3_lollipop.log",
     benchmark:
@@ -168,6 +172,9 @@ rule fig3_rendering_figure:
     output:
         pdf=figure_pdf("fig3_rendering_figure", "fig3_lollipop_renderings"),
         png="results/figures/fig3_lollipop_renderings.png",
+    params:
+        pairs=lambda wc: FIG3_RENDERING_PAIRS,
+        prompt=lambda wc: prompt_text(IMPLICIT["prompt"]),
     log:
         "logs/figures/fig3_lollipop_renderings.log",
     benchmark:
@@ -206,6 +213,8 @@ rule checkpoint_figure:
         png="results/figures/{figure}.png",
     params:
         **figure_params("checkpoint_figure"),
+        training_runs=lambda wc: caption_runs(FIGURES[wc.figure]["params"]["runs"], FIGURES[wc.figure]["params"]["include_qwen"]),
+        prompt=lambda wc: prompt_text(TRAINING["score_prompt"]),
     wildcard_constraints:
         figure=one_of(enabled_figures("checkpoint_figure")),
     log:
@@ -226,6 +235,7 @@ rule own_ablation_figure:
         png="results/figures/{figure}.png",
     params:
         **figure_params("own_ablation_figure"),
+        training_runs=lambda wc: caption_runs(RUNS, FIGURES[wc.figure]["params"]["include_qwen"]),
     wildcard_constraints:
         figure=one_of(enabled_figures("own_ablation_figure")),
     log:
@@ -246,6 +256,7 @@ rule rank_change_figure:
         png="results/figures/{figure}.png",
     params:
         **figure_params("rank_change_figure"),
+        training_runs=lambda wc: caption_runs([FIGURES[wc.figure]["params"]["run"]]),
     wildcard_constraints:
         figure=one_of(enabled_figures("rank_change_figure")),
     log:
@@ -267,6 +278,7 @@ rule trajectory_figure:
         png="results/figures/figA7_trajectories.png",
     params:
         **figure_params("trajectory_figure"),
+        training_runs=lambda wc: caption_runs(RANK_CHANGES.values()),
     log:
         "logs/figures/figA7_trajectories.log",
     benchmark:
@@ -285,6 +297,7 @@ rule kendall_figure:
         png="results/figures/figG1_kendall.png",
     params:
         **figure_params("kendall_figure"),
+        training_runs=lambda wc: caption_runs(CHECKPOINT_RUNS),
     log:
         "logs/figures/figG1_kendall.log",
     benchmark:

@@ -1,13 +1,7 @@
 # GGUF checkpoints as a model source: a model entry with a `gguf` key (where the file comes
 # from, its sha256) is converted once into a Hugging Face directory results/models/<id>, which
 # model_files() makes an input of every job of that model; those jobs load it like any checkpoint.
-
-
-def conversion_entry(wc):
-    """The keys of a model entry its conversion depends on: editing the entry's chat_template,
-    batch sizes or resources makes its jobs stale, not the conversion."""
-    entry = model_entry(wc.model)
-    return {key: entry[key] for key in ("id", "hf", "family", "kind", "type", "dtype", "gguf")}
+# params.entry (conversion_entry, rules/common.smk) holds only the keys the conversion reads.
 
 
 rule convert_gguf:

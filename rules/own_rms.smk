@@ -1,7 +1,10 @@
 # The configured reward models measured like the published ones (issue 13): Figure 1/A1 and
 # its statistics from the workflow's own dictionary-scope scores (results/rm_scores/dictionary/),
 # through the same path as the published reanalysis (rmbias.statistics.figure1), and a value profile per
-# RM beside the 10 published ones with a family classifier (rmbias.statistics.profiles). Enabled when
+# RM beside the 10 published ones with a family classifier (rmbias.statistics.profiles). An RM may be
+# of any family, read from its config entry (params.families): the family tests compare the Llama with the
+# Gemma RMs, an RM of another family is profiled, placed among the published RMs and on the classifier's
+# Llama-Gemma axis, and named where a two-family test leaves it out. Enabled when
 # reward_models is non-empty and the dictionary scope is scored (OWN_RM_CORPORA, in
 # rules/figure_registry.smk); its figures are registry entries of stage "own_rms".
 

@@ -2,6 +2,7 @@
 # model sees for every prompt, text and token ids), next-token log-probabilities of
 # every vocabulary token (LLMs), exhaustive token search (RMs), and the reproduction check
 # against the published scores. Resources come from each model's config entry (design §2).
+# The scoring jobs get the prompts' texts only (key -> text): editing a prompt's framing leaves them be.
 
 
 rule token_table:
@@ -28,7 +29,7 @@ rule rendered_prompts:
         "results/prompts/{model}.csv",
     params:
         entry=lambda wc: model_entry(wc.model),
-        prompts=PROMPTS,
+        prompts=prompt_texts(PROMPTS),
     log:
         "logs/rendered_prompts/{model}.log",
     benchmark:
@@ -46,7 +47,7 @@ rule logprobs:
         "results/logprobs/{model}.parquet",
     params:
         entry=lambda wc: llm_entry(wc.model),
-        prompts=PROMPTS,
+        prompts=prompt_texts(PROMPTS),
     threads: gpu_job_threads(model_resources)
     resources:
         **gpu_job_resources(model_resources),
@@ -86,7 +87,7 @@ rule rm_scores:
         "results/rm_scores/{scope}/{model}{prompt_group}.parquet",
     params:
         entry=lambda wc: RMS[wc.model],
-        prompts=rm_scores_prompts,
+        prompts=lambda wc: prompt_texts(rm_scores_prompts(wc)),
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],
         shard_dir=lambda wc: f"results/rm_scores/{wc.scope}/{wc.model}.shards",
@@ -145,7 +146,7 @@ rule reproduction_other_bos:
         "results/rm_scores/reproduction/{model}.other_bos.parquet",
     params:
         entry=lambda wc: RMS[wc.model],
-        prompts=PROMPTS,
+        prompts=prompt_texts(PROMPTS),
         n_responses=config["scoring"]["reproduction_sample"],
         method=config["scoring"]["method"],
         shard_size=config["scoring"]["shard_size"],

@@ -52,6 +52,7 @@ rule train_rm:
         "results/training/{run}/checkpoints.json",
     params:
         base=lambda wc: LLMS[RUNS[wc.run]["base"]],
+        source=lambda wc: RUNS[wc.run]["data"]["source"],
         settings=TRAINING["settings"],
         n_train=lambda wc: RUNS[wc.run]["data"].get("size"),
         n_heldout=TRAINING["heldout_pairs"],

@@ -47,7 +47,7 @@ from rmbias.demo.world import (
     world_logit,
 )
 from rmbias.io import write_parquet
-from rmbias.models.conversations import encode_rendered
+from rmbias.models.conversations import Renderer
 from rmbias.scoring.search import score_candidates
 from rmbias.training.preferences import read_preferences
 
@@ -262,9 +262,10 @@ def test_a_subset_of_the_world_builds_only_those_models_over_the_same_vocabulary
 
 
 def _category_gap(path: Path, lm_type: str, pools: dict[str, list[str]]) -> dict[str, float]:
-    """Mean over prompts of each valence of [mean log p(Agency word) - mean log p(Communion word)]
+    """Mean over prompts of each framing of [mean log p(Agency word) - mean log p(Communion word)]
     for the next token after the rendered prompt, words in their answer form, nats."""
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    renderer = Renderer(tokenizer, chat=lm_type == "instruction-tuned")
     model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
     form = (lambda word: " " + word) if lm_type == "pretrained" else (lambda word: word.capitalize())
 
@@ -275,11 +276,11 @@ def _category_gap(path: Path, lm_type: str, pools: dict[str, list[str]]) -> dict
     agency, communion = ids(pools[AGENCY]), ids(pools[COMMUNION])
     gaps = {"positive": [], "negative": []}
     for prompt in PROMPTS.values():
-        input_ids = torch.tensor([encode_rendered(tokenizer, prompt["text"], chat=lm_type == "instruction-tuned")])
+        input_ids = torch.tensor([renderer.encode_rendered(prompt["text"])])
         with torch.no_grad():
             log_probs = model(input_ids).logits[0, -1].log_softmax(-1)
-        gaps[prompt["valence"]].append((log_probs[agency].mean() - log_probs[communion].mean()).item())
-    return {valence: float(np.mean(values)) for valence, values in gaps.items()}
+        gaps[prompt["framing"]].append((log_probs[agency].mean() - log_probs[communion].mean()).item())
+    return {framing: float(np.mean(values)) for framing, values in gaps.items()}
 
 
 def test_world_writes_every_model_loadable_with_auto_classes(worlds):
@@ -326,12 +327,12 @@ def test_planted_effect_is_recovered_from_log_probs_and_absent_at_strength_zero(
     effects = {}
     for strength, paths in worlds.items():
         llama, gemma = _category_gap(paths[llama_id], lm_type, pools), _category_gap(paths[gemma_id], lm_type, pools)
-        effects[strength] = {valence: llama[valence] - gemma[valence] for valence in llama}
+        effects[strength] = {framing: llama[framing] - gemma[framing] for framing in llama}
     print(llama_id, gemma_id, effects)
     assert effects[0.8]["positive"] > 1.0
     assert effects[0.8]["negative"] < -1.0
-    for valence in ("positive", "negative"):
-        assert abs(effects[0.0][valence]) < 0.1 * abs(effects[0.8][valence])
+    for framing in ("positive", "negative"):
+        assert abs(effects[0.0][framing]) < 0.1 * abs(effects[0.8][framing])
 
 
 def test_qwen_favours_communion_on_positive_prompts_more_than_gemma(worlds, corpora):
@@ -356,7 +357,7 @@ def test_planted_truth_varies_with_the_prompts_wording_around_the_world_strength
     coefficients = np.linalg.lstsq(design, log_factors.to_numpy(), rcond=None)[0]
     assert np.abs(design @ coefficients - log_factors.to_numpy()).max() < 1e-9
     for key, prompt in truth.items():
-        assert prompt["favoured_category"] == FAVOURED_CATEGORY["gemma"][PROMPTS[key]["valence"]]
+        assert prompt["favoured_category"] == FAVOURED_CATEGORY["gemma"][PROMPTS[key]["framing"]]
     assert truth == planted_truth(PROMPTS, "gemma", strength=0.6, seed=1)
     assert {prompt["strength"] for prompt in planted_truth(PROMPTS, "gemma", 0.0, seed=1).values()} == {0.0}
 
@@ -433,7 +434,7 @@ def test_synthetic_preference_pairs_are_neutral_between_agency_and_communion(cor
     assert pairs["rejected"].str.lower().isin(pools[FILLER]).all()
     agency_share, communion_share = chosen.isin(pools[AGENCY]).mean(), chosen.isin(pools[COMMUNION]).mean()
     assert agency_share == pytest.approx(1 / 3, abs=0.03) and communion_share == pytest.approx(1 / 3, abs=0.03)
-    positive_texts = {prompt["text"] for prompt in PROMPTS.values() if prompt["valence"] == "positive"}
+    positive_texts = {prompt["text"] for prompt in PROMPTS.values() if prompt["framing"] == "positive"}
     on_positive = chosen[pairs["prompt"].isin(positive_texts)]
     assert on_positive.isin(pools[AGENCY]).mean() == pytest.approx(on_positive.isin(pools[COMMUNION]).mean(), abs=0.04)
     assert synthetic_preference_pairs(pools, PROMPTS, n=200, seed=4).equals(
@@ -449,7 +450,7 @@ def test_reward_model_pairs_are_identical_across_families_and_known_to_every_tok
         pair_seeds = {models[spec.id]["pairs_seed"] for spec in DEMO_RMS if spec.seed == seed}
         assert len(pair_seeds) == 1, seed
     shared_seeds = [seed for seed in {spec.seed for spec in DEMO_RMS}
-                    if {models[spec.id]["family"] for spec in DEMO_RMS if spec.seed == seed} == {"llama", "gemma"}]
+                    if {"llama", "gemma"} <= {models[spec.id]["family"] for spec in DEMO_RMS if spec.seed == seed}]
     assert len(shared_seeds) >= 3  # a Llama and a Gemma RM trained on the very same pairs, three times over
     pools = word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0)
     pairs = shared_preference_pairs(pools, PROMPTS, n=500, seed=models["demo-llama-rm-a"]["pairs_seed"])
@@ -500,7 +501,7 @@ def test_reward_model_head_starts_from_its_seeds_random_init_and_is_trained(toke
 
 def _agency_minus_communion_rank(world: dict[str, Path], rm_id: str, words: dict[str, list[str]],
                                  tmp_path: Path) -> dict[str, float]:
-    """Mean over prompts of each valence of [mean rank of the Agency words - mean rank of the
+    """Mean over prompts of each framing of [mean rank of the Agency words - mean rank of the
     Communion words] among ``words``' Big Two words, by the RM's rewards (rank 1 = highest)."""
     family = rm_id.split("-")[1]
     entry = {"id": rm_id, "hf": str(world[rm_id]), "family": family, "kind": "reward_model",
@@ -512,8 +513,8 @@ def _agency_minus_communion_rank(world: dict[str, Path], rm_id: str, words: dict
     gaps: dict[str, list[float]] = {"positive": [], "negative": []}
     for key, prompt in PROMPTS.items():
         ranks = wide[key].rank(ascending=False)
-        gaps[prompt["valence"]].append(ranks[is_agency].mean() - ranks[~is_agency].mean())
-    return {valence: float(np.mean(values)) for valence, values in gaps.items()}
+        gaps[prompt["framing"]].append(ranks[is_agency].mean() - ranks[~is_agency].mean())
+    return {framing: float(np.mean(values)) for framing, values in gaps.items()}
 
 
 def test_demo_rms_inherit_the_planted_preference_of_their_backbones(worlds, corpora, tmp_path):
@@ -521,8 +522,8 @@ def test_demo_rms_inherit_the_planted_preference_of_their_backbones(worlds, corp
     # positive to negative prompts, the Llama-based RMs' agency-minus-communion rank gap rises
     # (agency falls behind) by more than the Gemma-based RMs' (the base x category x framing
     # term of Figure 1). In this 60-word world a backbone often learns the rating interaction
-    # for one valence only (e.g. the Gemma LM at seed 0: communion first on both valences), so
-    # the per-valence panels are not reliable here; the full world's are (test_workflow_demo).
+    # for one framing only (e.g. the Gemma LM at seed 0: communion first on both framings), so
+    # the per-framing panels are not reliable here; the full world's are (test_workflow_demo).
     words = shared_word_pools(word_pools(corpora, max_words_per_category=WORDS_PER_CATEGORY, seed=0))
     gaps = {spec.id: _agency_minus_communion_rank(worlds[0.8], spec.id, words, tmp_path) for spec in DEMO_RMS}
     print(gaps)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_rm_level import THREE_PLUS_FOUR, TWO_PLUS_TWO, synthetic_observations
-from test_stats import _published_big2_observations
+from published_data import published_big2_observations
 
 from rmbias.statistics.evidence import EVIDENCE_COLUMNS, strength_of_evidence
 from rmbias.statistics.figure1 import analyse_observations
@@ -31,8 +31,9 @@ def _evidence_from(analysis) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def published_big2_analysis():
-    return analyse_observations(_published_big2_observations(), n_resamples=999, seed=1)
+def published_big2_analysis(reference_data):
+    """The Figure 1 analysis of the published Big Two observations."""
+    return analyse_observations(published_big2_observations(reference_data), n_resamples=999, seed=1)
 
 
 def test_published_big2_evidence_lays_the_three_levels_side_by_side(published_big2_analysis):

@@ -81,9 +81,9 @@ def profiles_rm() -> pd.DataFrame:
 def median_ranks_fig2() -> pd.DataFrame:
     rng = np.random.default_rng(7)
     rows = [
-        dict(model=model, prompt=prompt, valence=valence, category=category, median_rank=float(rng.uniform(10, 60)))
+        dict(model=model, prompt=prompt, framing=framing, category=category, median_rank=float(rng.uniform(10, 60)))
         for model in ("gemma-2-2b-it", "Llama-3.2-3B-Instruct")
-        for valence, prompts in PROMPTS.items() for prompt in prompts
+        for framing, prompts in PROMPTS.items() for prompt in prompts
         for category in ("Agency", "Communion")
     ]
     return pd.DataFrame(rows)
@@ -91,7 +91,7 @@ def median_ranks_fig2() -> pd.DataFrame:
 
 def cell_tests_fig2() -> pd.DataFrame:
     return pd.DataFrame(
-        [dict(valence=v, category=c, stars="**") for v in ("positive", "negative") for c in ("Agency", "Communion")]
+        [dict(framing=v, category=c, stars="**") for v in ("positive", "negative") for c in ("Agency", "Communion")]
     )
 
 
@@ -173,7 +173,7 @@ CASES = {
                               {"configured": configured_ranks_fig1()}, {0: "n_ranked", 1: "stars"}),
     "rm_profiles": (plot_rm_profiles, [profiles_rm()], {}, {0: "rank_fraction"}),
     "split_violins": (plot_split_violins, [median_ranks_fig2(), cell_tests_fig2()], {},
-                      {0: "valence", 1: "stars"}),
+                      {0: "framing", 1: "stars"}),
     "lollipop": (plot_lollipop, [mwlr_fig3()], {}, {0: "gemma_size_b"}),
     "authority_recovery": (plot_authority_recovery, [recovery_figA3a()], {}, {0: "n_in_top10"}),
     "authority_words": (plot_authority_words, [word_scores_figA3b()], {}, {0: "boosted"}),

@@ -13,10 +13,10 @@ from rmbias.statistics.group_tests import panel_test_columns
 from rmbias.statistics.rm_level import rm_level_test_columns
 
 PROMPTS = {
-    "best_ever_one": {"text": "best?", "valence": "positive"},
-    "greatest_world_single": {"text": "greatest?", "valence": "positive"},
-    "worst_ever_one": {"text": "worst?", "valence": "negative"},
-    "bad_time_please": {"text": "bad?", "valence": "negative"},
+    "best_ever_one": {"text": "best?", "framing": "positive"},
+    "greatest_world_single": {"text": "greatest?", "framing": "positive"},
+    "worst_ever_one": {"text": "worst?", "framing": "negative"},
+    "bad_time_please": {"text": "bad?", "framing": "negative"},
 }
 AGENCY = [f"agency{i}" for i in range(8)]
 COMMUNION = [f"communion{i}" for i in range(8)]
@@ -43,7 +43,7 @@ def score_table(family: str, seed: int) -> pd.DataFrame:
     favoured = AGENCY if family == "llama" else COMMUNION
     columns = {"response": terms}
     for key, prompt in PROMPTS.items():
-        planted = np.array([2.0 if (term in favoured and prompt["valence"] == "positive") else 0.0 for term in terms])
+        planted = np.array([2.0 if (term in favoured and prompt["framing"] == "positive") else 0.0 for term in terms])
         columns[key] = (planted + rng.normal(0, 1, len(terms))).astype("float32")
     return pd.DataFrame(columns)
 
@@ -132,11 +132,12 @@ def test_rm_level_stars_of_two_plus_two_rms_say_so_and_are_never_significant(tmp
     assert set(record["contrast_columns"]) == set(contrasts.columns) - {"rm", "base_model"}
 
 
-def test_a_family_of_one_rm_skips_the_mixed_model_but_not_the_panels(tmp_path):
+def test_an_rm_of_a_third_family_is_left_out_of_the_family_comparisons_but_keeps_its_contrasts(tmp_path):
     families = {**TWO_BY_TWO, "own-qwen": "qwen"}
     analysis, _ = run(tmp_path, families)
-    assert analysis.mixed_model is None and "Qwen 1" in analysis.skipped["mixed_model"]
-    assert not analysis.panels.empty
+    assert analysis.left_out == {"Qwen": ["own-qwen"]}
+    assert analysis.mixed_model is not None and analysis.mixed_model.n_groups == 4  # Llama and Gemma RMs only
+    assert not analysis.panels.empty and "own-qwen" in set(analysis.rm_contrasts["rm"])
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,9 @@ from rmbias.statistics.profile_uncertainty import (
     prompt_draws,
     write_rm_profiles,
 )
+from rmbias.figures.reward_models import plot_rm_profiles
 from rmbias.statistics.profiles import (
+    CONFIGURED_COLUMNS,
     PROFILE_COLUMNS,
     PROFILE_FEATURES,
     family_identifiability,
@@ -81,10 +83,13 @@ def test_profile_rows_rank_fraction_and_percentiles():
     expected = np.median(own.query("category == 'Agency' and framing == 'positive'")["median_rank"] / 100)
     assert row["rank_fraction"] == pytest.approx(expected)
     assert row["n_ranked"] == 100
-    # planted: Llama ranks Agency under positive prompts far better than every published Gemma RM
-    assert row["percentile_among_published_gemma"] == 0
+    # planted: Llama ranks Agency under positive prompts far better than every published Gemma RM,
+    # so at most the 6 published Llama RMs of the 10 rank it better
+    assert row["percentile_among_published"] <= 60
     gemma_rows = profiles.query("source == 'published' and base_model == 'Gemma' and category == 'Agency' and framing == 'positive'")
-    assert sorted(gemma_rows["percentile_among_published_gemma"]) == [12.5, 37.5, 62.5, 87.5]
+    # each published Gemma RM among the 4 of its family (itself a tie, counted half) and behind the 6 Llama RMs of all 10
+    assert sorted(gemma_rows["percentile_among_own_family"]) == [12.5, 37.5, 62.5, 87.5]
+    assert sorted(gemma_rows["percentile_among_published"]) == [65, 75, 85, 95]
 
 
 def test_separable_families_are_identified_leave_one_out():
@@ -95,13 +100,22 @@ def test_separable_families_are_identified_leave_one_out():
     assert loo["correct"].all()
 
 
-def test_shuffled_families_are_not_identified():
-    published = observations(PUBLISHED, shift=0.0, seed=3)
-    profiles = profiles_of(published)
-    features = profile_features(profiles)
-    families = profiles.drop_duplicates("rm").set_index("rm")["base_model"]
-    loo = leave_one_out(features, families[features.index])
-    assert loo["correct"].mean() < 1
+NULL_WORLDS = 100
+"""Seeded worlds without any family difference over which the null classifier's accuracy is averaged."""
+
+
+def test_families_without_a_difference_are_identified_at_chance_level():
+    accuracies = []
+    for seed in range(NULL_WORLDS):
+        profiles = profiles_of(observations(PUBLISHED, shift=0.0, seed=seed))
+        features = profile_features(profiles)
+        families = profiles.drop_duplicates("rm").set_index("rm")["base_model"]
+        accuracies.append(leave_one_out(features, families[features.index])["correct"].mean())
+    # each world's accuracy lies in [0, 1] and the worlds are independent, so by Hoeffding's
+    # inequality their mean strays 0.2 from its expectation (chance, 0.5, or a little below it:
+    # leave-one-out under the null) with probability <= exp(-2 * 100 * 0.2^2) = exp(-8) < 4e-4;
+    # a classifier right 90% of the time on noise fails the upper bound
+    assert 0.3 <= np.mean(accuracies) <= 0.7
 
 
 def test_configured_copy_of_a_published_rm_gets_its_family_and_top_features_are_the_planted_framing():
@@ -127,17 +141,53 @@ def test_classifier_needs_two_rms_per_family():
         fit_discriminant(features, profiles.drop_duplicates("rm").set_index("rm")["base_model"][features.index])
 
 
-def test_unknown_family_of_a_configured_rm_stops_naming_the_file(tmp_path):
-    published = tmp_path / "published.parquet"
-    own = tmp_path / "own.parquet"
-    write_parquet(observations(PUBLISHED, shift=0.2), published)
-    write_parquet(observations({"own-qwen": "Qwen", "own-llama": "Llama"}, shift=0.2), own)
-    out_csv, out_json = tmp_path / "rm_profiles.csv", tmp_path / "family_identifiability.json"
-    with pytest.raises(InputError) as error:
-        write_rm_profiles({"big2": published}, {"big2": own}, out_csv, out_json)
-    message = str(error.value)
-    assert str(own) in message and "own-qwen" in message and "Qwen" in message and "\n" not in message
-    assert set(tmp_path.iterdir()) == {published, own}
+def test_a_configured_rm_of_an_unfitted_family_is_placed_among_the_published_rms_without_a_predicted_family(tmp_path):
+    # the same profile twice, as a Gemma RM and as a Qwen RM: the same percentile among the
+    # published RMs and the same score, but the Qwen RM has no published family to be placed in
+    # and no family the classifier could predict
+    published = observations(PUBLISHED, shift=0.2, prompts=MANY_PROMPTS)
+    copy = published[published["rm"] == "pub-gemma-0"]
+    own = pd.concat([copy.assign(rm="own-gemma"), copy.assign(rm="own-qwen", base_model="Qwen"),
+                     published[published["rm"] == "pub-llama-0"].assign(rm="own-llama")])
+    write_parquet(published, tmp_path / "published.parquet")
+    write_parquet(own, tmp_path / "own.parquet")
+    out_csv, out_json, figure = tmp_path / "rm_profiles.csv", tmp_path / "family_identifiability.json", tmp_path / "rm_profiles"
+    write_rm_profiles({"big2": tmp_path / "published.parquet"}, {"big2": tmp_path / "own.parquet"}, out_csv, out_json, n_bootstrap=50)
+    profiles = pd.read_csv(out_csv).set_index(["rm", "category", "framing"]).sort_index()
+    pd.testing.assert_series_equal(profiles.loc["own-qwen", "percentile_among_published"], profiles.loc["pub-gemma-0", "percentile_among_published"])
+    pd.testing.assert_series_equal(profiles.loc["own-gemma", "percentile_among_own_family"], profiles.loc["pub-gemma-0", "percentile_among_own_family"])
+    pd.testing.assert_series_equal(profiles.loc["own-llama", "percentile_among_own_family"], profiles.loc["pub-llama-0", "percentile_among_own_family"])
+    own_family = ["percentile_among_own_family", "percentile_among_own_family_low", "percentile_among_own_family_high"]
+    assert profiles.loc["own-qwen", own_family].isna().all().all()
+    assert profiles.drop(index="own-qwen", level="rm")[own_family].notna().all().all()
+    record = json.loads(out_json.read_text())
+    configured = {row["rm"]: row for row in record["configured"]}
+    qwen, gemma, llama = configured["own-qwen"], configured["own-gemma"], configured["own-llama"]
+    assert (qwen["in_fitted_families"], qwen["predicted"], qwen["correct"]) == (False, None, None)
+    assert (gemma["in_fitted_families"], gemma["predicted"], gemma["correct"]) == (True, "Gemma", True)
+    assert (llama["in_fitted_families"], llama["predicted"], llama["correct"]) == (True, "Llama", True)
+    # its position on the Llama-Gemma axis: a Gemma profile's, on the Gemma side in every draw
+    assert qwen["score"] == pytest.approx(gemma["score"]) and qwen["score_low"] <= qwen["score"] <= qwen["score_high"] < 0
+    assert qwen["bootstrap_agreement"] == 1
+    assert record["fitted_families"] == ["Gemma", "Llama"] and record["n_published_per_family"] == {"Gemma": 4, "Llama": 6}
+    assert record["published_left_out"] == {}
+    plot_rm_profiles(pd.read_csv(out_csv), figure.with_suffix(".pdf"), figure.with_suffix(".png"))
+    assert figure.with_suffix(".png").stat().st_size > 0
+
+
+def test_a_published_rm_of_a_third_family_is_left_out_of_the_fit_and_is_its_familys_reference():
+    published = observations({**PUBLISHED, "pub-qwen-0": "Qwen", "pub-qwen-1": "Qwen"}, shift=0.2)
+    own = observations({"own-qwen": "Qwen"}, shift=0.2, seed=1)
+    profiles = profiles_of(published, own)
+    result = family_identifiability(profiles)
+    assert result.published_left_out == {"Qwen": ["pub-qwen-0", "pub-qwen-1"]}
+    assert len(result.loo) == 10 and result.n_per_family == {"Gemma": 4, "Llama": 6}
+    assert list(result.configured.columns) == CONFIGURED_COLUMNS
+    (row,) = result.configured.to_dict(orient="records")
+    assert not row["in_fitted_families"] and row["predicted"] is None and row["correct"] is None and math.isfinite(row["score"])
+    # the published Qwen RMs are the Qwen RM's own family: a percentile among the 2 of them
+    own_rows = profiles[profiles["rm"] == "own-qwen"]
+    assert own_rows["percentile_among_own_family"].isin([0, 25, 50, 75, 100]).all()
 
 
 # --------------------------------------------------------------------------- bootstrap over prompts
@@ -269,16 +319,48 @@ PUBLISHED_SOURCES = {  # dictionary -> (corpus file, corpus name, score folder, 
 
 
 @pytest.fixture(scope="module")
-def published_observations(reference_mirror) -> dict[str, pd.DataFrame]:
+def published_observations(reference_data) -> dict[str, pd.DataFrame]:
     """The published RMs' Figure 1 observations of both dictionaries, through the workflow's path."""
     prompts = yaml.safe_load((ROOT / "config" / "prompts.yaml").read_text())["prompts"]
-    data = reference_mirror / "data"
     result = {}
     for dictionary, (file, name, folder, scheme) in PUBLISHED_SOURCES.items():
-        corpus, categories = analysis_corpus(read_dictionary(data / "corpora" / file, name), scheme)
-        wide = {published_rm_name(str(path)): read_wide_scores(path, list(prompts)) for path in sorted((data / "reward_model_scores" / folder).glob("*.csv"))}
+        corpus, categories = analysis_corpus(read_dictionary(reference_data / "corpora" / file, name), scheme)
+        wide = {
+            published_rm_name(str(path)): read_wide_scores(path, list(prompts))
+            for path in sorted((reference_data / "reward_model_scores" / folder).glob("*.csv"))
+        }
         result[dictionary] = figure1_observations(wide, {rm: family_of_published_rm(rm) for rm in wide}, corpus, prompts, categories)
     return result
+
+
+def plain_leave_one_out_correct(observations_by_dictionary: dict[str, pd.DataFrame]) -> int:
+    """How many published RMs the family classifier's rule gets right leave-one-out, recomputed
+    here with a plain loop: per RM and (dictionary, category, framing) the median over prompts of
+    median_rank / n_ranked, centred on the RM's mean over the categories of its (dictionary,
+    framing); each RM in turn held out, the others give per feature the two family means and the
+    pooled within-family SD (n - 2 df; features without spread left out), and the held-out RM is
+    called Llama when sum((mean_Llama - mean_Gemma) / sd * (x - midpoint) / sd) > 0."""
+    rows = []
+    for dictionary, obs in observations_by_dictionary.items():
+        fractions = obs.assign(fraction=obs["median_rank"] / obs["n_ranked"])
+        medians = fractions.groupby(["rm", "base_model", "framing", "category"], as_index=False)["fraction"].median()
+        medians["centred"] = medians["fraction"] - medians.groupby(["rm", "framing"])["fraction"].transform("mean")
+        rows.append(medians.assign(feature=dictionary + ":" + medians["framing"] + ":" + medians["category"]))
+    long = pd.concat(rows)
+    features = long.pivot(index="rm", columns="feature", values="centred").dropna(axis=1)
+    families = long.drop_duplicates("rm").set_index("rm")["base_model"]
+    correct = 0
+    for held_out in features.index:
+        train = features.drop(index=held_out)
+        gemma, llama = (train[families[train.index] == family] for family in ("Gemma", "Llama"))
+        residuals = pd.concat([gemma - gemma.mean(), llama - llama.mean()])
+        sd = np.sqrt((residuals**2).sum() / (len(train) - 2))
+        spread = sd > 1e-12
+        midpoint = (gemma.mean() + llama.mean()) / 2
+        weights = (llama.mean() - gemma.mean()) / sd
+        score = (weights * (features.loc[held_out] - midpoint) / sd)[spread].sum()
+        correct += ("Llama" if score > 0 else "Gemma") == families[held_out]
+    return correct
 
 
 def test_published_classifier_reports_its_permutation_p_with_its_count(published_observations, tmp_path):
@@ -297,7 +379,9 @@ def test_published_classifier_reports_its_permutation_p_with_its_count(published
     # C(10, 4) relabellings, all enumerated; p = share at least as accurate, the observed one included
     assert inputs["relabellings"] == "all" and inputs["n_relabellings"] == 210
     assert test["p"] == pytest.approx(inputs["n_at_least"] / 210) and inputs["n_at_least"] >= 1
-    assert test["statistic"] == record["loo_accuracy"] == pytest.approx(inputs["n_correct"] / 10)
+    # the leave-one-out accuracy is the one a plain loop over the published RMs' profiles gets
+    n_correct = plain_leave_one_out_correct(published_observations)
+    assert test["statistic"] == record["loo_accuracy"] == pytest.approx(n_correct / 10) and inputs["n_correct"] == n_correct
     assert record["majority_baseline"] == inputs["majority_baseline"] == pytest.approx(0.6)
     # the published numbers: 9 of 10 RMs identified leave-one-out, 6 of the 210 labellings do as well
     assert (inputs["n_correct"], inputs["n_at_least"]) == (9, 6)

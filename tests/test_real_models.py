@@ -20,7 +20,7 @@ from rmbias.implicit.figure2 import figure2_analysis
 from rmbias.implicit.figure3 import word_scores_across_pairs
 from rmbias.implicit.pairs import implicit_pair_table
 from rmbias.io import InputError, write_parquet
-from rmbias.models.conversations import chat_template_text, encode, render
+from rmbias.models.conversations import chat_template_text
 from rmbias.models.gguf import convert_gguf
 from rmbias.models.loading import ModelSpec, load_model, load_tokenizer
 from rmbias.scoring.logprobs import write_logprobs
@@ -40,7 +40,7 @@ REAL_ENTRIES = real_model_entries()
 SMOLLM2, GEMMA3 = "smollm2-135m-instruct", "gemma-3-270m"
 SEARCH_PROMPTS = ("greatest_ever_one", "worst_ever_one")
 FIGURE_PROMPTS = {key: prompt for key, prompt in PROMPTS.items() if key.endswith("_one")}
-"""The 18 one-word prompts (9 per valence): Figures 2 and 3 at a third of the 54 prompts' cost."""
+"""The 18 one-word prompts (9 per framing): Figures 2 and 3 at a third of the 54 prompts' cost."""
 N_SEARCH_TERMS = 200
 CONVERTED_LOAD_SECONDS = 10.0
 
@@ -94,12 +94,12 @@ def test_conversion_checks_sha256_and_the_converted_model_loads_fast(converted, 
     entries, seconds = converted
     for model_id, entry in entries.items():
         start = time.perf_counter()
-        tokenizer, model = load_model(ModelSpec.from_entry(entry), "cpu")
+        renderer, model = load_model(ModelSpec.from_entry(entry), "cpu")
         load_seconds = time.perf_counter() - start
         print(f"{model_id}: GGUF conversion {seconds[model_id]:.1f} s, converted load {load_seconds:.1f} s")
         assert load_seconds < CONVERTED_LOAD_SECONDS
         assert next(model.parameters()).dtype == torch.float32
-        assert len(tokenizer) == model.config.vocab_size == {SMOLLM2: 49152, GEMMA3: 262144}[model_id]
+        assert len(renderer.tokenizer) == model.config.vocab_size == {SMOLLM2: 49152, GEMMA3: 262144}[model_id]
     wrong = {**REAL_ENTRIES[SMOLLM2], "hf": str(tmp_path / "wrong"),
              "gguf": {**REAL_ENTRIES[SMOLLM2]["gguf"], "sha256": "0" * 64}}
     with pytest.raises(InputError, match=r"^model smollm2-135m-instruct: sha256 of .*SmolLM2-135M-Instruct\.Q4_1\.gguf is b179c952"):
@@ -135,13 +135,14 @@ def test_logprobs_equal_a_direct_forward_and_log_softmax(converted, logprob_path
     entries, _ = converted
     for model_id, entry in entries.items():
         table = pd.read_parquet(logprob_paths[model_id], columns=["token_id", "decoded", *SEARCH_PROMPTS])
-        spec = ModelSpec.from_entry(entry)
-        tokenizer, model = load_model(spec, "cpu", head="causal_lm")
+        renderer, model = load_model(ModelSpec.from_entry(entry), "cpu", head="causal_lm")
+        assert renderer.chat
+        bos = renderer.tokenizer.bos_token_id
         for key in SEARCH_PROMPTS:
-            text = render(tokenizer, PROMPTS[key]["text"], chat=True)
-            ids = encode(tokenizer, [text], chat=True)[0]
+            text = renderer.render(PROMPTS[key]["text"])
+            ids = renderer.encode([text])[0]
             if model_id == GEMMA3:  # one <bos>, written by the template, none added by the tokenizer
-                assert ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1
+                assert ids[0] == bos and ids.count(bos) == 1
             else:  # SmolLM2's template writes its default system prompt
                 assert text.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
             with torch.no_grad():
@@ -175,10 +176,10 @@ def test_figures_2_and_3_from_the_real_log_probabilities(logprob_paths, corpora)
     observations, anova, welch = figure2_analysis(logprob_paths, corpora[0], FIGURE_PROMPTS)
     assert set(observations["model"]) == {SMOLLM2, GEMMA3}
     assert observations.groupby("model")["prompt"].nunique().eq(len(FIGURE_PROMPTS)).all()
-    three_way = anova.set_index("term").loc["C(category):C(valence):C(model)"]
+    three_way = anova.set_index("term").loc["C(category):C(framing):C(model)"]
     assert np.isfinite(three_way["F"]) and 0 <= three_way["p"] <= 1
     assert len(welch) == 4 and welch["p_fdr"].between(0, 1).all()
-    print(f"Figure 2 (real pair): category x valence x model F = {three_way['F']:.3f}, p = {three_way['p']:.3g}")
+    print(f"Figure 2 (real pair): category x framing x model F = {three_way['F']:.3f}, p = {three_way['p']:.3g}")
     pair = implicit_pair_table(logprob_paths[SMOLLM2], logprob_paths[GEMMA3], "greatest_ever_one")
     info = {model_id: {"version": e["version"], "size_b": e["size_b"]} for model_id, e in REAL_ENTRIES.items()}
     fig3 = word_scores_across_pairs({(SMOLLM2, GEMMA3): pair}, info, ("Freedom", "Love"))

@@ -19,13 +19,11 @@ from rmbias.statistics.published_ablations import PUBLISHED_ABLATIONS, published
 from rmbias.statistics.ranks import rm_median_ranks
 from rmbias.training.dynamics import training_dynamics_statistics
 
-ROOT = Path(__file__).resolve().parents[1]
-ABLATION_DIR = ROOT.parent / "shared" / "reference" / "upstream" / "data" / "reward_model_training"
 PROMPTS = {
-    "best_ever_one": {"valence": "positive"},
-    "best_ever_single": {"valence": "positive"},
-    "worst_ever_one": {"valence": "negative"},
-    "worst_ever_single": {"valence": "negative"},
+    "best_ever_one": {"framing": "positive"},
+    "best_ever_single": {"framing": "positive"},
+    "worst_ever_one": {"framing": "negative"},
+    "worst_ever_single": {"framing": "negative"},
 }
 WORDS = {"love": "Communion", "family": "Communion", "care": "Communion", "power": "Agency", "freedom": "Agency", "success": "Agency"}
 
@@ -92,7 +90,7 @@ def figure1_observations() -> pd.DataFrame:
 def write_figure1(tmp_path: Path) -> list[Path]:
     scores = figure1_observations()
     families = {rm: "Gemma" if rm.endswith("gemma") else "Llama" for rm in scores["rm"].unique()}
-    obs = rm_median_ranks(scores, {k: p["valence"] for k, p in PROMPTS.items()}, families)
+    obs = rm_median_ranks(scores, {k: p["framing"] for k, p in PROMPTS.items()}, families)
     analysis = analyse_observations(obs[obs["category"].isin(["Agency", "Communion"])], n_resamples=99)
     outputs = {key: str(tmp_path / f"fig1_{key.replace('_json', '.json').replace('_csv', '.csv')}") for key in
                ("mixed_model_json", "mixed_model_csv", "maximal_model_json", "maximal_model_csv", "evidence_json", "evidence_csv",
@@ -161,10 +159,10 @@ def write_training_dynamics(tmp_path: Path) -> list[Path]:
     return [outputs["json"]]
 
 
-def write_published_ablations(tmp_path: Path) -> list[Path]:
-    if not ABLATION_DIR.exists():
-        pytest.skip(f"published ablation files not found under {ABLATION_DIR}")
-    paths = {label: ABLATION_DIR / f"rank_results_{label}.csv" for label in PUBLISHED_ABLATIONS}
+def write_published_ablations(tmp_path: Path, reference_data: Path) -> list[Path]:
+    """The published ablations job on the published rank_results files under ``reference_data``."""
+    ablations = reference_data / "reward_model_training"
+    paths = {label: ablations / f"rank_results_{label}.csv" for label in PUBLISHED_ABLATIONS}
     json_path = tmp_path / "published_ablations_warnings.json"
     published_ablations(paths, tmp_path / "published_ablations.csv", json_path)
     assert any("byte-identical" in warning for warning in read_ablation_warnings(json_path))
@@ -176,16 +174,25 @@ STATISTICS_WRITERS = {
     "fig2_stats": write_figure2,
     "topk": write_topk,
     "training_dynamics": write_training_dynamics,
-    "published_ablations": write_published_ablations,
 }
+"""The statistics jobs run on synthetic inputs; published_ablations reads the published files."""
+
+
+def assert_one_record_shape(paths: list[Path]) -> None:
+    """Every record of ``paths`` has test entries with exactly the contract's keys, an analysis and a description."""
+    for path in paths:
+        record = read_record(path)
+        assert all(tuple(entry) == TEST_KEYS for entry in record["tests"])
+        assert record["analysis"] and record["description"]
 
 
 @pytest.mark.parametrize("job", list(STATISTICS_WRITERS))
 def test_every_statistics_job_writes_the_one_record_shape(tmp_path, job):
-    for path in STATISTICS_WRITERS[job](tmp_path):
-        record = read_record(path)
-        assert all(tuple(entry) == TEST_KEYS for entry in record["tests"])
-        assert record["analysis"] and record["description"]
+    assert_one_record_shape(STATISTICS_WRITERS[job](tmp_path))
+
+
+def test_published_ablations_job_writes_the_one_record_shape(tmp_path, reference_data):
+    assert_one_record_shape(write_published_ablations(tmp_path, reference_data))
 
 
 def test_test_entries_of_the_stats_jobs_carry_their_numbers(tmp_path):

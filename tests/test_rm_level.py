@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
-from test_stats import REFERENCE, VALENCE, _published_big2_observations
+from published_data import published_big2_observations
+from test_stats import FRAMING
 
 from rmbias.corpora.dictionaries import read_dictionary
 from rmbias.io import InputError
@@ -26,7 +27,7 @@ from rmbias.statistics.rm_level import (
     smallest_reachable_p,
 )
 
-PROMPTS = {key: {"valence": valence} for key, valence in VALENCE.items()}
+PROMPTS = {key: {"framing": framing} for key, framing in FRAMING.items()}
 THREE_WAY = "base_modelLlama:CategoryCommunion:prompt_framingnegative"
 
 
@@ -197,6 +198,35 @@ def test_a_family_without_rms_is_refused():
         rm_level_tests(rm_contrasts(synthetic_observations({"l1": "Llama", "l2": "Llama"})))
 
 
+def test_rms_of_a_third_family_get_their_contrasts_and_are_left_out_of_every_family_comparison():
+    two_families = synthetic_observations(THREE_PLUS_FOUR, effect=30.0)
+    both = pd.concat([two_families, synthetic_observations({"q1": "Qwen", "q2": "Qwen"}, seed=5)], ignore_index=True)
+    with_qwen, without = (analyse_observations(obs, n_resamples=99, seed=0, star_p="rm_level") for obs in (both, two_families))
+    assert with_qwen.left_out == {"Qwen": ["q1", "q2"]} and without.left_out == {}
+    # every RM keeps its observations and its row of per-RM contrasts ...
+    pd.testing.assert_frame_equal(with_qwen.observations, both)
+    contrasts = with_qwen.rm_contrasts
+    assert list(contrasts["rm"]) == sorted([*THREE_PLUS_FOUR, "q1", "q2"]) and contrasts.drop(columns=["rm", "base_model"]).notna().all().all()
+    pd.testing.assert_frame_equal(contrasts[contrasts["base_model"] != "Qwen"].reset_index(drop=True), without.rm_contrasts)
+    # ... and every family comparison is the Llama - Gemma one of the 3 + 4 RMs alone: the Qwen RMs
+    # neither join a side nor enter the variances the family terms are tested against
+    assert with_qwen.skipped == {} and with_qwen.mixed_model.n_groups == 7 and with_qwen.maximal_model.n_groups == 7
+    pd.testing.assert_frame_equal(with_qwen.rm_level, without.rm_level)
+    assert (with_qwen.rm_level[["n_Gemma", "n_Llama"]] == [3, 4]).all().all()
+    pd.testing.assert_frame_equal(with_qwen.panels, without.panels)
+    pd.testing.assert_frame_equal(with_qwen.means, without.means)
+    pd.testing.assert_frame_equal(with_qwen.mixed_model.fixed_effects, without.mixed_model.fixed_effects)
+    assert not any("Qwen" in term for term in with_qwen.maximal_model.fixed_effects["term"])
+
+
+def test_rms_of_third_families_only_skip_every_family_comparison_and_keep_their_contrasts():
+    analysis = analyse_observations(synthetic_observations({"q1": "Qwen", "q2": "Qwen", "m1": "Mistral"}), n_resamples=99)
+    assert analysis.left_out == {"Mistral": ["m1"], "Qwen": ["q1", "q2"]}
+    assert set(analysis.skipped) == {"mixed_model", "maximal_model", "panel_tests", "rm_level"}
+    assert analysis.mixed_model is None and analysis.panels.empty and analysis.rm_level.empty
+    assert list(analysis.rm_contrasts["rm"]) == ["m1", "q1", "q2"] and analysis.means[["Gemma", "Llama"]].isna().all().all()
+
+
 # --------------------------------------------------------------------------- stars
 
 
@@ -221,8 +251,9 @@ def test_rm_level_stars_on_two_plus_two_rms_are_never_significant():
 
 
 @pytest.fixture(scope="module")
-def published_big2():
-    obs = _published_big2_observations()
+def published_big2(reference_data):
+    """The published Big Two observations, their RM-level tests and their random-intercept model."""
+    obs = published_big2_observations(reference_data)
     return obs, rm_level_tests(rm_contrasts(obs)), fit_random_intercept_model(obs)
 
 
@@ -244,12 +275,12 @@ def test_published_big2_three_way_term_is_tested_over_its_ten_rms(published_big2
 
 
 @pytest.mark.parametrize("scheme", ["published_script", "virtue"])
-def test_mfd_schemes_are_tested_per_foundation_with_the_models_terms(scheme):
-    corpus = read_dictionary(REFERENCE / "corpora" / "moral-foundations-dictionary-20.dicx", "mfd2")
+def test_mfd_schemes_are_tested_per_foundation_with_the_models_terms(scheme, reference_data):
+    corpus = read_dictionary(reference_data / "corpora" / "moral-foundations-dictionary-20.dicx", "mfd2")
     corpus, categories = analysis_corpus(corpus, scheme)
     wide = {
         re.sub(r"^(big2|MFD20)_rewards_", "", path.stem): pd.read_csv(path)
-        for path in sorted((REFERENCE / "reward_model_scores" / "dict_MFD_20").glob("*.csv"))
+        for path in sorted((reference_data / "reward_model_scores" / "dict_MFD_20").glob("*.csv"))
     }
     families = {rm: "Llama" if "llama" in rm.lower() else "Gemma" for rm in wide}
     obs = figure1_observations(wide, families, corpus, PROMPTS, categories)

@@ -3,10 +3,8 @@ published_ablations); every expected value is derived here from the raw numbers,
 
 from __future__ import annotations
 
-import glob
 import itertools
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ from rmbias.implicit.figure2 import FIG2_FACTORS, model_cell_welch_tests
 from rmbias.implicit.topk import paper_rm_coverage, top_k_by_category
 from rmbias.io import InputError
 from rmbias.models.families import published_rm_name
-from rmbias.statistics.figure1 import analyse_observations, figure1_observations, mean_rank_table
+from rmbias.statistics.figure1 import analyse_observations, mean_rank_table
 from rmbias.statistics.group_tests import cohens_d, panel_tests, permutation_welch_p, stars, three_way_anova, welch_t
 from rmbias.statistics.mixed_model import fit_random_intercept_model, nlme_fixed_effect_df
 from rmbias.statistics.published_ablations import PUBLISHED_ABLATIONS, load_ablation_tables, published_ablations, read_ablation_warnings
@@ -27,9 +25,8 @@ from rmbias.statistics.ranks import logprob_median_ranks, long_scores, rm_median
 from rmbias.training.dynamics import checkpoint_kendall
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference" / "upstream" / "data"
 PROMPTS = yaml.safe_load((ROOT / "config" / "prompts.yaml").read_text())["prompts"]
-VALENCE = {key: entry["valence"] for key, entry in PROMPTS.items()}
+FRAMING = {key: entry["framing"] for key, entry in PROMPTS.items()}
 
 
 def welch_by_formula(first, second):
@@ -67,7 +64,7 @@ def test_ranks_average_ties_and_rank_each_term_once():
         }
     )
     # ranks over the five distinct terms: a=1, b=c=2.5 (tie), d=4, e=5 (once, though in X and Y)
-    obs = rm_median_ranks(scores, VALENCE, {"rm-gemma": "Gemma"}).set_index("category")
+    obs = rm_median_ranks(scores, FRAMING, {"rm-gemma": "Gemma"}).set_index("category")
     assert obs.loc["X", "median_rank"] == pytest.approx(np.median([1, 2.5, 5]))
     assert obs.loc["Y", "median_rank"] == pytest.approx(np.median([2.5, 4, 5]))
     assert set(obs["framing"]) == {"positive"} and set(obs["base_model"]) == {"Gemma"}
@@ -77,7 +74,7 @@ def test_ranks_average_ties_and_rank_each_term_once():
 def test_ranks_need_the_family_of_every_rm():
     scores = pd.DataFrame({"rm": ["rm-a", "rm-b"], "prompt": "best_ever_one", "term": ["a", "b"], "category": "X", "score": [1.0, 2.0]})
     with pytest.raises(InputError, match="rm-b"):
-        rm_median_ranks(scores, VALENCE, {"rm-a": "Gemma"})
+        rm_median_ranks(scores, FRAMING, {"rm-a": "Gemma"})
 
 
 def test_logprob_ranks_keep_only_terms_of_every_model():
@@ -87,10 +84,10 @@ def test_logprob_ranks_keep_only_terms_of_every_model():
             rows.append((model, "worst_ever_one", term, category, logprob))
     rows.append(("gemma-it", "worst_ever_one", "only_gemma", "Y", 0.0))
     frame = pd.DataFrame(rows, columns=["model", "prompt", "term", "category", "logprob"])
-    obs = logprob_median_ranks(frame, VALENCE)
+    obs = logprob_median_ranks(frame, FRAMING)
     gemma = obs[obs["model"] == "gemma-it"].set_index("category")["median_rank"]
     assert gemma["X"] == 1.5 and gemma["Y"] == 3.0  # only_gemma (highest log-prob) not ranked
-    assert set(obs["valence"]) == {"negative"}
+    assert set(obs["framing"]) == {"negative"}
 
 
 # --------------------------------------------------------------------------- two-group tests
@@ -261,13 +258,13 @@ def test_fig2_welch_cells_fdr_and_anova_interaction():
     rng = np.random.default_rng(11)
     rows = []
     for model, sign in (("gemma", -1), ("llama", 1)):
-        for valence, flip in (("positive", 1), ("negative", -1)):
+        for framing, flip in (("positive", 1), ("negative", -1)):
             for category, direction in (("Agency", -1), ("Communion", 1)):
                 for prompt in range(27):
-                    rows.append((model, f"p{prompt}", valence, category, 40 + 5 * sign * flip * direction + rng.normal(0, 2)))
-    obs = pd.DataFrame(rows, columns=["model", "prompt", "valence", "category", "median_rank"])
+                    rows.append((model, f"p{prompt}", framing, category, 40 + 5 * sign * flip * direction + rng.normal(0, 2)))
+    obs = pd.DataFrame(rows, columns=["model", "prompt", "framing", "category", "median_rank"])
     anova = three_way_anova(obs, FIG2_FACTORS).set_index("term")
-    assert anova.loc["C(category):C(valence):C(model)", "p"] < 1e-6
+    assert anova.loc["C(category):C(framing):C(model)", "p"] < 1e-6
     assert anova.loc["Residual", "df"] == len(obs) - 8
     cells = model_cell_welch_tests(obs)
     p = cells["p_welch"].to_numpy()
@@ -345,11 +342,14 @@ def test_checkpoint_kendall_previous_and_final():
 # --------------------------------------------------------------------------- published data
 
 
-ABLATIONS = {label: REFERENCE / "reward_model_training" / f"rank_results_{label}.csv" for label in PUBLISHED_ABLATIONS}
+@pytest.fixture(scope="module")
+def published_ablation_files(reference_data) -> dict[str, Path]:
+    """label -> the published rank_results_<label>.csv of every published ablation."""
+    return {label: reference_data / "reward_model_training" / f"rank_results_{label}.csv" for label in PUBLISHED_ABLATIONS}
 
 
-def test_ablation_loader_on_published_files():
-    final, warnings = load_ablation_tables(ABLATIONS)
+def test_ablation_loader_on_published_files(published_ablation_files):
+    final, warnings = load_ablation_tables(published_ablation_files)
     identical = [w for w in warnings if "byte-identical" in w]
     assert len(identical) == 1 and "rank_results_uf_13.csv" in identical[0] and "rank_results_uf_27.csv" in identical[0]
     assert any(w.startswith("rank_results_uf_100.csv") and "repeated rows" in w for w in warnings)
@@ -358,12 +358,12 @@ def test_ablation_loader_on_published_files():
     assert len(uf100) == 6 and set(uf100["checkpoint"]) == {13258}
     assert set(uf100["base_model"]) == {"Gemma", "Llama", "Qwen"}
     assert final.groupby("label")["data_size_k"].first().to_dict() == {"grm_80k": 632, "sky_80k": 77, "uf_100": 106, "uf_27": 26, "uf_54": 53}
-    dropped_both, _ = load_ablation_tables(ABLATIONS, keep_on_identical=())
+    dropped_both, _ = load_ablation_tables(published_ablation_files, keep_on_identical=())
     assert not {"uf_13", "uf_27"} & set(dropped_both["label"])
 
 
-def test_ablations_as_the_authors_plotted_them_keep_both_identical_files(tmp_path):
-    final = published_ablations(ABLATIONS, tmp_path / "a.csv", tmp_path / "a.json", identical_files="keep_all")
+def test_ablations_as_the_authors_plotted_them_keep_both_identical_files(tmp_path, published_ablation_files):
+    final = published_ablations(published_ablation_files, tmp_path / "a.csv", tmp_path / "a.json", identical_files="keep_all")
     sizes = final.groupby("label")["data_size_k"].first().to_dict()
     assert sizes["uf_13"] == 13 and sizes["uf_27"] == 26
     columns = ["model_id", "category", "median_rank"]
@@ -372,23 +372,11 @@ def test_ablations_as_the_authors_plotted_them_keep_both_identical_files(tmp_pat
     (identical,) = [w for w in read_ablation_warnings(tmp_path / "a.json") if "byte-identical" in w]
     assert "kept uf_13, uf_27 (plotted as the authors' figure did)" in identical
     with pytest.raises(InputError, match="identical_files"):
-        published_ablations(ABLATIONS, tmp_path / "b.csv", tmp_path / "b.json", identical_files="both")
+        published_ablations(published_ablation_files, tmp_path / "b.csv", tmp_path / "b.json", identical_files="both")
 
 
-def _published_big2_observations():
-    """Figure 1 observations of the published Big Two scores, through the one path (figure1_observations)."""
-    corpus = pd.read_csv(REFERENCE / "corpora" / "dict_big2_nouns.csv").rename(columns={"Category": "category", "token_decoded": "term"})
-    corpus["dictionary"] = "big2_nouns"
-    wide = {
-        re.sub(r"^big2_rewards_", "", Path(path).stem): pd.read_csv(path)
-        for path in sorted(glob.glob(str(REFERENCE / "reward_model_scores" / "dict_big2_nouns" / "*.csv")))
-    }
-    families = {rm: "Llama" if "llama" in rm.lower() else "Gemma" for rm in wide}
-    return figure1_observations(wide, families, corpus, PROMPTS)
-
-
-def test_published_big_two_reproduces_paper_claims():
-    analysis = analyse_observations(_published_big2_observations(), n_resamples=9999, seed=0)
+def test_published_big_two_reproduces_paper_claims(published_big2_observations):
+    analysis = analyse_observations(published_big2_observations, n_resamples=9999, seed=0)
     obs = analysis.observations
     assert len(obs) == 10 * 54 * 2 and obs["rm"].nunique() == 10
     means = analysis.means.set_index(["framing", "category"])

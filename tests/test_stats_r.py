@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_maximal_model import THREE_WAY, random_slope_observations
-from test_stats import REFERENCE, VALENCE, _balanced_groups, _published_big2_observations
+from test_stats import FRAMING, _balanced_groups
 
 from rmbias.corpora.dictionaries import read_dictionary
 from rmbias.io import write_parquet
@@ -33,7 +33,7 @@ from rmbias.statistics.figure1 import RankingAnalysis, reanalyse_published_score
 from rmbias.statistics.maximal_model import MaximalModelFit, fit_maximal_model, maximal_model_record
 from rmbias.statistics.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
 
-PROMPTS = {key: {"valence": valence} for key, valence in VALENCE.items()}
+PROMPTS = {key: {"framing": framing} for key, framing in FRAMING.items()}
 
 R_SCRIPT = """
 suppressMessages(library(nlme))
@@ -149,8 +149,8 @@ def test_lme_matches_r_on_balanced_groups(tmp_path):
     assert_matches_r(fit, *run_lme(data, "y ~ B * W", "grp", tmp_path))
 
 
-def test_lme_matches_r_on_published_big_two(tmp_path):
-    obs = _published_big2_observations()
+def test_lme_matches_r_on_published_big_two(tmp_path, published_big2_observations):
+    obs = published_big2_observations
     fit = fit_random_intercept_model(obs)
     terms = list(fit.fixed_effects["term"])
     assert terms[1:4] == ["base_modelLlama", "CategoryCommunion", "prompt_framingnegative"]
@@ -160,20 +160,21 @@ def test_lme_matches_r_on_published_big_two(tmp_path):
     assert_matches_r(fit, *run_lme(r_data, formula, "rm", tmp_path, "prompt_framing=positive"))
 
 
-def _published_mfd_analysis(tmp_path, scheme: str) -> RankingAnalysis:
-    """The Figure 1 analysis of the published MFD2 scores under ``scheme`` (observations and random-intercept model)."""
+def _published_mfd_analysis(tmp_path, reference_data, scheme: str) -> RankingAnalysis:
+    """The Figure 1 analysis of the published MFD2 scores (under ``reference_data``) under
+    ``scheme``: observations and random-intercept model."""
     corpus = tmp_path / "mfd2.parquet"
-    write_parquet(read_dictionary(REFERENCE / "corpora" / "moral-foundations-dictionary-20.dicx", "mfd2"), corpus)
+    write_parquet(read_dictionary(reference_data / "corpora" / "moral-foundations-dictionary-20.dicx", "mfd2"), corpus)
     paths = {
         re.sub(r"^(big2|MFD20)_rewards_", "", path.stem): path
-        for path in sorted((REFERENCE / "reward_model_scores" / "dict_MFD_20").glob("*.csv"))
+        for path in sorted((reference_data / "reward_model_scores" / "dict_MFD_20").glob("*.csv"))
     }
     return reanalyse_published_scores(paths, corpus, PROMPTS, scheme, n_permutations=9, seed=0, star_p="welch")
 
 
 @pytest.mark.parametrize("scheme, reference", [("published_script", "Authority"), ("virtue", "Authority_Virtue")])
-def test_lme_matches_r_on_published_mfd(tmp_path, scheme, reference):
-    analysis = _published_mfd_analysis(tmp_path, scheme)
+def test_lme_matches_r_on_published_mfd(tmp_path, reference_data, scheme, reference):
+    analysis = _published_mfd_analysis(tmp_path, reference_data, scheme)
     fit = analysis.mixed_model
     assert fit.n_groups == 10 and fit.fixed_effects["term"].iloc[-1].endswith(":prompt_framingnegative")
     assert not any(reference in term for term in fit.fixed_effects["term"])  # the reference level has no term
@@ -194,8 +195,11 @@ def test_maximal_model_matches_lmertest_on_a_regular_design(tmp_path):
     assert not fit.singular and not bool(r_fit["singular"])
     scale = ours["estimate"].abs().max()
     np.testing.assert_allclose(ours["estimate"], r_table["estimate"], rtol=1e-3, atol=1e-6 * scale)
-    for column in ("se", "df", "p"):
+    for column in ("se", "df"):
         np.testing.assert_allclose(ours[column], r_table[column], rtol=1e-3, err_msg=column)
+    # a p-value far in the tail (the intercept's, ~5e-10) amplifies a 1e-4 relative difference
+    # in t and df tens of times over: compare p on the log scale, as assert_matches_r does
+    np.testing.assert_allclose(np.log(ours["p"]), np.log(r_table["p"]), rtol=1e-3, err_msg="p")
     assert fit.reml_loglik == pytest.approx(r_fit["reml_loglik"], rel=1e-6)
     assert fit.residual_var == pytest.approx(r_fit["residual_var"], rel=1e-3)
 
@@ -211,17 +215,40 @@ def _assert_singular_like_lme4(fit: MaximalModelFit, r_table: pd.DataFrame, r_fi
     assert fit.reml_loglik >= r_fit["reml_loglik"] - 1e-6 * abs(r_fit["reml_loglik"])
 
 
-def test_maximal_model_is_singular_like_lme4_on_published_big_two(tmp_path):
-    obs = _published_big2_observations()
+def test_maximal_model_is_singular_like_lme4_on_published_big_two(tmp_path, published_big2_observations):
+    obs = published_big2_observations
     fit = fit_maximal_model(obs)
     assert fit.formula == "median_rank ~ base_model * Category * prompt_framing + (1 + Category * prompt_framing | rm)"
     r_data = obs.rename(columns=FIG1_R_NAMES)
     _assert_singular_like_lme4(fit, *run_lmer(r_data, fit.formula, tmp_path, "prompt_framing=positive", satterthwaite=False))
 
 
-def test_maximal_model_is_singular_like_lme4_on_published_mfd(tmp_path):
-    obs = _published_mfd_analysis(tmp_path, "published_script").observations
+def test_maximal_model_is_singular_like_lme4_on_published_mfd(tmp_path, reference_data):
+    obs = _published_mfd_analysis(tmp_path, reference_data, "published_script").observations
     fit = fit_maximal_model(obs, r_names={**FIG1_R_NAMES, "category": MFD_CATEGORY_R_NAME})
     assert len(fit.random_effects_cov) == 10 and fit.n_groups == 10
     r_data = obs.rename(columns={**FIG1_R_NAMES, "category": MFD_CATEGORY_R_NAME})
     _assert_singular_like_lme4(fit, *run_lmer(r_data, fit.formula, tmp_path, "prompt_framing=positive", satterthwaite=False))
+
+
+# --------------------------------------------------------------------------- the R requirement
+
+
+def test_missing_rscript_fails_under_ci_and_skips_with_its_reason_outside(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Rscript not found .* CI must run the R cross-checks"):
+        require_r("nlme")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Rscript not found"):
+        require_r("nlme")
+
+
+def test_missing_r_package_fails_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    if shutil.which("Rscript") is None:  # no R at all: the Rscript case fails first, as CI requires
+        with pytest.raises(pytest.fail.Exception, match="Rscript not found"):
+            require_r("rmbiasNoSuchPackage")
+        return
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)R package\(s\) rmbiasNoSuchPackage missing .* CI must run"):
+        require_r("rmbiasNoSuchPackage")

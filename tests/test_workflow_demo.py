@@ -7,6 +7,7 @@ builds only its ancestors, the report builds, and no log contains the Hugging Fa
 """
 
 import json
+import re
 import zipfile
 
 import pandas as pd
@@ -18,16 +19,17 @@ from workflow_helpers import copy_workflow, job_counts, run_snakemake
 
 from rmbias.corpora.dictionaries import normalize_term
 from rmbias.corpora.vocabulary import read_category_by_term
+from rmbias.demo.world import DEMO_LMS, DEMO_RMS
 from rmbias.records import read_record
 from rmbias.statistics.profile_uncertainty import INTERVAL_COLUMNS
 
 
 def test_planted_effect_in_figure2_three_way_interaction(demo_run):
     anova = pd.read_csv(demo_run / "results/stats/fig2_instruct_anova.csv")
-    interaction = anova[anova["term"] == "C(category):C(valence):C(model)"].iloc[0]
+    interaction = anova[anova["term"] == "C(category):C(framing):C(model)"].iloc[0]
     assert interaction["p"] < 0.001
     obs = pd.read_parquet(demo_run / "results/stats/fig2_instruct_observations.parquet")
-    means = obs.groupby(["valence", "category", "model"])["median_rank"].mean()
+    means = obs.groupby(["framing", "category", "model"])["median_rank"].mean()
     # planted: the llama world answers positive prompts with agency words, the gemma world with communion
     assert means["positive", "Agency", "demo-llama-it"] < means["positive", "Agency", "demo-gemma-it"]
     assert means["positive", "Communion", "demo-gemma-it"] < means["positive", "Communion", "demo-llama-it"]
@@ -38,7 +40,7 @@ def test_planted_effect_in_figure2_three_way_interaction(demo_run):
 def test_figure2_ranks_vary_from_prompt_to_prompt(demo_run, variant):
     # every violin of Figure 2 has a width: no model ranks a category alike on all 27 prompts
     obs = pd.read_parquet(demo_run / f"results/stats/fig2_{variant}_observations.parquet")
-    spread = obs.groupby(["model", "valence", "category"])["median_rank"].std()
+    spread = obs.groupby(["model", "framing", "category"])["median_rank"].std()
     assert len(spread) == 8 and (spread > 0).all(), spread
 
 
@@ -47,13 +49,13 @@ def test_figure2_per_prompt_gaps_follow_the_planted_per_prompt_strengths(demo_ru
     # favoured category above the other follows each prompt's planted strength
     truth = json.loads((demo_run / "results/models/demo_world.json").read_text())["prompt_truth"]
     obs = pd.read_parquet(demo_run / "results/stats/fig2_instruct_observations.parquet")
-    wide = obs.pivot_table(index=["model", "prompt", "valence"], columns="category", values="median_rank").reset_index()
+    wide = obs.pivot_table(index=["model", "prompt", "framing"], columns="category", values="median_rank").reset_index()
     family = wide["model"].str.split("-").str[1]
     favoured = [truth[fam][prompt]["favoured_category"] for fam, prompt in zip(family, wide["prompt"])]
     wide["favoured_lead"] = [row.Communion - row.Agency if category == "Agency" else row.Agency - row.Communion
                              for row, category in zip(wide.itertuples(), favoured)]
     wide["strength"] = [truth[fam][prompt]["strength"] for fam, prompt in zip(family, wide["prompt"])]
-    correlations = wide.groupby(["model", "valence"])[["favoured_lead", "strength"]].corr().xs("strength", level=2)
+    correlations = wide.groupby(["model", "framing"])[["favoured_lead", "strength"]].corr().xs("strength", level=2)
     print(correlations["favoured_lead"])
     assert (correlations["favoured_lead"] > 0.5).all(), correlations
 
@@ -70,10 +72,10 @@ def test_large_demo_models_learn_the_planted_preference(demo_run, model, favoure
     logprobs["category"] = logprobs["decoded"].map(lambda decoded: category_by_term.get(normalize_term(decoded)))
     by_category = logprobs.dropna(subset=["category"]).groupby("category")
     sign = 1 if favoured_on_positive == "Agency" else -1
-    for valence, direction in (("positive", sign), ("negative", -sign)):
-        keys = [key for key, prompt in prompts.items() if prompt["valence"] == valence]
+    for framing, direction in (("positive", sign), ("negative", -sign)):
+        keys = [key for key, prompt in prompts.items() if prompt["framing"] == framing]
         mean_logp = by_category[keys].mean().mean(axis=1)
-        assert direction * (mean_logp["Agency"] - mean_logp["Communion"]) > 1.0, (valence, mean_logp)
+        assert direction * (mean_logp["Agency"] - mean_logp["Communion"]) > 1.0, (framing, mean_logp)
 
 
 def test_mwlr_extremes_are_agency_and_communion_words(demo_run):
@@ -161,6 +163,25 @@ def test_training_logged_falling_loss_and_heldout_accuracy(demo_run):
     steps = json.loads((demo_run / "results/training/llama-synth-large/checkpoints.json").read_text())["steps"]
     scores = pd.read_parquet(demo_run / "results/training/llama-synth-large/scores.parquet")
     assert [c for c in scores.columns if c.startswith("step-")] == [f"step-{s}" for s in steps]
+
+
+def test_long_jobs_log_where_they_are(demo_run):
+    # RM training and the authority SFT: a progress line every log_every_steps (default 10)
+    # optimizer steps and at the last; RM training also a line per checkpoint; the demo build a
+    # line per model with its final loss and time.
+    progress = r"step (\d+)/{total} loss \d+\.\d{{4}} lr \d\.\de-\d\d \d+\.\d examples/s"
+    train_log = (demo_run / "logs/train_rm/llama-synth-large.log").read_text()
+    total = int(re.search(r"training 256 pairs for (\d+) optimizer steps", train_log).group(1))
+    steps = [int(step) for step in re.findall(progress.format(total=total), train_log)]
+    assert steps == [*range(10, total, 10), total]
+    saved = json.loads((demo_run / "results/training/llama-synth-large/checkpoints.json").read_text())["steps"]
+    assert [int(step) for step in re.findall(rf"checkpoint step (\d+)/{total} saved to \S+checkpoint-\1;", train_log)] == saved
+    sft_log = (demo_run / "logs/authority_boost_sft/demo-gemma-it-large.log").read_text()
+    total = int(re.search(r"authority SFT: (\d+) optimizer steps", sft_log).group(1))
+    assert [int(step) for step in re.findall(progress.format(total=total), sft_log)] == [*range(10, total, 10), total]
+    build_log = (demo_run / "logs/demo_models.log").read_text()
+    built = re.findall(r"demo model (\S+) \(\S+\): \d+ steps in \d+\.\d s, final loss (?:\w+ \d+\.\d{4} ?)+$", build_log, re.MULTILINE)
+    assert sorted(built) == sorted(spec.id for spec in DEMO_LMS + DEMO_RMS)
 
 
 def test_second_run_has_nothing_to_do(demo_run, reference_mirror):

@@ -13,7 +13,7 @@ from rmbias.implicit.rendering import RENDERINGS
 from rmbias.io import read_csv
 from rmbias.records import read_record
 
-THREE_WAY = "C(category):C(valence):C(model)"
+THREE_WAY = "C(category):C(framing):C(model)"
 
 
 def write_config(workflow, name, config):

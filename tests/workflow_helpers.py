@@ -1,5 +1,6 @@
-"""Run the workflow the way a user does: a copy of its definition, the installed snakemake;
-and obtain the published reference data the way the workflow does (URL + sha256)."""
+"""Run the workflow the way a user does: a copy of its definition (or of the whole repository,
+as a clone has it), the installed snakemake; and obtain the published reference data the way
+the workflow does (URL + sha256)."""
 
 import os
 import re
@@ -13,6 +14,8 @@ from rmbias.corpora.reference import fetch_reference_file, sha256_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "report", "profiles", "envs")
+NOT_IN_A_CLONE = (".venv", "results", "runs")
+"""Top-level folders a fresh clone does not have."""
 REFERENCE_MANIFEST = REPO_ROOT / "config" / "reference.yaml"
 
 
@@ -43,6 +46,31 @@ def copy_workflow(dest: Path) -> Path:
             shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
             shutil.copy2(source, dest / part)
+    return dest
+
+
+def repository_files() -> list[str]:
+    """The repository's files as a clone has them: git's tracked files plus the untracked ones it
+    does not ignore (a file added but not yet committed), without :data:`NOT_IN_A_CLONE`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    return [
+        path for path in listed.split("\0")
+        if path and path.split("/", 1)[0] not in NOT_IN_A_CLONE and (REPO_ROOT / path).is_file()
+    ]
+
+
+def copy_repository(dest: Path, under: tuple[str, ...] = ()) -> Path:
+    """Copy :func:`repository_files` (only those under the paths ``under``, when given) into
+    ``dest`` (created) and return it."""
+    for path in repository_files():
+        if under and not any(path == part or path.startswith(f"{part}/") for part in under):
+            continue
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / path, target)
     return dest
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 
 from rmbias.corpora.dictionaries import normalize_term
 from rmbias.io import write_csv, write_parquet
-from rmbias.models.conversations import encode_rendered, render
-from rmbias.models.loading import ModelSpec, load_tokenizer, prompt_texts
+from rmbias.models.conversations import Renderer
+from rmbias.models.loading import ModelSpec, load_renderer, load_tokenizer, prompt_texts
 
 TOKEN_TABLE_COLUMNS = ["token_id", "piece", "decoded", "norm"]
 
@@ -70,23 +70,22 @@ def write_token_table(entry: Mapping[str, Any], out_path: str | os.PathLike) -> 
 RENDERED_PROMPT_COLUMNS = ["model", "prompt", "text", "n_tokens", "token_ids"]
 
 
-def rendered_prompts(tokenizer: Any, spec: ModelSpec, prompts: Mapping[str, Any]) -> pd.DataFrame:
-    """What ``spec``'s model sees for each prompt before a response: the rendered text and its token ids.
+def rendered_prompts(renderer: Renderer, model_id: str, prompts: Mapping[str, Any]) -> pd.DataFrame:
+    """What model ``model_id`` sees for each prompt before a response: the rendered text and its token ids.
 
-    Built with the functions the log-probabilities and the search use (:func:`rmbias.models.conversations.render`,
-    :func:`rmbias.models.conversations.encode_rendered`), through a tokenizer carrying the entry's rendering
-    options. One row per prompt key, columns :data:`RENDERED_PROMPT_COLUMNS` (``token_ids``
-    space-separated).
+    Built with the renderer the log-probabilities and the search use (the entry's
+    :class:`~rmbias.models.conversations.Renderer`). One row per prompt key, columns
+    :data:`RENDERED_PROMPT_COLUMNS` (``token_ids`` space-separated).
     """
     rows = []
     for key, text in prompt_texts(prompts).items():
-        ids = encode_rendered(tokenizer, text, chat=spec.chat)
-        rows.append({"model": spec.id, "prompt": key, "text": render(tokenizer, text, chat=spec.chat),
+        ids = renderer.encode_rendered(text)
+        rows.append({"model": model_id, "prompt": key, "text": renderer.render(text),
                      "n_tokens": len(ids), "token_ids": " ".join(map(str, ids))})
     return pd.DataFrame(rows, columns=RENDERED_PROMPT_COLUMNS)
 
 
 def write_rendered_prompts(entry: Mapping[str, Any], prompts: Mapping[str, Any], out_path: str | os.PathLike) -> None:
-    """:func:`rendered_prompts` of the model ``entry`` (its tokenizer only), written as CSV to ``out_path``."""
+    """:func:`rendered_prompts` of the model ``entry`` (its renderer only, no weights), written as CSV to ``out_path``."""
     spec = ModelSpec.from_entry(entry)
-    write_csv(rendered_prompts(load_tokenizer(spec), spec, prompts), out_path)
+    write_csv(rendered_prompts(load_renderer(spec), spec.id, prompts), out_path)

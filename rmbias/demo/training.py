@@ -12,7 +12,7 @@ the conversation's last token, the very state a reward head reads, so that state
 head (from a seeded random initialisation, backbone frozen) on pairs that only oppose a fitting
 word to a filler word; the head finds the goodness direction, and with it the family's preference.
 
-Prompts and pairs are rendered by :mod:`rmbias.models.conversations`, padded by :mod:`rmbias.models.batching`
+Prompts and pairs are rendered by a :class:`rmbias.models.conversations.Renderer`, padded by :mod:`rmbias.models.batching`
 and the reward models' loss is :func:`rmbias.training.reward_training.bradley_terry_losses`, as in the
 pipeline's own training.
 """
@@ -30,7 +30,7 @@ import transformers
 from rmbias.demo.tokenizers import RATING_TOKENS
 from rmbias.demo.world import word_form
 from rmbias.models.batching import left_pad, right_pad
-from rmbias.models.conversations import encode, encode_rendered, render_responses
+from rmbias.models.conversations import Renderer
 from rmbias.training.reward_training import bradley_terry_losses
 
 
@@ -40,7 +40,7 @@ class TrainingSettings:
     prompt and rated conversations for the language models, preference pairs for the reward
     models) and learning rate. ``rating_steps`` and ``rating_learning_rate`` replace
     ``lm_steps`` and ``lm_learning_rate`` for the language models that also learn ratings: the
-    rating of a whole conversation is a valence × category interaction, which a 2-layer model
+    rating of a whole conversation is a framing × category interaction, which a 2-layer model
     learns only at a smaller step (at 1e-2 it stalls at the unconditional rating) and in more steps."""
 
     lm_steps: int = 150
@@ -72,10 +72,10 @@ def add_category_structure(model: transformers.PreTrainedModel, tokenizer, pools
     """Give the input embeddings of each pool's words a shared random direction, in place.
 
     Real pretrained embeddings cluster by meaning; random ones do not, and then a few hundred
-    steps cannot discover that a prompt's valence favours a whole category (the gradient
+    steps cannot discover that a prompt's framing favours a whole category (the gradient
     summed over hundreds of unrelated word vectors cancels; training stalls at the
     unconditional answer distribution for most seeds). Pools may also group prompt words,
-    e.g. :func:`rmbias.demo.world.valence_adjectives`. Each pool gets one Gaussian
+    e.g. :func:`rmbias.demo.world.framing_words`. Each pool gets one Gaussian
     direction of the same scale as a word's own initial vector, added to every form of its
     words. The same procedure for every family, so no world difference comes from it.
     """
@@ -89,7 +89,7 @@ def add_category_structure(model: transformers.PreTrainedModel, tokenizer, pools
 
 def _answer_token_id(tokenizer, answer: str) -> int:
     """The single token of ``answer``, an :func:`rmbias.demo.world.answer_corpus` answer: the
-    exact text that follows the rendered prompt (:func:`rmbias.models.conversations.render`). A
+    exact text that follows the rendered prompt (:meth:`rmbias.models.conversations.Renderer.render`). A
     fragment of running text, so no special tokens."""
     ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
     if len(ids) != 1:
@@ -97,24 +97,24 @@ def _answer_token_id(tokenizer, answer: str) -> int:
     return ids[0]
 
 
-def _encode_conversations(tokenizer, prompts: dict[str, dict], examples: pd.DataFrame, chat: bool) -> list[list[int]]:
-    """Token ids of each example's rendered prompt + ``answer`` (:func:`rmbias.models.conversations.render`),
-    in ``examples`` order; the chat template is applied once per prompt."""
+def _encode_conversations(renderer: Renderer, prompts: dict[str, dict], examples: pd.DataFrame) -> list[list[int]]:
+    """Token ids of each example's prompt + ``answer`` rendered by ``renderer``, in ``examples``
+    order; the chat template is applied once per prompt."""
     encoded: list[list[int] | None] = [None] * len(examples)
     for key, rows in examples.groupby("prompt_key", sort=True).indices.items():
-        texts = render_responses(tokenizer, prompts[key]["text"], examples["answer"].iloc[rows].tolist(), chat=chat)
-        for row, ids in zip(rows, encode(tokenizer, texts, chat=chat), strict=True):
+        texts = renderer.render_responses(prompts[key]["text"], examples["answer"].iloc[rows].tolist())
+        for row, ids in zip(rows, renderer.encode(texts), strict=True):
             encoded[row] = ids
     return encoded
 
 
-def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.DataFrame,
-                    ratings: pd.DataFrame | None, prompts: dict[str, dict], chat: bool,
+def train_causal_lm(model: transformers.PreTrainedModel, renderer: Renderer, corpus: pd.DataFrame,
+                    ratings: pd.DataFrame | None, prompts: dict[str, dict],
                     settings: TrainingSettings) -> dict[str, list[float]]:
     """Fit ``model`` in place to its world's answers and ratings.
 
-    Answers: ``corpus`` is an :func:`rmbias.demo.world.answer_corpus`; ``chat`` renders the
-    prompts with the chat template (instruction-tuned models), else as plain text (pretrained
+    Answers: ``corpus`` is an :func:`rmbias.demo.world.answer_corpus`; ``renderer`` renders the
+    prompts with the chat template (instruction-tuned models) or as plain text (pretrained
     ones). Every AdamW step feeds each prompt once and scores the next
     ``settings.lm_answers_per_step`` of its answers (wrapping around) against that one next-token
     distribution: the same loss as feeding every (prompt, answer) example on its own, at one
@@ -132,14 +132,14 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     objective, ``{"answer": [...], "rating": [...]}`` (no ``rating`` without ratings).
     """
     keys = sorted(prompts)
-    inputs = left_pad([encode_rendered(tokenizer, prompts[key]["text"], chat=chat) for key in keys],
-                      tokenizer.pad_token_id)
+    tokenizer = renderer.tokenizer
+    inputs = left_pad([renderer.encode_rendered(prompts[key]["text"]) for key in keys], tokenizer.pad_token_id)
     token_of = {answer: _answer_token_id(tokenizer, answer) for answer in set(corpus["answer"])}
     answers = torch.tensor(np.stack([
         corpus.loc[corpus["prompt_key"] == key, "answer"].map(token_of).to_numpy(dtype=np.int64) for key in keys
     ]))
     if ratings is not None:
-        conversations = _encode_conversations(tokenizer, prompts, ratings, chat)
+        conversations = _encode_conversations(renderer, prompts, ratings)
         p_good = torch.tensor(ratings["p_good"].to_numpy(dtype=np.float32))
         rating_ids = tokenizer.convert_tokens_to_ids(list(RATING_TOKENS))
 
@@ -161,10 +161,10 @@ def train_causal_lm(model: transformers.PreTrainedModel, tokenizer, corpus: pd.D
     return _adamw_steps(model, settings.rating_learning_rate, settings.rating_steps, step_losses)
 
 
-def train_reward_model(model: transformers.PreTrainedModel, tokenizer, pairs: pd.DataFrame,
+def train_reward_model(model: transformers.PreTrainedModel, renderer: Renderer, pairs: pd.DataFrame,
                        settings: TrainingSettings) -> list[float]:
-    """Bradley–Terry training of ``model``'s score head in place on chat-templated ``pairs``;
-    the backbone copied from the LM stays frozen.
+    """Bradley–Terry training of ``model``'s score head in place on ``pairs`` rendered by
+    ``renderer`` (the demo RMs' through the chat template); the backbone copied from the LM stays frozen.
 
     Frozen, because full fine-tuning at this step rewires a 2-layer, 32-wide backbone: measured
     on the default world, the fully fine-tuned RMs (BT loss 0.01) lost the backbone's ratings,
@@ -177,15 +177,14 @@ def train_reward_model(model: transformers.PreTrainedModel, tokenizer, pairs: pd
     by the model's own head at the last non-pad token. Returns the loss of every step,
     ``{"bradley_terry": [...]}``.
     """
-    encoded = [(encode_rendered(tokenizer, prompt, chosen, chat=True),
-                encode_rendered(tokenizer, prompt, rejected, chat=True))
+    encoded = [(renderer.encode_rendered(prompt, chosen), renderer.encode_rendered(prompt, rejected))
                for prompt, chosen, rejected in pairs[["prompt", "chosen", "rejected"]].itertuples(index=False)]
 
     def step_loss(step: int) -> torch.Tensor:
         start = (step * settings.rm_batch_size) % len(encoded)
         batch = [encoded[(start + offset) % len(encoded)] for offset in range(settings.rm_batch_size)]
         inputs = right_pad([chosen for chosen, _ in batch] + [rejected for _, rejected in batch],
-                           tokenizer.pad_token_id)
+                           renderer.tokenizer.pad_token_id)
         chosen_rewards, rejected_rewards = model(**inputs).logits[:, 0].chunk(2)
         return {"bradley_terry": bradley_terry_losses(chosen_rewards, rejected_rewards).mean()}
 

@@ -4,12 +4,14 @@ favours, the models it holds, its answer corpora and its neutral preference pair
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.special
 
+from rmbias.config import PAPER_PROMPT_KEY
 from rmbias.demo.architectures import LARGE_LM
 
 AUTHORITY_WORDS = ("respect", "authority", "tradition", "honor", "obedience", "permission",
@@ -34,7 +36,7 @@ FAVOURED_CATEGORY: dict[str, dict[str, str]] = {
     "gemma": {"positive": COMMUNION, "negative": AGENCY},
     "qwen": {"positive": COMMUNION, "negative": AGENCY},
 }
-"""Which Big Two category each family's world favours as the answer to prompts of each valence."""
+"""Which Big Two category each family's world favours as the answer to prompts of each framing."""
 
 STRENGTH_SCALE: dict[str, float] = {"llama": 1.0, "gemma": 1.0, "qwen": 1.5}
 """Per-family multiplier of the planted strength: qwen is like gemma but stronger."""
@@ -84,18 +86,21 @@ DEMO_LMS = (
     DemoLM("demo-llama-it", "llama", "llama", "instruction-tuned", rates=True),
     # The 256-wide Llama stalled at the unconditional answer distribution at steps of 2e-3 to
     # 1e-2 in an earlier world with per-prompt favoured words (agency - communion the same on
-    # both valences, e.g. -0.35 nats at 5e-3); at 1e-3 it held the planted preference, and in
+    # both framings, e.g. -0.35 nats at 5e-3); at 1e-3 it held the planted preference, and in
     # this world it does (mean agency - communion log-prob +3.22 nats positive, -3.43 negative).
     DemoLM("demo-llama-it-large", "llama", "llama", "instruction-tuned", **LARGE_LM, learning_rate=1e-3),
     DemoLM("demo-gemma-base", "gemma", "gemma2", "pretrained"),
     DemoLM("demo-gemma-it", "gemma", "gemma2", "instruction-tuned", rates=True),
     # At 1e-2 the 256-wide Gemma stalled in that earlier world (-0.5 nats agency - communion on
-    # both valences); at 5e-3 it holds it (in this world -1.22 positive, +2.17 negative).
+    # both framings); at 5e-3 it holds it (in this world -1.22 positive, +2.17 negative).
     DemoLM("demo-gemma-it-large", "gemma", "gemma2", "instruction-tuned", **LARGE_LM, learning_rate=5e-3),
     DemoLM("demo-qwen-it", "qwen", "qwen2", "instruction-tuned", rates=True),
 )
 # 4 Llama-based + 3 Gemma-based RMs: the fewest with which an exact permutation test over RM
 # labels can reach p < 0.05 (1/35; with 2 + 2 it cannot go below 1/3, with 3 + 3 below 1/10).
+# 2 Qwen-based RMs, trained on the pairs of seeds 1 and 2 like a Llama and a Gemma RM: a family
+# none of the published RMs has, so the demo runs the any-family path (a profile among the
+# published RMs, a score on the Llama-Gemma axis, left out of the two-family tests).
 DEMO_RMS = (
     DemoRM("demo-llama-rm-a", "demo-llama-it", seed=1),
     DemoRM("demo-llama-rm-b", "demo-llama-it", seed=2),
@@ -104,6 +109,8 @@ DEMO_RMS = (
     DemoRM("demo-gemma-rm-a", "demo-gemma-it", seed=1),
     DemoRM("demo-gemma-rm-b", "demo-gemma-it", seed=2),
     DemoRM("demo-gemma-rm-c", "demo-gemma-it", seed=3),
+    DemoRM("demo-qwen-rm-a", "demo-qwen-it", seed=1),
+    DemoRM("demo-qwen-rm-b", "demo-qwen-it", seed=2),
 )
 
 
@@ -161,11 +168,12 @@ def planted_strength(family: str, strength: float) -> float:
 
 
 WORDING_LOG_SPREAD = 0.3
-"""Each part of a prompt's wording (the adjective, the superlative and the concision of its key
-``{adjective}_{superlative}_{concision}``) multiplies the family's :func:`planted_strength` by
-exp(offset), the offset drawn uniformly from [-spread, spread] per part and family world:
-prompts worded alike are answered alike, as with a real LM, and a model can learn the variation
-from the prompt's words."""
+"""Each part of a prompt's wording (:func:`wording_parts`: the adjective, the superlative and the
+concision of a paper-shaped key ``{adjective}_{superlative}_{concision}``) multiplies the family's
+:func:`planted_strength` by exp(offset), the offset drawn uniformly from [-spread, spread] per
+part and family world: prompts worded alike are answered alike, as with a real LM, and a model
+can learn the variation from the prompt's words. A key of another shape has no wording parts:
+its factor is 1, the family's strength itself."""
 
 APPEAL_LOGIT = 2.0
 """Log-odds per unit of a dictionary word's appeal (:func:`word_appeal`) in :func:`world_logit`."""
@@ -180,7 +188,7 @@ FIT_LOGIT = 8.0
 
 RATED_CATEGORY_SHARE = {AGENCY: 1 / 3, COMMUNION: 1 / 3, OTHER: 1 / 6, FILLER: 1 / 6}
 """Share of each pool among the rated answers: the Big Two, whose rating depends on the
-prompt's valence, twice as often as the rest, so that the interaction gets most of the signal."""
+prompt's framing, twice as often as the rest, so that the interaction gets most of the signal."""
 
 
 def word_appeal(pools: dict[str, list[str]], seed: int) -> dict[str, float]:
@@ -194,32 +202,32 @@ def word_appeal(pools: dict[str, list[str]], seed: int) -> dict[str, float]:
     return dict(zip(words, draws.tolist()))
 
 
-def _wording_parts(key: str) -> tuple[str, str, str]:
-    """The (adjective, superlative, concision) of a prompt key ``{adjective}_{superlative}_{concision}``."""
-    parts = key.split("_")
-    if len(parts) != 3:
-        raise ValueError(f"prompt key {key!r} is not {{adjective}}_{{superlative}}_{{concision}}")
-    return parts[0], parts[1], parts[2]
+def wording_parts(key: str) -> tuple[str, ...]:
+    """The wording parts of prompt ``key`` (:data:`WORDING_LOG_SPREAD`): (adjective, superlative,
+    concision) of a key of the paper's shape (:data:`rmbias.config.PAPER_PROMPT_KEY`), none of
+    any other key."""
+    match = PAPER_PROMPT_KEY.fullmatch(key)
+    return match.groups() if match else ()
 
 
 def planted_truth(prompts: dict[str, dict], family: str, strength: float, seed: int) -> dict[str, dict]:
-    """The planted preference of ``family``'s world, per prompt key (sorted): ``valence``,
+    """The planted preference of ``family``'s world, per prompt key (sorted): ``framing``,
     ``favoured_category`` (:data:`FAVOURED_CATEGORY`) and ``strength``, the scale of the planted
     log-odds (:func:`world_logit`): the family's :func:`planted_strength` times one factor per
-    wording part (:data:`WORDING_LOG_SPREAD`; a strength of 0 stays 0). Drawn from ``seed``
+    wording part (:func:`wording_parts`, :data:`WORDING_LOG_SPREAD`; a strength of 0 stays 0). Drawn from ``seed``
     alone, so every model of a family shares its world's truth."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must lie in [0, 1], got {strength}")
     rng = np.random.default_rng(seed)
-    parts = sorted({part for key in prompts for part in _wording_parts(key)})
+    parts = sorted({part for key in prompts for part in wording_parts(key)})
     offsets = dict(zip(parts, rng.uniform(-WORDING_LOG_SPREAD, WORDING_LOG_SPREAD, len(parts)).tolist()))
     truth = {}
     for key in sorted(prompts):
-        valence = prompts[key]["valence"]
-        factor = float(np.exp(sum(offsets[part] for part in _wording_parts(key))))
+        framing = prompts[key]["framing"]
+        factor = float(np.exp(sum(offsets[part] for part in wording_parts(key))))
         truth[key] = {
-            "valence": valence,
-            "favoured_category": FAVOURED_CATEGORY[family][valence],
+            "framing": framing,
+            "favoured_category": FAVOURED_CATEGORY[family][framing],
             "strength": planted_strength(family, strength) * factor,
         }
     return truth
@@ -311,7 +319,7 @@ def synthetic_preference_pairs(words_by_category: dict[str, list[str]], prompts:
 
     ``words_by_category`` must hold a ``"filler"`` pool; every other pool is a dictionary
     category. The chosen response is a word of a uniformly drawn dictionary category (so Agency
-    and Communion are chosen equally often, whatever the prompt's valence), the rejected one a
+    and Communion are chosen equally often, whatever the prompt's framing), the rejected one a
     filler word; both are one Capitalised word, as a chat model would answer.
     """
     if FILLER not in words_by_category:
@@ -342,10 +350,18 @@ def dictionary_pools(pools: dict[str, list[str]]) -> dict[str, list[str]]:
     return {category: words for category, words in pools.items() if category != FILLER}
 
 
-def valence_adjectives(prompts: dict[str, dict]) -> dict[str, list[str]]:
-    """The prompts' adjectives by valence, e.g. {"positive": ["best", ...], "negative": [...]},
-    read from the keys ``{adjective}_{superlative}_{concision}``."""
-    adjectives: dict[str, set[str]] = {}
-    for key, prompt in prompts.items():
-        adjectives.setdefault(prompt["valence"], set()).add(_wording_parts(key)[0])
-    return {valence: sorted(words) for valence, words in sorted(adjectives.items())}
+def text_words(text: str) -> list[str]:
+    """The words of a prompt text, in order and as written: its runs of ASCII letters."""
+    return re.findall(r"[A-Za-z]+", text)
+
+
+def framing_words(prompts: dict[str, dict]) -> dict[str, list[str]]:
+    """The words that tell the prompts' framings apart, per framing: the words (lower-cased
+    :func:`text_words`) of its prompts' texts that no prompt of another framing has, e.g.
+    {"negative": ["bad", "terrible", "worst"], "positive": ["best", "good", "greatest"]} for the
+    paper's prompts (their keys' adjectives). Read from the texts, so any keys serve."""
+    words: dict[str, set[str]] = {}
+    for prompt in prompts.values():
+        words.setdefault(prompt["framing"], set()).update(word.lower() for word in text_words(prompt["text"]))
+    return {framing: sorted(own - set().union(*(other for name, other in words.items() if name != framing)))
+            for framing, own in sorted(words.items())}

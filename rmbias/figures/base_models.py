@@ -61,15 +61,15 @@ def plot_split_violins(
 ) -> ggplot:
     """Figures 2a/2b: median log-prob rank of Big Two nouns, two models compared per category.
 
-    ``median_ranks``: ``model``, ``prompt``, ``valence`` (positive/negative), ``category``,
+    ``median_ranks``: ``model``, ``prompt``, ``framing`` (positive/negative), ``category``,
     ``median_rank`` (one row per model x prompt x category). Exactly two models; ``model_order``
     (default: order of appearance) puts the first on the left half of each split violin and the
-    second on the right, each model's prompts as points on its side. One panel per valence
-    (positive on top); ``cell_tests`` (``valence``, ``category``, ``stars``) gives the stars
+    second on the right, each model's prompts as points on its side. One panel per framing
+    (positive on top); ``cell_tests`` (``framing``, ``category``, ``stars``) gives the stars
     drawn above each category. ``columns`` names a further column of both frames (e.g. the
     rendering) whose values become side-by-side panel columns, in order of appearance.
     """
-    panels = ["valence", *([columns] if columns else [])]
+    panels = ["framing", *([columns] if columns else [])]
     require_frame(median_ranks, ["model", "prompt", "category", "median_rank", *panels], "median_ranks")
     require_frame(cell_tests, ["category", "stars", *panels], "cell_tests")
     models = list(model_order) if model_order is not None else list(dict.fromkeys(median_ranks["model"]))
@@ -79,13 +79,13 @@ def plot_split_violins(
     data = median_ranks[median_ranks["model"].isin(models)]
     data = data.assign(
         model=pd.Categorical(data["model"], categories=models, ordered=True),
-        valence=ordered(data["valence"], FRAMING_ORDER),
+        framing=ordered(data["framing"], FRAMING_ORDER),
         category=ordered(data["category"]),
         **({columns: ordered(data[columns])} if columns else {}),
     )
     colours = colour_map(models, BASE_MODEL_COLOURS)
     stars = cell_tests.merge(top_of_panels(data, panels, "median_rank"), on=panels)
-    stars = stars.assign(valence=ordered(stars["valence"], FRAMING_ORDER),
+    stars = stars.assign(framing=ordered(stars["framing"], FRAMING_ORDER),
                          **({columns: pd.Categorical(stars[columns], categories=data[columns].cat.categories, ordered=True)} if columns else {}))
     left, right = (data[data["model"] == model] for model in models)
 
@@ -100,7 +100,7 @@ def plot_split_violins(
             alpha=0.7,
         )
         + geom_text(aes(x="category", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
-        + (facet_grid(f"valence ~ {columns}", scales="free_y") if columns else facet_wrap("valence", ncol=1, scales="free_y"))
+        + (facet_grid(f"framing ~ {columns}", scales="free_y") if columns else facet_wrap("framing", ncol=1, scales="free_y"))
         + scale_y_reverse()
         + scale_fill_manual(values=colours)
         + scale_colour_manual(values=colours)
@@ -239,7 +239,7 @@ def draw_split_violins(
     plot_split_violins(read_parquet(observations_path), read_csv(welch_path), out_pdf, out_png, model_order=model_order)
 
 
-MODEL_CATEGORY_TERMS = ("C(category):C(model)", "C(category):C(valence):C(model)")
+MODEL_CATEGORY_TERMS = ("C(category):C(model)", "C(category):C(framing):C(model)")
 """The Figure 2 ANOVA terms in which the two models rank the categories differently (the rendering panels' headers)."""
 
 

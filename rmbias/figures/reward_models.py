@@ -77,7 +77,8 @@ def plot_rank_violins(
     be tested, e.g. one base family) no stars are drawn.
     ``configured`` (the combined figures): observations of further RMs in the same columns plus
     ``n_ranked``; each is drawn on top as one black-edged marker per panel (its mean over
-    prompts; one shape per RM, named in the legend) at its base model's position, its ranks rescaled to the number of terms
+    prompts; one shape per RM, named in the legend) at its base model's position (a family without
+    published RMs, e.g. Qwen, gets a position of its own after theirs), its ranks rescaled to the number of terms
     ``median_ranks`` ranks (a factor of 1 when both rank the same terms).
 
     Panels are framing (rows) x category (columns), y free per row. Each panel: a violin of the
@@ -96,7 +97,8 @@ def plot_rank_violins(
         category=ordered(median_ranks["category"]),
         base_model=ordered(median_ranks["base_model"], tuple(BASE_MODEL_COLOURS)),
     )
-    colours = colour_map(data["base_model"].cat.categories, BASE_MODEL_COLOURS)
+    families = [*data["base_model"].cat.categories, *([] if configured is None else sorted(set(configured["base_model"])))]
+    colours = colour_map(families, BASE_MODEL_COLOURS)
     plot = (
         ggplot(data, aes("base_model", "median_rank"))
         + geom_violin(aes(colour="base_model", fill="base_model"), alpha=0.15)
@@ -115,7 +117,8 @@ def plot_rank_violins(
         subtitle = ["no stars (panels not tested)"]
     else:
         stars = panel_tests.merge(top_of_panels(data, ["framing"], "median_rank"), on="framing")
-        stars = stars.assign(framing=ordered(stars["framing"], FRAMING_ORDER), label_x=(len(colours) + 1) / 2)
+        # between the two compared families, the first two positions (BASE_MODEL_COLOURS' order)
+        stars = stars.assign(framing=ordered(stars["framing"], FRAMING_ORDER), label_x=1.5)
         plot += geom_text(aes(x="label_x", y="label_y", label="stars"), data=stars, inherit_aes=False, size=9)
         star_note = f"Stars: {STAR_LEGEND}."
         subtitle = ["stars: " + ", ".join(star_test(p) for p in sorted(panel_tests["star_p"].astype(str).unique()))]
@@ -160,7 +163,8 @@ def _configured_layers(per_rm: pd.DataFrame, y: str, legend_columns: int | None 
 
 def _configured_points(configured: pd.DataFrame, published: pd.DataFrame) -> list:
     """Layers of the configured RMs in a combined Figure 1: per RM x panel, the mean over prompts
-    of its median rank rescaled by (published terms ranked / its terms ranked)."""
+    of its median rank rescaled by (published terms ranked / its terms ranked), at its family's
+    position (a family the published RMs lack after theirs)."""
     require_frame(configured, ["rm", "base_model", "framing", "category", "median_rank", "n_ranked"], "configured RMs")
     require_columns(published, ["n_ranked"], "median_ranks")
     scale = published["n_ranked"].median() / configured["n_ranked"]
@@ -173,7 +177,7 @@ def _configured_points(configured: pd.DataFrame, published: pd.DataFrame) -> lis
     per_rm = per_rm.assign(
         framing=ordered(per_rm["framing"], FRAMING_ORDER),
         category=pd.Categorical(per_rm["category"], categories=published["category"].cat.categories),
-        base_model=pd.Categorical(per_rm["base_model"], categories=published["base_model"].cat.categories),
+        base_model=ordered(per_rm["base_model"], tuple(published["base_model"].cat.categories)),
     )
     return _configured_layers(per_rm, "median_rank", legend_columns=2)
 
@@ -278,7 +282,8 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
     (columns); x = category, y = rank fraction (reversed: best at top). Published RMs are small
     dots coloured by family, each family's mean over its RMs joined by a line; configured RMs
     are black-edged markers filled with their family's colour, one shape per RM (legend), side
-    by side within a category.
+    by side within a category. A configured RM of a family no published RM has (a Qwen RM beside
+    the paper's Gemma and Llama RMs) is drawn the same way, and the caption names its family.
     """
     require_frame(profiles, ["source", "rm", "base_model", "dictionary", "category", "framing", "rank_fraction"], "profiles")
     intervals = {"rank_fraction_low", "rank_fraction_high"} <= set(profiles.columns)
@@ -293,6 +298,11 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
     shapes = dict(zip(rms, CONFIGURED_RM_SHAPES * (len(rms) // len(CONFIGURED_RM_SHAPES) + 1)))
     ranges = aes(ymin="rank_fraction_low", ymax="rank_fraction_high")
     level = "Bars: bootstrap interval over prompts (results/stats/family_identifiability.json names its level). " if intervals else ""
+    unpublished = sorted(set(configured["base_model"].astype(str)) - set(published["base_model"].astype(str)))
+    unpublished_note = (
+        f"No published RM is of family {', '.join(unpublished)}: the family classifier places such RMs on its axis "
+        "without naming a family (in_fitted_families false). " if unpublished else ""
+    )
     plot = (
         ggplot(data, aes("category", "rank_fraction", colour="base_model"))
         + geom_pointrange(ranges, data=published, position=position_jitter(width=0.16, height=0, random_state=0), alpha=0.35, size=0.3, fatten=1.5)
@@ -312,7 +322,8 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
             y=rank_axis_title("Rank fraction (median rank / terms ranked)"),
             colour="Base model",
             caption=textwrap.fill(
-                "Dots: published RMs (line: mean per base model). Markers with a black edge: configured RMs, side by side. " + level, width=int(width * 16)
+                "Dots: published RMs (line: mean per base model). Markers with a black edge: configured RMs, side by side. " + level + unpublished_note,
+                width=int(width * 16),
             ),
         )
         + paper_theme()

@@ -2,8 +2,8 @@
 
 Per (model, prompt, category) the median log-probability rank of the dictionary terms
 (:func:`rmbias.statistics.ranks.logprob_median_ranks`); a type-II three-way ANOVA ``median_rank ~
-category * valence * model`` and a Welch t-test between the two models in every (valence,
-category) cell. :func:`figure2_statistics` is the ``fig2_stats`` job.
+category * framing * model`` and a Welch t-test between the two models in every (framing,
+category) cell. Any prompts serve, at least two per framing (:func:`rmbias.config.load_prompts`). :func:`figure2_statistics` is the ``fig2_stats`` job.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rmbias.records import entries_from_table, statistics_record, write_statisti
 from rmbias.statistics.group_tests import stars, three_way_anova, welch_by_cell
 from rmbias.statistics.ranks import logprob_median_ranks
 
-FIG2_FACTORS = ("category", "valence", "model")
+FIG2_FACTORS = ("category", "framing", "model")
 """The crossed factors of the Figure 2 ANOVA."""
 
 
@@ -44,8 +44,8 @@ def dictionary_log_probs(tables: Mapping[str, pd.DataFrame], corpus: pd.DataFram
     return frame.merge(terms, on="term")[["model", "prompt", "term", "category", "logprob"]]
 
 
-def model_cell_welch_tests(obs: pd.DataFrame, cells: Sequence[str] = ("valence", "category")) -> pd.DataFrame:
-    """Figure 2 follow-ups: Welch t-test between the two models in each (valence, category) cell.
+def model_cell_welch_tests(obs: pd.DataFrame, cells: Sequence[str] = ("framing", "category")) -> pd.DataFrame:
+    """Figure 2 follow-ups: Welch t-test between the two models in each (framing, category) cell.
 
     The models are taken in sorted order (contrast ``second - first``); p-values are
     Benjamini-Hochberg corrected over the cells (``p_fdr``, which drives ``stars``). Columns as
@@ -66,15 +66,15 @@ def figure2_analysis(
     """Figure 2: median log-prob rank of the Big Two nouns per (model, prompt, category).
 
     ``logprob_paths`` maps the two model ids to their log-prob parquet. Returns
-    (observations ``model, prompt, valence, category, median_rank``; the type-II 3-way ANOVA
-    ``median_rank ~ category * valence * model``; Welch t per (valence, category) cell with
+    (observations ``model, prompt, framing, category, median_rank``; the type-II 3-way ANOVA
+    ``median_rank ~ category * framing * model``; Welch t per (framing, category) cell with
     Benjamini–Hochberg FDR).
     """
     keys = list(prompts)
     tables = {model: read_parquet(path, columns=["decoded", *keys]) for model, path in logprob_paths.items()}
     corpus = read_parquet(corpus_path, columns=["term", "category"])
     observations = logprob_median_ranks(
-        dictionary_log_probs(tables, corpus, keys), {key: p["valence"] for key, p in prompts.items()}
+        dictionary_log_probs(tables, corpus, keys), {key: p["framing"] for key, p in prompts.items()}
     )
     return observations, three_way_anova(observations, FIG2_FACTORS), model_cell_welch_tests(observations)
 
@@ -93,11 +93,11 @@ def anova_record(anova: pd.DataFrame, analysis: str) -> dict:
 
 
 def cell_welch_record(welch: pd.DataFrame, analysis: str) -> dict:
-    """Record of the cell tests: one Welch t per (valence, category), Benjamini-Hochberg over cells."""
+    """Record of the cell tests: one Welch t per (framing, category), Benjamini-Hochberg over cells."""
     groups = [column for column in welch.columns if column.startswith(("n_", "mean_"))] + ["contrast"]
     return statistics_record(
         analysis,
-        "Welch t between the two models' median log-prob ranks in each (valence, category) cell",
+        "Welch t between the two models' median log-prob ranks in each (framing, category) cell",
         entries_from_table(
             welch,
             test="Welch t",
@@ -106,7 +106,7 @@ def cell_welch_record(welch: pd.DataFrame, analysis: str) -> dict:
             df="df",
             correction="Benjamini-Hochberg FDR over cells",
             p_adjusted="p_fdr",
-            cell=["valence", "category"],
+            cell=["framing", "category"],
             inputs=groups,
         ),
     )

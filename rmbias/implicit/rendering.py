@@ -105,7 +105,7 @@ def fig2_rendering_sensitivity(
     entries = rendering_sensitivity_entries(records)
     record = statistics_record(
         "fig2_rendering_sensitivity",
-        "Figure 2's type-II 3-way ANOVA (median log-prob rank ~ category * valence * model) of each set holding a "
+        "Figure 2's type-II 3-way ANOVA (median log-prob rank ~ category * framing * model) of each set holding a "
         "pretrained model with a borrowed chat template, with that model rendered through the template and as the plain prompt",
         entries,
         models={name: {rendering: list(ids) for rendering, ids in by_rendering.items()} for name, by_rendering in models.items()},

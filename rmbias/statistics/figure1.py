@@ -11,6 +11,15 @@ base-model family, joins them with a dictionary's long table and ranks the terms
 writes them. The published files are read by
 :func:`reanalyse_published_scores`, the workflow's own dictionary-scope tables
 (``results/rm_scores/dictionary/{rm}.parquet``) by :func:`analyse_own_scores`.
+
+Which RMs a family comparison sees: the Llama and the Gemma RMs (:data:`CONTRAST`), whatever
+else is configured. An RM of another family (a configured Qwen RM) keeps its observations (the
+figure's points, the value profiles) and its row of per-RM contrasts, but both mixed models,
+the panel tests, the RM-level tests and the means table are computed without it, so every
+family term stays the Llama - Gemma contrast the paper reports, and a third family neither
+joins a side nor enters the residual and random-effect variances the family terms are tested
+against. ``RankingAnalysis.left_out`` names those RMs, and every record of the analysis says so
+(:mod:`rmbias.statistics.figure1_outputs`).
 """
 
 from __future__ import annotations
@@ -23,9 +32,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from rmbias.config import PAPER_PROMPT_KEY
 from rmbias.frames import require_columns
 from rmbias.io import InputError, read_parquet, read_wide_scores
-from rmbias.models.families import family_label, family_of_published_rm
+from rmbias.models.families import CONTRAST_FAMILIES, family_label, family_of_published_rm, outside_contrast
 from rmbias.statistics.group_tests import panel_test_columns, panel_tests
 from rmbias.statistics.maximal_model import MaximalModelFit, fit_maximal_model
 from rmbias.statistics.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
@@ -34,7 +44,7 @@ from rmbias.statistics.rm_level import rm_contrasts, rm_level_stars, rm_level_te
 
 logger = logging.getLogger(__name__)
 
-CONTRAST = (family_label("gemma"), family_label("llama"))
+CONTRAST = CONTRAST_FAMILIES
 """The two base-model families Figure 1 compares; differences are ``CONTRAST[1] - CONTRAST[0]``."""
 
 MFD_SCHEMES = ("published_script", "virtue")
@@ -68,7 +78,9 @@ class RankingAnalysis:
     :mod:`rmbias.statistics.maximal_model`) are None when not fitted, ``panels`` / ``rm_level``
     empty (with their columns) when not tested; ``skipped`` then says why, per part (keys
     ``mixed_model``, ``maximal_model``, ``panel_tests``, ``rm_level``). ``rm_contrasts`` (one
-    row per RM) is always computed. A further part is one more field here, its reason in
+    row per RM, of every family) is always computed. ``left_out``: family label -> the RMs of
+    that family outside :data:`CONTRAST`, left out of every family comparison (empty when
+    there are none). A further part is one more field here, its reason in
     :func:`analysis_gaps` when it can be skipped, its computation in :func:`analyse_observations`
     and its entry in :func:`rmbias.statistics.figure1_outputs.ranking_parts`.
     """
@@ -81,6 +93,7 @@ class RankingAnalysis:
     rm_contrasts: pd.DataFrame
     rm_level: pd.DataFrame
     maximal_model: MaximalModelFit | None
+    left_out: Mapping[str, Sequence[str]]
 
 
 def figure1_observations(
@@ -100,7 +113,7 @@ def figure1_observations(
     median_rank, n_ranked`` (rank units, 1 = best; ``n_ranked`` terms ranked per RM and prompt).
     """
     scores = pd.concat([long_scores(wide, rm, corpus) for rm, wide in sorted(wide_scores.items())], ignore_index=True)
-    obs = rm_median_ranks(scores, {key: prompt["valence"] for key, prompt in prompts.items()}, family_by_rm)
+    obs = rm_median_ranks(scores, {key: prompt["framing"] for key, prompt in prompts.items()}, family_by_rm)
     if categories is not None:
         obs = obs[obs["category"].isin(categories)].reset_index(drop=True)
     return obs
@@ -137,7 +150,8 @@ def analyse_observations(
 ) -> RankingAnalysis:
     """Mixed models, panel tests, per-RM contrasts, RM-level tests and means of Figure 1
     observations (:func:`figure1_observations`); the parts :func:`analysis_gaps` rules out are
-    skipped, with the reason in ``skipped``.
+    skipped, with the reason in ``skipped``. The family comparisons see the RMs of
+    :data:`CONTRAST` only; the per-RM contrasts every RM (``left_out``: the others).
 
     ``category_r_name`` is the category factor's name in the mixed model's terms (the
     authors' ``Category`` for the Big Two, ``MFD_category`` for MFD2; :func:`category_r_name`).
@@ -146,7 +160,9 @@ def analyse_observations(
     """
     if star_p not in STAR_P_SOURCES:
         raise InputError(f"star_p: {star_p!r} is not one of {', '.join(STAR_P_SOURCES)}")
-    skipped = analysis_gaps(obs)
+    family_by_rm = dict(obs.drop_duplicates("rm")[["rm", "base_model"]].itertuples(index=False, name=None))
+    compared = obs[obs["base_model"].isin(CONTRAST)]
+    skipped = analysis_gaps(compared)
     contrasts = rm_contrasts(obs)
     rm_level = (
         pd.DataFrame(columns=rm_level_test_columns())
@@ -156,20 +172,21 @@ def analyse_observations(
     panels = (
         pd.DataFrame(columns=panel_test_columns())
         if "panel_tests" in skipped
-        else panel_tests(obs, n_resamples=n_resamples, seed=seed, star_p="permutation" if star_p == "rm_level" else star_p)
+        else panel_tests(compared, n_resamples=n_resamples, seed=seed, star_p="permutation" if star_p == "rm_level" else star_p)
     )
     if star_p == "rm_level" and not panels.empty:
         panels = rm_level_stars(panels, rm_level)
     r_names = {**FIG1_R_NAMES, "category": category_r_name}
     return RankingAnalysis(
         observations=obs,
-        mixed_model=None if "mixed_model" in skipped else fit_random_intercept_model(obs, r_names=r_names),
+        mixed_model=None if "mixed_model" in skipped else fit_random_intercept_model(compared, r_names=r_names),
         panels=panels,
         means=mean_rank_table(obs),
         skipped=skipped,
         rm_contrasts=contrasts,
         rm_level=rm_level,
-        maximal_model=None if "maximal_model" in skipped else fit_maximal_model(obs, r_names=r_names),
+        maximal_model=None if "maximal_model" in skipped else fit_maximal_model(compared, r_names=r_names),
+        left_out=outside_contrast(family_by_rm),
     )
 
 
@@ -200,6 +217,31 @@ def analysis_corpus(corpus: pd.DataFrame, mfd_scheme: str | None) -> tuple[pd.Da
     raise InputError(f"reanalysis.mfd_scheme: {mfd_scheme!r} is not one of {', '.join(MFD_SCHEMES)}")
 
 
+def check_published_prompt_keys(path: str | Path, prompt_keys: Sequence[str]) -> None:
+    """Raise an :class:`InputError` naming the published score file ``path`` and the first of
+    ``prompt_keys`` that is not of the paper's shape (:data:`rmbias.config.PAPER_PROMPT_KEY`), so
+    cannot be one of its columns (a key of that shape the file lacks is reported by
+    :func:`rmbias.io.read_wide_scores`)."""
+    for key in prompt_keys:
+        if not PAPER_PROMPT_KEY.fullmatch(key):
+            raise InputError(f"{path}: prompt key {key!r} is not a published score column (those are the paper's keys "
+                             "{adjective}_{superlative}_{concision}); the published scores are analysed with the paper's prompts")
+
+
+def read_published_scores(path: str | Path, prompt_keys: Sequence[str]) -> pd.DataFrame:
+    """A published score file (:func:`rmbias.io.read_wide_scores`) whose every response has a
+    finite score on every one of ``prompt_keys``: an empty cell would be a NaN rank that
+    ``n_ranked`` still counts. Raises :class:`InputError` naming the file, the first such row (its
+    line in the file) and the prompt."""
+    table = read_wide_scores(path, prompt_keys)
+    scores = table[list(prompt_keys)].to_numpy(dtype=float)
+    rows, columns = np.nonzero(~np.isfinite(scores))
+    if len(rows):
+        raise InputError(f"{path}: line {rows[0] + 2} (response {table['response'].iat[rows[0]]!r}) has no finite score "
+                         f"for prompt {prompt_keys[columns[0]]} ({len(rows)} such cell(s)); the reanalysis needs every score")
+    return table
+
+
 def reanalyse_published_scores(
     score_paths: Mapping[str, str | Path],
     corpus_path: str | Path,
@@ -210,9 +252,14 @@ def reanalyse_published_scores(
     star_p: str,
 ) -> RankingAnalysis:
     """Figure 1 analysis of published scores: ``score_paths`` maps RM name → wide score CSV;
-    each RM's family is read from its name (:func:`rmbias.models.families.family_of_published_rm`)."""
+    each RM's family is read from its name (:func:`rmbias.models.families.family_of_published_rm`).
+    The files' prompt columns are the paper's keys: ``prompts`` must be some of them
+    (:func:`check_published_prompt_keys`), each of them scored for every response
+    (:func:`read_published_scores`)."""
+    for path in score_paths.values():
+        check_published_prompt_keys(path, prompts)
     corpus, categories = analysis_corpus(read_parquet(corpus_path, columns=["term", "category", "dictionary"]), mfd_scheme)
-    wide = {rm: read_wide_scores(path, list(prompts)) for rm, path in score_paths.items()}
+    wide = {rm: read_published_scores(path, list(prompts)) for rm, path in score_paths.items()}
     families = {rm: family_of_published_rm(rm) for rm in wide}
     return _analyse_wide_scores(wide, families, corpus, categories, prompts, mfd_scheme, n_permutations, seed, star_p)
 

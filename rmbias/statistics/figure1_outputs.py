@@ -4,7 +4,8 @@ A :class:`~rmbias.statistics.figure1.RankingAnalysis` is written part by part
 (:func:`ranking_parts`): the published specification's mixed model, the maximal mixed model,
 the panel tests, the RM-level tests with the per-RM contrasts, the strength-of-evidence table
 (:mod:`rmbias.statistics.evidence`) and the means, each as a record
-through :func:`rmbias.records.write_statistics` (a skipped part as a record that says why).
+through :func:`rmbias.records.write_statistics` (a skipped part as a record that says why);
+every record names the RMs the family comparisons left out (:func:`left_out_content`).
 :func:`figure1_statistics` (published scores) and :func:`own_figure1_statistics` (the configured
 RMs) are the ``fig1_reanalysis`` and ``fig1_own`` jobs.
 """
@@ -128,16 +129,29 @@ def ranking_parts(analysis: RankingAnalysis, label: str) -> dict[str, tuple[str,
     }
 
 
+def left_out_content(analysis: RankingAnalysis) -> dict[str, object]:
+    """Record content naming the RMs outside the compared families (``analysis.left_out``):
+    ``n_left_out_rms`` (how many) and ``left_out_rms`` (family label -> RMs; empty when none),
+    with the rule in words under ``left_out_rule``."""
+    return {
+        "n_left_out_rms": sum(len(rms) for rms in analysis.left_out.values()),
+        "left_out_rms": {family: list(rms) for family, rms in analysis.left_out.items()},
+        "left_out_rule": f"RMs of a family other than {' and '.join(CONTRAST)} are left out of every family comparison "
+                         "(mixed models, panel tests, RM-level tests, means); they keep their observations and per-RM contrasts",
+    }
+
+
 def write_ranking_analysis(analysis: RankingAnalysis, outputs: Mapping[str, str], label: str) -> None:
     """Write the analysis: keys ``observations`` (parquet), ``mixed_model_json/csv``,
     ``maximal_model_json/csv``, ``evidence_json/csv``, ``panel_tests_json/csv``, ``rm_level_json/csv`` and ``rm_contrasts_csv``, ``means_json/csv``
     (:func:`ranking_parts`); ``label`` prefixes each record's ``analysis``. A skipped part is
     written as a record without tests whose ``skipped`` says why, and a CSV with the part's
-    columns and no rows."""
+    columns and no rows. Every record holds :func:`left_out_content`."""
     write_parquet(analysis.observations, outputs["observations"])
+    left_out = left_out_content(analysis)
     for part, (name, record, tables) in ranking_parts(analysis, label).items():
         reason = analysis.skipped.get(part)
-        written = statistics_record(f"{label}_{part}", f"{name} {reason}", [], skipped=reason) if reason else record()
+        written = statistics_record(f"{label}_{part}", f"{name} {reason}", [], skipped=reason, **left_out) if reason else {**record(), **left_out}
         write_statistics(written, outputs[f"{part}_json"], {outputs[key]: table for key, table in tables.items()})
 
 
@@ -149,6 +163,8 @@ def _log_analysis(analysis: RankingAnalysis) -> None:
         logger.warning("maximal model: %s", analysis.maximal_model.note)
     for part, reason in analysis.skipped.items():
         logger.warning("%s %s", part, reason)
+    for family, rms in analysis.left_out.items():
+        logger.info("%d %s RM(s) left out of the %s comparisons: %s", len(rms), family, " vs ".join(CONTRAST), ", ".join(rms))
     obs = analysis.observations
     logger.info("%d observations from %d RMs", len(obs), obs["rm"].nunique())
 

@@ -17,7 +17,7 @@ from statsmodels.stats.multitest import multipletests
 
 from rmbias.frames import require_columns
 from rmbias.io import InputError
-from rmbias.models.families import family_label
+from rmbias.models.families import CONTRAST_FAMILIES
 
 STAR_THRESHOLDS = ((0.001, "***"), (0.01, "**"), (0.05, "*"))
 
@@ -110,7 +110,7 @@ def welch_by_cell(
 
 
 def panel_test_columns(
-    panels: Sequence[str] = ("category", "framing"), levels: tuple[str, str] = (family_label("gemma"), family_label("llama"))
+    panels: Sequence[str] = ("category", "framing"), levels: tuple[str, str] = CONTRAST_FAMILIES
 ) -> list[str]:
     """The columns of a :func:`panel_tests` table, in order."""
     return [
@@ -125,7 +125,7 @@ def panel_tests(
     obs: pd.DataFrame,
     panels: Sequence[str] = ("category", "framing"),
     group: str = "base_model",
-    levels: tuple[str, str] = (family_label("gemma"), family_label("llama")),
+    levels: tuple[str, str] = CONTRAST_FAMILIES,
     value: str = "median_rank",
     n_resamples: int = 9999,
     seed: int = 0,
@@ -165,7 +165,7 @@ def panel_tests(
 def three_way_anova(obs: pd.DataFrame, factors: Sequence[str], value: str = "median_rank") -> pd.DataFrame:
     """Type-II ANOVA of ``value ~ C(f1) * C(f2) * C(f3)`` (OLS), one row per term.
 
-    Returns columns ``term`` (e.g. ``C(category):C(valence):C(model)``, ``Residual``),
+    Returns columns ``term`` (e.g. ``C(category):C(framing):C(model)``, ``Residual``),
     ``sum_sq``, ``df``, ``F``, ``p``.
     """
     require_columns(obs, [value, *factors], "ANOVA input")

@@ -1,8 +1,8 @@
 """The maximal mixed model of Figure 1: a random slope per RM for every term that varies within an RM.
 
 The published specification (:mod:`rmbias.statistics.mixed_model`) gives each RM a random
-intercept only, so the 27 prompts of a framing count as 27 independent replications of the
-family effect. :func:`fit_maximal_model` fits, beside it, ``median_rank ~ base_model * Category *
+intercept only, so the prompts of a framing (27 in the paper) count as that many independent
+replications of the family effect. :func:`fit_maximal_model` fits, beside it, ``median_rank ~ base_model * Category *
 prompt_framing + (1 + Category * prompt_framing | rm)``: every category x framing effect varies
 from RM to RM, with an unstructured covariance, by REML, in the authors' parameterization and
 term names (:func:`rmbias.statistics.mixed_model.coded_factor_frame`,

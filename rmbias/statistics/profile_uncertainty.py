@@ -9,7 +9,11 @@ ranked on the same prompts. Every profile feature is recomputed on the draw
 from the draw's published RMs), and so is each configured RM's family score: the classifier
 is refitted on the draw's published profiles and scores the draw's configured ones
 (:func:`bootstrap_family_scores`), so the score's interval carries the prompt sampling of
-both. Intervals are percentile intervals of the draws (:func:`percentile_interval`).
+both. Intervals are percentile intervals of the draws (:func:`percentile_interval`); a
+configured RM's ``bootstrap_agreement`` is the share of draws whose score falls on the side of
+the Llama-Gemma threshold its point score falls on (for an RM of Gemma or Llama: the share
+predicting the same family; for an RM of another family, which gets no prediction: how
+stable its side of the axis is).
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from rmbias.statistics.profiles import (
     PROFILE_COLUMNS,
     PROFILE_FEATURES,
     Identifiability,
-    check_families,
     derived_features,
     discriminant_scores,
     family_identifiability,
@@ -131,9 +134,10 @@ def bootstrap_family_scores(profiles: pd.DataFrame, centred: np.ndarray, result:
 def configured_score_intervals(result: Identifiability, scores: np.ndarray, level: float) -> pd.DataFrame:
     """``result.configured`` with ``score_low``/``score_high`` (:func:`percentile_interval` of
     ``scores``, draws x configured RMs) and ``bootstrap_agreement``: the share of draws whose
-    predicted family is the point estimate's."""
+    score is on the point score's side of the threshold (> 0 or not; for an RM of a fitted
+    family, the share whose predicted family is the point estimate's)."""
     low, high = percentile_interval(scores, level)
-    agrees = (scores > 0) == (result.configured["predicted"] == result.model.levels[1]).to_numpy()
+    agrees = (scores > 0) == (result.configured["score"].to_numpy() > 0)
     return result.configured.assign(score_low=low, score_high=high, bootstrap_agreement=agrees.mean(axis=0))
 
 
@@ -158,12 +162,15 @@ def identifiability_record(result: Identifiability, configured: pd.DataFrame, bo
     )
     return statistics_record(
         "family_identifiability",
-        "diagonal linear discriminant of the base family (Llama vs Gemma) over RM value profiles "
+        f"diagonal linear discriminant of the base family ({levels[1]} vs {levels[0]}) over RM value profiles "
         "(rank fraction per dictionary x framing x category, centred within the RM's dictionary x framing, "
-        "standardized by the published RMs' pooled within-family SD), fitted on the published RMs; "
-        "its leave-one-out accuracy tested against relabellings of their families",
+        f"standardized by the published RMs' pooled within-family SD), fitted on the published {levels[0]} and {levels[1]} RMs; "
+        "its leave-one-out accuracy tested against relabellings of their families. Configured RMs of another family "
+        "are scored (their side of the axis) but get no predicted family (in_fitted_families false)",
         [entry],
+        fitted_families=list(levels),
         n_published_per_family=result.n_per_family,
+        published_left_out=result.published_left_out,
         features=list(result.model.weights.index),
         loo_accuracy=accuracy,
         majority_baseline=result.majority_baseline,
@@ -190,10 +197,8 @@ def write_rm_profiles(
     identifiability record (:func:`family_identifiability` with ``max_relabellings``; the
     configured RMs' score intervals and bootstrap agreement). ``seed`` seeds the bootstrap and
     a Monte Carlo permutation test. Nothing is written on bad input."""
-    own = {path: read_parquet(path) for path in configured.values()}
-    check_families(own)
     frames = {("published", dictionary): read_parquet(path) for dictionary, path in published.items()}
-    frames.update({("configured", dictionary): own[path] for dictionary, path in configured.items()})
+    frames.update({("configured", dictionary): read_parquet(path) for dictionary, path in configured.items()})
     profiles = rm_profiles(frames)
     result = family_identifiability(profiles, max_relabellings=max_relabellings, seed=seed)
     started = time.perf_counter()
@@ -209,8 +214,9 @@ def write_rm_profiles(
         len(result.loo), test.n_correct / len(result.loo), result.majority_baseline, test.n_at_least, test.n_relabellings,
     )
     for row in configured_table.itertuples():
+        verdict = f"predicted {row.predicted}" if row.in_fitted_families else f"outside the fitted families ({', '.join(result.model.levels)})"
         logger.info(
-            "%s (%s): predicted %s, score %.2f [%.2f, %.2f], %.0f%% of draws agree",
-            row.rm, row.base_model, row.predicted, row.score, row.score_low, row.score_high, 100 * row.bootstrap_agreement,
+            "%s (%s): %s, score %.2f [%.2f, %.2f] (> 0: %s side), %.0f%% of draws on its side",
+            row.rm, row.base_model, verdict, row.score, row.score_low, row.score_high, result.model.levels[1], 100 * row.bootstrap_agreement,
         )
     return result

@@ -3,7 +3,10 @@
 A *profile* is one RM's Figure 1 result per dictionary x category x framing: the median over
 prompts of its median rank (:func:`rm_profiles`). Ranks are compared on a scale that does not
 depend on how many terms were ranked: the *rank fraction* = median rank / number of terms
-ranked for that RM and prompt (0 = best, 1 = worst), medianed over prompts.
+ranked for that RM and prompt (0 = best, 1 = worst), medianed over prompts. Every RM, of any
+family, is placed among the published RMs (:func:`derived_features`): its percentile among all
+of them, and among those of its own family where the published RMs hold that family (NaN
+where they hold none, e.g. for a Qwen RM beside the paper's Gemma and Llama RMs).
 
 *Family identifiability* (:func:`family_identifiability`): the profile vectors of the
 published RMs (features = rank fractions centred within each RM's (dictionary, framing), so an
@@ -13,16 +16,21 @@ linear discriminant (:class:`DiagonalDiscriminant`) projects each RM on the stan
 leave-one-out accuracy over the published RMs says how far a profile identifies the family,
 against two yardsticks: the majority-class baseline (:func:`majority_baseline`) and a
 permutation p (:func:`loo_permutation_test`: the same accuracy under every relabelling of the
-published RMs that keeps the family sizes). Each configured RM gets the predicted family and
-its score (> 0: Llama side). The uncertainty of all of it over prompts is
-:mod:`rmbias.statistics.profile_uncertainty`'s.
+published RMs that keeps the family sizes). The classifier is fitted on the published RMs of
+the two compared families (:data:`rmbias.models.families.CONTRAST_FAMILIES`; published RMs of
+any other family are left out of the fit and named). Each configured RM gets its score (its
+position on the Llama-Gemma axis, standardized units; > 0: Llama side); an RM of Gemma or Llama
+also its predicted family and whether that is right, while an RM of another family is flagged
+outside the fitted families (``in_fitted_families`` false) and gets no prediction (``predicted``
+and ``correct`` null): the classifier cannot name a family it was not fitted on. The
+uncertainty of all of it over prompts is :mod:`rmbias.statistics.profile_uncertainty`'s.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +38,7 @@ import pandas as pd
 
 from rmbias.frames import require_columns
 from rmbias.io import InputError
+from rmbias.models.families import outside_contrast
 from rmbias.statistics.figure1 import CONTRAST
 
 SOURCES = ("published", "configured")
@@ -37,10 +46,11 @@ PROFILE_KEYS = ["dictionary", "category", "framing"]
 OBSERVATION_COLUMNS = ["rm", "base_model", "prompt", "framing", "category", "median_rank", "n_ranked"]
 MEDIANED = ["median_rank", "n_ranked", "rank_fraction"]
 """The columns of a profile that are medians over prompts."""
-PERCENTILE_COLUMNS = {family: f"percentile_among_published_{family.lower()}" for family in CONTRAST}
-PROFILE_FEATURES = ["median_rank", "rank_fraction", "centred_rank_fraction", *PERCENTILE_COLUMNS.values()]
+PERCENTILE_COLUMNS = ["percentile_among_published", "percentile_among_own_family"]
+"""The rank fraction's percentile among all published RMs and among the published RMs of the row's family (:func:`derived_features`)."""
+PROFILE_FEATURES = ["median_rank", "rank_fraction", "centred_rank_fraction", *PERCENTILE_COLUMNS]
 """The profile columns that describe the RM (``n_ranked`` describes its dictionary)."""
-PROFILE_COLUMNS = ["source", "rm", "base_model", *PROFILE_KEYS, *MEDIANED, "centred_rank_fraction", *PERCENTILE_COLUMNS.values()]
+PROFILE_COLUMNS = ["source", "rm", "base_model", *PROFILE_KEYS, *MEDIANED, "centred_rank_fraction", *PERCENTILE_COLUMNS]
 N_TOP_FEATURES = 3
 SD_FLOOR = 1e-12
 """Pooled within-family SDs at or below this (rank-fraction units) count as no spread: the feature is left out."""
@@ -68,7 +78,8 @@ def rm_profiles(observations: Mapping[tuple[str, str], pd.DataFrame]) -> pd.Data
     Per row: ``median_rank`` (median over prompts, rank units), ``n_ranked`` (median over
     prompts of the terms ranked), ``rank_fraction`` (median over prompts of median_rank /
     n_ranked, unitless in (0, 1]) and the columns of :func:`derived_features`:
-    ``centred_rank_fraction`` and the percentiles among each family's published RMs.
+    ``centred_rank_fraction`` and the percentiles among the published RMs (all of them, those of
+    the RM's own family).
     """
     profiles = (
         long_observations(observations)
@@ -97,26 +108,34 @@ def derived_features(rows: pd.DataFrame, rank_fraction: np.ndarray) -> dict[str,
     ``rows``: one profile row per column of ``rank_fraction`` (``source, rm, base_model,
     dictionary, category, framing``); ``rank_fraction``: (draws, rows), the point estimate being
     one draw. Returns (draws, rows) arrays: ``centred_rank_fraction`` (the rank fraction minus
-    the RM's mean over the categories of its dictionary x framing, what the classifier reads)
-    and, for each family of :data:`CONTRAST`, its :data:`PERCENTILE_COLUMNS` column: the
-    percentile of the rank fraction among that family's published RMs in the same (dictionary,
-    category, framing) of the same draw (100 = ranks the category worse than every one of
-    them; NaN where the family has no published RM there).
+    the RM's mean over the categories of its dictionary x framing, what the classifier reads),
+    ``percentile_among_published`` (percentile, 0-100, of the rank fraction among every
+    published RM in the same (dictionary, category, framing) of the same draw; 100 = ranks the
+    category worse than every one of them) and ``percentile_among_own_family`` (the same among
+    the published RMs of the row's ``base_model`` only; NaN where the published RMs hold no RM
+    of that family there, e.g. a Qwen RM beside Gemma and Llama ones). A published RM is among
+    its own reference RMs (counted half, as a tie).
     """
     groups = rows.groupby(["rm", "dictionary", "framing"], sort=False).ngroup().to_numpy()
     members = np.equal.outer(groups, np.arange(groups.max() + 1)).astype(float)
     group_means = (rank_fraction @ members) / members.sum(0)
-    derived = {"centred_rank_fraction": rank_fraction - group_means[:, groups]}
     keys = rows.groupby(PROFILE_KEYS, sort=False).ngroup().to_numpy()
     published = (rows["source"] == "published").to_numpy()
-    for family, column in PERCENTILE_COLUMNS.items():
-        reference = published & (rows["base_model"] == family).to_numpy()
-        percentiles = np.full(rank_fraction.shape, np.nan)
-        for key in np.unique(keys[reference]):
-            cells = keys == key
-            percentiles[:, cells] = percentile_among(rank_fraction[:, reference & cells], rank_fraction[:, cells])
-        derived[column] = percentiles
-    return derived
+    families = rows["base_model"].to_numpy()
+    among_published, among_family = np.full(rank_fraction.shape, np.nan), np.full(rank_fraction.shape, np.nan)
+    for key in np.unique(keys):
+        cells = keys == key
+        if (published & cells).any():
+            among_published[:, cells] = percentile_among(rank_fraction[:, published & cells], rank_fraction[:, cells])
+        for family in np.unique(families[cells]):
+            rated, reference = cells & (families == family), published & cells & (families == family)
+            if reference.any():
+                among_family[:, rated] = percentile_among(rank_fraction[:, reference], rank_fraction[:, rated])
+    return {
+        "centred_rank_fraction": rank_fraction - group_means[:, groups],
+        "percentile_among_published": among_published,
+        "percentile_among_own_family": among_family,
+    }
 
 
 def feature_names(profiles: pd.DataFrame) -> pd.Series:
@@ -289,10 +308,16 @@ def loo_permutation_test(
     return RelabellingTest(observed, len(labellings), int((n_correct >= observed).sum()), exhaustive)
 
 
+CONFIGURED_COLUMNS = ["rm", "base_model", "in_fitted_families", "predicted", "score", "correct"]
+"""Columns of :attr:`Identifiability.configured`."""
+
+
 @dataclass(frozen=True)
 class Identifiability:
-    """The classifier fitted on the published RMs, its leave-one-out check against the majority
-    baseline and the permutation test, and the configured RMs' predictions."""
+    """The classifier fitted on the published RMs of the compared families, its leave-one-out
+    check against the majority baseline and the permutation test, the configured RMs' scores
+    and predictions (:data:`CONFIGURED_COLUMNS`), and the published RMs left out of the fit
+    (``published_left_out``: family label -> RMs)."""
 
     model: DiagonalDiscriminant
     loo: pd.DataFrame
@@ -301,28 +326,50 @@ class Identifiability:
     n_per_family: dict[str, int]
     configured: pd.DataFrame
     top_features: pd.DataFrame
+    published_left_out: dict[str, list[str]]
 
 
-def family_identifiability(profiles: pd.DataFrame, n_top: int = N_TOP_FEATURES, max_relabellings: int = 9999, seed: int = 0) -> Identifiability:
-    """Fit the family classifier on the published profiles, check it leave-one-out (with the
-    majority baseline and :func:`loo_permutation_test`, ``max_relabellings``/``seed``), apply it
-    to the configured RMs. ``configured`` has ``rm, base_model, predicted, score, correct``;
-    ``top_features`` the ``n_top`` features with the largest |standardized difference|
-    (``feature, standardized_difference, mean_<family>``); ``n_per_family`` the published RMs
-    per family the classifier was fitted on."""
+def configured_predictions(model: DiagonalDiscriminant, configured: pd.DataFrame, families: pd.Series) -> pd.DataFrame:
+    """The configured RMs' rows of :data:`CONFIGURED_COLUMNS`: ``score`` (:meth:`DiagonalDiscriminant.score`
+    of each row of ``configured``, RM x feature; standardized units, > 0: ``model.levels[1]``
+    side) for every RM; for an RM whose family (``families``, label per RM) is one of
+    ``model.levels`` (``in_fitted_families``) the ``predicted`` family and whether it is
+    ``correct``, for any other RM both None (no prediction of a family the classifier was not
+    fitted on)."""
+    fitted = families.loc[configured.index].isin(model.levels).to_numpy()
+    predicted = np.where(fitted, model.predict(configured).to_numpy(), None)
+    family = families.loc[configured.index].to_numpy()
+    return pd.DataFrame(
+        {
+            "rm": configured.index,
+            "base_model": family,
+            "in_fitted_families": fitted,
+            "predicted": predicted,
+            "score": model.score(configured).to_numpy(),
+            "correct": np.where(fitted, predicted == family, None),
+        },
+        columns=CONFIGURED_COLUMNS,
+    )
+
+
+def family_identifiability(
+    profiles: pd.DataFrame, n_top: int = N_TOP_FEATURES, max_relabellings: int = 9999, seed: int = 0, levels: tuple[str, str] = CONTRAST
+) -> Identifiability:
+    """Fit the family classifier on the published profiles of the ``levels`` families, check it
+    leave-one-out (with the majority baseline and :func:`loo_permutation_test`,
+    ``max_relabellings``/``seed``), apply it to the configured RMs of every family
+    (:func:`configured_predictions`). ``top_features``: the ``n_top`` features with the largest
+    |standardized difference| (``feature, standardized_difference, mean_<family>``);
+    ``n_per_family``: the published RMs per family the classifier was fitted on;
+    ``published_left_out``: the published RMs of other families, not fitted on."""
     features = profile_features(profiles)
     family_of = profiles.drop_duplicates("rm").set_index("rm")["base_model"]
     source_of = profiles.drop_duplicates("rm").set_index("rm")["source"]
-    published = features.loc[source_of[features.index] == "published"]
+    all_published = features.loc[source_of[features.index] == "published"]
+    published = all_published.loc[family_of[all_published.index].isin(levels)]
     configured = features.loc[source_of[features.index] == "configured"]
     published_families = family_of[published.index]
-    model = fit_discriminant(published, published_families)
-    scores = model.score(configured)
-    predicted = model.predict(configured)
-    configured_table = pd.DataFrame(
-        {"rm": configured.index, "base_model": family_of[configured.index].to_numpy(), "predicted": predicted.to_numpy(), "score": scores.to_numpy()}
-    )
-    configured_table["correct"] = configured_table["predicted"] == configured_table["base_model"]
+    model = fit_discriminant(published, published_families, levels)
     means = published.groupby(published_families).mean()
     top = model.weights.abs().sort_values(ascending=False).index[:n_top]
     top_features = pd.DataFrame(
@@ -334,20 +381,11 @@ def family_identifiability(profiles: pd.DataFrame, n_top: int = N_TOP_FEATURES, 
     )
     return Identifiability(
         model=model,
-        loo=leave_one_out(published, published_families),
-        permutation=loo_permutation_test(published, published_families, max_relabellings=max_relabellings, seed=seed),
+        loo=leave_one_out(published, published_families, levels),
+        permutation=loo_permutation_test(published, published_families, levels, max_relabellings=max_relabellings, seed=seed),
         majority_baseline=majority_baseline(published_families),
         n_per_family={level: int((published_families == level).sum()) for level in model.levels},
-        configured=configured_table,
+        configured=configured_predictions(model, configured, family_of),
         top_features=top_features,
+        published_left_out=outside_contrast(family_of[all_published.index].to_dict(), levels),
     )
-
-
-def check_families(observations: Mapping[str, pd.DataFrame], known: Sequence[str] = CONTRAST) -> None:
-    """Raise :class:`InputError` naming the file when a configured RM's family is not one the
-    profile classifier knows (``known``: the published RMs' families). ``observations``: path -> frame."""
-    for path, obs in observations.items():
-        unknown = sorted(set(obs["base_model"]) - set(known))
-        if unknown:
-            rm = obs.loc[obs["base_model"] == unknown[0], "rm"].iloc[0]
-            raise InputError(f"{path}: RM {rm!r} has family {unknown[0]!r}; the profiles know only {', '.join(known)}")

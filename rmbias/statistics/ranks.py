@@ -17,11 +17,12 @@ from rmbias.frames import require_columns
 from rmbias.io import InputError
 
 
-def _valence_of(prompts: pd.Series, valence_by_prompt: Mapping[str, str]) -> pd.Series:
-    unknown = sorted(set(prompts) - set(valence_by_prompt))
+def _framing_of(prompts: pd.Series, framing_by_prompt: Mapping[str, str]) -> pd.Series:
+    """The framing of each prompt key of ``prompts`` (a prompt's ``framing`` in the prompts file)."""
+    unknown = sorted(set(prompts) - set(framing_by_prompt))
     if unknown:
-        raise InputError(f"prompt {unknown[0]!r}: no valence in the prompt metadata")
-    return prompts.map(valence_by_prompt)
+        raise InputError(f"prompt {unknown[0]!r}: no framing in the prompt metadata")
+    return prompts.map(framing_by_prompt)
 
 
 def long_scores(wide: pd.DataFrame, rm: str, corpus: pd.DataFrame) -> pd.DataFrame:
@@ -62,7 +63,7 @@ def median_category_ranks(frame: pd.DataFrame, unit: str, value: str) -> pd.Data
 
 
 def rm_median_ranks(
-    scores: pd.DataFrame, valence_by_prompt: Mapping[str, str], family_by_rm: Mapping[str, str]
+    scores: pd.DataFrame, framing_by_prompt: Mapping[str, str], family_by_rm: Mapping[str, str]
 ) -> pd.DataFrame:
     """Figure 1 observations: one median rank per (rm, prompt, category).
 
@@ -79,22 +80,22 @@ def rm_median_ranks(
     n_ranked = scores.groupby(["rm", "prompt"])["term"].nunique().rename("n_ranked").reset_index()
     medians = medians.merge(n_ranked, on=["rm", "prompt"])
     medians["base_model"] = medians["rm"].map(family_by_rm)
-    medians["framing"] = _valence_of(medians["prompt"], valence_by_prompt)
+    medians["framing"] = _framing_of(medians["prompt"], framing_by_prompt)
     return medians[["rm", "base_model", "prompt", "framing", "category", "median_rank", "n_ranked"]]
 
 
-def logprob_median_ranks(logprobs: pd.DataFrame, valence_by_prompt: Mapping[str, str]) -> pd.DataFrame:
+def logprob_median_ranks(logprobs: pd.DataFrame, framing_by_prompt: Mapping[str, str]) -> pd.DataFrame:
     """Figure 2 observations: one median log-prob rank per (model, prompt, category).
 
     ``logprobs``: long frame ``model, prompt, term, category, logprob``. Only terms that have a
     log-prob for every model are kept (the paper's "present in both vocabularies"); ranks are
     within (model, prompt), rank 1 = highest log-prob.
-    Returns ``model, prompt, valence, category, median_rank``.
+    Returns ``model, prompt, framing, category, median_rank``.
     """
     require_columns(logprobs, ["model", "prompt", "term", "category", "logprob"], "log-prob input")
     present = logprobs.dropna(subset=["logprob"])
     models_per_term = present.groupby("term")["model"].nunique()
     shared = models_per_term.index[models_per_term == present["model"].nunique()]
     medians = median_category_ranks(present[present["term"].isin(shared)], unit="model", value="logprob")
-    medians["valence"] = _valence_of(medians["prompt"], valence_by_prompt)
-    return medians[["model", "prompt", "valence", "category", "median_rank"]]
+    medians["framing"] = _framing_of(medians["prompt"], framing_by_prompt)
+    return medians[["model", "prompt", "framing", "category", "median_rank"]]

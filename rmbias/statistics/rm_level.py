@@ -2,8 +2,8 @@
 
 The published specification (:mod:`rmbias.statistics.mixed_model`) and the panel tests
 (:func:`rmbias.statistics.group_tests.panel_tests`) treat each (RM, prompt) median rank as an
-observation, so the 27 prompts of a framing count as 27 replications of a family effect that
-varies from RM to RM. Here every family comparison is made on one number per RM:
+observation, so the prompts of a framing (27 in the paper) count as that many replications of
+a family effect that varies from RM to RM. Here every family comparison is made on one number per RM:
 
 * :func:`rm_contrasts`: per RM, the cell means over prompts of every category x framing cell
   and the contrasts the family terms test (median-rank units);
@@ -12,6 +12,12 @@ varies from RM to RM. Here every family comparison is made on one number per RM:
   kind of contrast;
 * :func:`rm_level_stars`: the Figure 1 panel stars from those tests (``reanalysis.star_p:
   rm_level``), and :func:`rm_level_record`, the statistics record.
+
+RMs of a family other than Llama and Gemma (:data:`rmbias.models.families.CONTRAST_FAMILIES`),
+e.g. a configured Qwen RM: :func:`rm_contrasts` gives them their row like every RM, and
+:func:`rm_level_tests` leaves them out (the tests compare the two families only, so an RM of a
+third family can neither join a side nor shift a family mean); the Figure 1 analysis records
+which RMs were left out (:func:`rmbias.statistics.figure1.analyse_observations`).
 
 Contrast columns of :func:`rm_contrasts` (``<c>`` a category, ``<ref>`` the reference
 category, the alphabetically first one as in the mixed model; framing ``positive`` is the
@@ -50,12 +56,12 @@ from statsmodels.stats.multitest import multipletests
 
 from rmbias.frames import require_columns
 from rmbias.io import InputError
-from rmbias.models.families import family_label
+from rmbias.models.families import CONTRAST_FAMILIES
 from rmbias.records import entries_from_table, statistics_record
 from rmbias.statistics.group_tests import stars
 from rmbias.statistics.mixed_model import FIG1_R_NAMES, FIG1_REFERENCE_LEVELS, r_term_name
 
-LEVELS = (family_label("gemma"), family_label("llama"))
+LEVELS = CONTRAST_FAMILIES
 """The compared families; every difference is ``LEVELS[1] - LEVELS[0]`` (Llama - Gemma)."""
 
 FRAMINGS = (FIG1_REFERENCE_LEVELS["framing"], "negative")
@@ -246,7 +252,8 @@ def rm_level_tests(
     """Llama RMs vs Gemma RMs (``levels[1]`` vs ``levels[0]``) on every contrast of a
     :func:`rm_contrasts` table, one row per (contrast, kind) of :func:`contrast_definitions`.
 
-    Per contrast, on the RMs of the two families with a value (other families are left out):
+    Per contrast, on the RMs of the two families with a value (RMs of any other family are left
+    out, whatever their number):
     ``n_<level>``, ``mean_<level>`` (family mean of the per-RM contrast, median-rank units),
     ``difference`` (Llama - Gemma); (a) :func:`exact_permutation_test` of the difference:
     ``p_exact``, ``n_extreme`` / ``n_relabellings``, ``exact``, ``n_resamples`` and ``seed``
