@@ -126,16 +126,16 @@ def test_section4_runs_inherit_the_planted_preference(demo_run):
 
 def test_topk_counts_each_rms_top_tokens_by_category(demo_run):
     per_rm = pd.read_csv(demo_run / "results/stats/topk_per_rm.csv")
-    assert set(per_rm["rm"]) == set(DEMO_RMS)
+    assert set(per_rm["rm"]) == set(DEMO_RM_FAMILIES)
     assert set(per_rm["category"]) == {"Agency", "Communion"}
     counts = per_rm.groupby("rm")["count"].sum()
     assert ((counts >= 0) & (counts <= 10)).all()
     ranked = per_rm[per_rm["count"] > 0]
     assert ((ranked["mean_rank"] >= 1) & (ranked["mean_rank"] <= 10)).all()
     per_family = pd.read_csv(demo_run / "results/stats/topk_per_family.csv")
-    assert set(per_family["rms"]) == {";".join(sorted(rm for rm, family in DEMO_RMS.items() if family == label))
-                                      for label in ("Gemma", "Llama")}
-    assert dict(zip(per_family["rms"].str.split("-").str[1], per_family["n_rms"])) == {"gemma": 3, "llama": 4}
+    assert set(per_family["rms"]) == {";".join(sorted(rm for rm, family in DEMO_RM_FAMILIES.items() if family == label))
+                                      for label in ("Gemma", "Llama", "Qwen")}  # families from the config entries
+    assert dict(zip(per_family["rms"].str.split("-").str[1], per_family["n_rms"])) == {"gemma": 3, "llama": 4, "qwen": 2}
 
 
 def test_every_model_records_its_rendered_prompts(demo_run):
@@ -285,7 +285,9 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
 
 OWN_FIG1_STATS = [f"fig1_{corpus}_own_{part}" for corpus in ("big2", "mfd")
                   for part in ("mixed_model", "maximal_model", "evidence", "panel_tests", "means", "rm_level")]
-DEMO_RMS = {**{f"demo-llama-rm-{x}": "Llama" for x in "abcd"}, **{f"demo-gemma-rm-{x}": "Gemma" for x in "abc"}}
+DEMO_RM_FAMILIES = {**{f"demo-llama-rm-{x}": "Llama" for x in "abcd"}, **{f"demo-gemma-rm-{x}": "Gemma" for x in "abc"},
+                    **{f"demo-qwen-rm-{x}": "Qwen" for x in "ab"}}
+"""The demo config's RMs and their families as the outputs name them (DEMO_RMS of rmbias.demo.world)."""
 
 
 def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
@@ -297,7 +299,7 @@ def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
         assert not own.empty, name  # two families with three or four RMs each: every part is computed
         read_record(stats / f"{name}.json")
     obs = pd.read_parquet(stats / "fig1_big2_own_observations.parquet")
-    assert dict(obs.drop_duplicates("rm")[["rm", "base_model"]].values) == DEMO_RMS
+    assert dict(obs.drop_duplicates("rm")[["rm", "base_model"]].values) == DEMO_RM_FAMILIES
     profiles = pd.read_csv(stats / "rm_profiles.csv")
     assert {"source", "rm", "base_model", "dictionary", "category", "framing", "median_rank", "n_ranked", "rank_fraction",
             "centred_rank_fraction", "percentile_among_published_gemma", "percentile_among_published_llama",
@@ -358,7 +360,16 @@ def test_rms_of_one_backbone_differ_and_every_cell_varies_over_prompts(demo_run)
 
 def test_every_demo_rm_is_identified_as_its_family(demo_run):
     record = read_record(demo_run / "results/stats/family_identifiability.json")
-    assert {row["rm"]: row["predicted"] for row in record["configured"]} == DEMO_RMS
+    configured = {row["rm"]: row for row in record["configured"]}
+    fitted = {rm: family for rm, family in DEMO_RM_FAMILIES.items() if family != "Qwen"}
+    assert {rm: configured[rm]["predicted"] for rm in fitted} == fitted
+    # the Qwen RMs: outside the fitted families, placed on the Llama-Gemma axis where the planted
+    # world puts them (a Qwen world favours what Gemma's does, more strongly)
+    gemma_side = [configured[rm]["score"] for rm, family in fitted.items() if family == "Gemma"]
+    for rm in ("demo-qwen-rm-a", "demo-qwen-rm-b"):
+        row = configured[rm]
+        assert not row["in_fitted_families"] and row["predicted"] is None and row["correct"] is None
+        assert row["score"] * sum(gemma_side) > 0 and row["score_low"] <= row["score"] <= row["score_high"]
     assert len(record["loo"]) == 10
     assert record["loo_accuracy"] == sum(row["predicted"] == row["base_model"] for row in record["loo"]) / 10
     assert record["majority_baseline"] == 0.6  # 6 of the 10 published RMs are Llama-based

@@ -30,7 +30,7 @@ def test_demo_with_a_templated_pretrained_model_lists_its_plain_rendering_jobs(w
     result = run_snakemake(workflow_copy, "-n", "--configfile", configfile, "--config", f"reference_mirror={reference_mirror}")
     assert result.returncode == 0, result.stdout[-3000:]
     counts = job_counts(result.stdout)
-    assert counts["logprobs"] == 7 + 1 and counts["rendered_prompts"] == 14 + 1  # + demo-gemma-base.plain
+    assert counts["logprobs"] == 7 + 1 and counts["rendered_prompts"] == 16 + 1  # + demo-gemma-base.plain
     assert counts["fig2_stats"] == 3  # instruct, pretrained and pretrained_plain
     # Figure 3 now pairs both demo Llama IT models with demo-gemma-base too, and each with its plain rendering
     assert counts["implicit_pair"] == 4 + 2 + 2

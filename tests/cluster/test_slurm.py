@@ -45,7 +45,7 @@ PROMPT_GROUPS_CONFIG = {"scoring": {"prompt_groups": 2}}
 # The profile as users get it; only the first status check comes sooner than the default 40 s.
 SLURM_RUN_ARGS = ["--profile", "profiles/slurm", "--slurm-init-seconds-before-status-checks", "2"]
 LOCAL_RUN_ARGS = ["--cores", "2"]
-RUN_TIMEOUT_S = 420
+RUN_TIMEOUT_S = 900  # a safety limit, not a timing: the demo build alone takes minutes on 2 cores
 
 TOY_GPU_RULES = {"score_on_gpu": 1}
 TOY_SNAKEFILE = f"""
