@@ -3,6 +3,7 @@ config's lexicon ids, the single-token check of the lexicon token tables."""
 
 import copy
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,6 +11,8 @@ from rmbias.config import SCHEMA_PATH, builtin_lexicons, declared_lexicons, load
 from rmbias.corpora.dictionaries import category_groups, read_lexicon
 from rmbias.corpora.lexicon_tokens import lexicon_token_table, write_lexicon_token_table
 from rmbias.io import InputError, write_parquet
+from rmbias.statistics.figure1 import analyse_observations
+from rmbias.statistics.rm_level import contrast_categories
 
 SCHEMA = load_yaml(SCHEMA_PATH)
 PROMPTS = load_prompts(SCHEMA_PATH.with_name("prompts.yaml"), load_yaml(SCHEMA_PATH.with_name("prompts_schema.yaml")))
@@ -136,3 +139,32 @@ def test_a_category_no_model_token_covers_stops_the_lexicon_token_table(tmp_path
     assert str(err.value) == ("lexicon virtues: category Courage has no term that model m2's tokenizer produces as one "
                               "token (1 term(s), e.g. 'brave'); the single-token analyses need one")
     assert not out.parent.exists() or not any(out.parent.iterdir())  # nothing written, not even a temporary file
+
+
+def three_category_observations(seed=0):
+    """Figure 1 observations of a 3-category lexicon, 3 Gemma and 3 Llama RMs; Llama ranks Courage
+    10 ranks better under positive prompts."""
+    rng = np.random.default_rng(seed)
+    families = {"g1": "Gemma", "g2": "Gemma", "g3": "Gemma", "l1": "Llama", "l2": "Llama", "l3": "Llama"}
+    rows = [
+        dict(rm=rm, base_model=family, prompt=f"{framing}_{i}", framing=framing, category=category,
+             median_rank=float(rng.uniform(20, 60)) - (10.0 if (family, category, framing) == ("Llama", "Courage", "positive") else 0.0),
+             n_ranked=40)
+        for rm, family in families.items() for framing in ("positive", "negative") for i in range(4)
+        for category in ("Courage", "Honesty", "Kindness")
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_a_generic_lexicon_is_analysed_with_its_reference_category_and_factor_name():
+    obs = three_category_observations()
+    analysis = analyse_observations(obs, n_resamples=99, star_p="rm_level", category_r_name="Virtue", reference_category="Honesty")
+    assert contrast_categories(analysis.rm_contrasts) == ["Honesty", "Courage", "Kindness"]
+    assert "diff_positive_Courage_minus_Honesty" in analysis.rm_contrasts.columns
+    terms = set(analysis.mixed_model.fixed_effects["term"])
+    assert {"VirtueCourage", "VirtueKindness"} <= terms and "VirtueHonesty" not in terms
+    assert set(analysis.maximal_model.fixed_effects["term"]) == terms
+    model_terms = analysis.rm_level[analysis.rm_level["kind"] == "model_term"]
+    assert set(model_terms["term"]) == {t for t in terms if t.startswith("base_model")}  # the family terms, one for one
+    default = analyse_observations(obs, n_resamples=99, star_p="rm_level", category_r_name="Virtue")
+    assert "VirtueHonesty" in set(default.mixed_model.fixed_effects["term"])  # default reference: Courage, alphabetically first
