@@ -119,13 +119,21 @@ def declared_lexicons(config: Mapping[str, Any], builtins: Sequence[Mapping[str,
     return {entry["id"]: dict(entry) for entry in [*builtins, *config["lexicons"]]}
 
 
+RESERVED_LEXICON_IDS = ("big2", "mfd")
+"""Names of the published reanalysis' Figure 1 analyses (results/stats/fig1_big2_*), which no lexicon id may take."""
+
+
 def _check_lexicons(config: dict, builtins: Sequence[Mapping[str, Any]]) -> None:
-    """Every lexicon id is declared once (a config entry may not reuse a built-in's id), a
+    """Every lexicon id is declared once (a config entry may not reuse a built-in's id nor take a
+    :data:`RESERVED_LEXICON_IDS` one), a
     ``reference_category`` or ``category_groups.map`` is among the entry's ``categories`` when it
     lists them, and every id of ``scoring.dictionary_corpora`` is declared."""
     builtin_ids = {entry["id"] for entry in builtins}
     _require_unique(config["lexicons"], "lexicons", "id", "lexicon id")
     for index, entry in enumerate(config["lexicons"]):
+        if entry["id"] in RESERVED_LEXICON_IDS:
+            raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is reserved (the published "
+                             f"reanalysis' names: {', '.join(RESERVED_LEXICON_IDS)}); give yours another id")
         if entry["id"] in builtin_ids:
             raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is a built-in lexicon "
                              f"(config/lexicons.yaml: {', '.join(sorted(builtin_ids))}); give yours another id")
