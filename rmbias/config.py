@@ -11,7 +11,7 @@ import difflib
 import functools
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jsonschema
 import yaml
@@ -21,6 +21,8 @@ from rmbias.io import InputError, read_text_utf8
 PINNED_REVISION = re.compile(r"^[0-9a-f]{40}$")
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 REFERENCE_MANIFEST_PATH = SCHEMA_PATH.with_name("reference.yaml")
+BUILTIN_LEXICONS_PATH = SCHEMA_PATH.with_name("lexicons.yaml")
+"""The built-in lexicons (the paper's dictionaries), declared in the format of config key ``lexicons``."""
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -101,13 +103,61 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-def validate_config(config: dict, schema: dict, prompts: dict, manifest: Mapping[str, Any] | None = None) -> None:
+def builtin_lexicons(schema: dict, path: str | Path = BUILTIN_LEXICONS_PATH) -> list[dict]:
+    """The built-in lexicon entries of ``path`` (config/lexicons.yaml), validated against the
+    ``lexicon`` definition of ``schema`` with its defaults filled in."""
+    data = load_yaml(path)
+    lexicons_schema = {"definitions": schema["definitions"], "type": "object", "required": ["lexicons"],
+                       "additionalProperties": False, "properties": {"lexicons": schema["properties"]["lexicons"]}}
+    validate_against_schema(data, lexicons_schema, Path(path).name)
+    return data["lexicons"]
+
+
+def declared_lexicons(config: Mapping[str, Any], builtins: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
+    """Lexicon id -> entry of every lexicon a (validated) config can use: the ``builtins``
+    (:func:`builtin_lexicons`), then the config's ``lexicons``, in that order."""
+    return {entry["id"]: dict(entry) for entry in [*builtins, *config["lexicons"]]}
+
+
+RESERVED_LEXICON_IDS = ("big2", "mfd")
+"""Names of the published reanalysis' Figure 1 analyses (results/stats/fig1_big2_*), which no lexicon id may take."""
+
+
+def _check_lexicons(config: dict, builtins: Sequence[Mapping[str, Any]]) -> None:
+    """Every lexicon id is declared once (a config entry may not reuse a built-in's id nor take a
+    :data:`RESERVED_LEXICON_IDS` one), a
+    ``reference_category`` or ``category_groups.map`` is among the entry's ``categories`` when it
+    lists them, and every id of ``scoring.dictionary_corpora`` is declared."""
+    builtin_ids = {entry["id"] for entry in builtins}
+    _require_unique(config["lexicons"], "lexicons", "id", "lexicon id")
+    for index, entry in enumerate(config["lexicons"]):
+        if entry["id"] in RESERVED_LEXICON_IDS:
+            raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is reserved (the published "
+                             f"reanalysis' names: {', '.join(RESERVED_LEXICON_IDS)}); give yours another id")
+        if entry["id"] in builtin_ids:
+            raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is a built-in lexicon "
+                             f"(config/lexicons.yaml: {', '.join(sorted(builtin_ids))}); give yours another id")
+        categories = entry.get("categories")
+        if categories and entry.get("reference_category", categories[0]) not in categories:
+            raise InputError(f"config error at lexicons[{index}].reference_category: {entry['reference_category']!r} "
+                             f"is not one of its categories ({', '.join(categories)})")
+    declared = declared_lexicons(config, builtins)
+    for index, lexicon_id in enumerate(config["scoring"]["dictionary_corpora"]):
+        if lexicon_id not in declared:
+            raise InputError(f"config error at scoring.dictionary_corpora[{index}]: unknown lexicon {lexicon_id!r} "
+                             f"(declared: {', '.join(declared)})")
+
+
+def validate_config(config: dict, schema: dict, prompts: dict, manifest: Mapping[str, Any] | None = None,
+                    builtins: Sequence[Mapping[str, Any]] | None = None) -> None:
     """Validate a workflow config in place (defaults filled) and check its cross-references.
 
     Cross-references: model ids are unique across ``models`` and ``reward_models``, and so are
     ``training.runs[].id`` and ``implicit.tables[].name`` within their lists; every id a section
     names exists and is of the right kind; every prompt key a section names is in ``prompts``;
-    ``trust_remote_code`` requires a pinned 40-hex ``revision``; a ``gguf`` entry's ``hf`` is the
+    every lexicon id is declared once and ``scoring.dictionary_corpora`` names declared ones
+    (:func:`_check_lexicons`; ``builtins``: the built-in lexicons, default
+    :func:`builtin_lexicons` of this repository's); ``trust_remote_code`` requires a pinned 40-hex ``revision``; a ``gguf`` entry's ``hf`` is the
     directory it is converted into, ``results/models/<id>``, and so is a ``training_run`` entry's
     (:func:`_check_trained_reward_models`); every ``published_scores`` is a file of the reference
     ``manifest`` (config/reference.yaml parsed; default: this repository's). An enabled section
@@ -117,6 +167,7 @@ def validate_config(config: dict, schema: dict, prompts: dict, manifest: Mapping
     by the schema.
     """
     validate_against_schema(config, schema, "config")
+    _check_lexicons(config, builtin_lexicons(schema) if builtins is None else builtins)
     _check_authority_boost(config["authority_boost"])
     _require_unique(config["training"]["runs"], "training.runs", "id", "run id")
     _require_unique(config["implicit"]["tables"], "implicit.tables", "name", "table name")

@@ -4,7 +4,7 @@ import re
 import sys
 from pathlib import Path
 
-from rmbias.config import load_prompts, load_yaml, validate_against_schema, validate_config
+from rmbias.config import builtin_lexicons, declared_lexicons, load_prompts, load_yaml, validate_against_schema, validate_config
 from rmbias.io import InputError
 from rmbias.implicit.rendering import RENDERINGS, plain_rendering_entries
 from rmbias.models.conversations import chat_template_text, renders_chat
@@ -34,7 +34,13 @@ def _validated_config():
         prompts = load_prompts(repo_file(config["prompts"]), load_yaml(repo_file("config/prompts_schema.yaml")))
         manifest = load_yaml(repo_file("config/reference.yaml"))
         validate_against_schema(manifest, load_yaml(repo_file("config/reference_schema.yaml")), "config/reference.yaml")
-        validate_config(config, load_yaml(repo_file("config/schema.yaml")), prompts, manifest)
+        schema = load_yaml(repo_file("config/schema.yaml"))
+        builtins = builtin_lexicons(schema, repo_file("config/lexicons.yaml"))
+        validate_config(config, schema, prompts, manifest, builtins)
+        lexicons = declared_lexicons(config, builtins)
+        for index, entry in enumerate(config["lexicons"]):
+            if not Path(repo_file(entry["file"])).is_file():
+                raise InputError(f"config error at lexicons[{index}].file: no file {entry['file']} in the repository ({REPO_ROOT})")
         for entry in [*config["models"], *config["reward_models"], config["authority_boost"]]:
             if entry.get("chat_template") is not None:
                 # The template's text goes into every job's params: editing the file makes the model's jobs stale.
@@ -42,17 +48,18 @@ def _validated_config():
     except InputError as err:
         sys.stderr.write(f"rmbias: {err}\n")
         sys.exit(1)
-    return prompts, manifest
+    return prompts, manifest, lexicons
 
 
-PROMPTS, MANIFEST = _validated_config()
+PROMPTS, MANIFEST, LEXICONS = _validated_config()
+"""LEXICONS: id -> entry of every declared lexicon, the built-ins (config/lexicons.yaml) first."""
 LLMS = {m["id"]: m for m in config["models"]}
 RMS = {m["id"]: m for m in config["reward_models"]}
 REFERENCE_DIR = "data/reference/upstream"
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9._-]*",
-    dictionary="big2_nouns|big2_expanded|mfd2",
+    dictionary="|".join(re.escape(lexicon_id) for lexicon_id in LEXICONS),
 
 
 def one_of(names):
@@ -67,13 +74,31 @@ def reference(rel_path):
     return f"{REFERENCE_DIR}/{rel_path}"
 
 
-DICTIONARY_FILES = {
-    "big2_nouns": "data/corpora/dict_big2_nouns.csv",
-    "big2_expanded": "data/corpora/dict_big2_expanded.csv",
-    "mfd2": "data/corpora/moral-foundations-dictionary-20.dicx",
-}
+def lexicon_file(lexicon_id):
+    """The file of a declared lexicon: a published reference file (the built-ins), else its path
+    from the repository root (checked when the config is read)."""
+    path = LEXICONS[lexicon_id]["file"]
+    return reference(path) if path in MANIFEST["files"] else repo_file(path)
+
+
+DICTIONARY_CORPORA = config["scoring"]["dictionary_corpora"]
+"""The lexicons of the dictionary scope, each with its corpus, lexicon token table and Figure 1 analysis."""
+ALL_CORPORA = expand("results/corpora/{dictionary}.parquet", dictionary=LEXICONS)
+"""The corpus of every declared lexicon: the demo world's words (rules/demo.smk, synthetic preferences)."""
 PUBLISHED_SCORE_DIRS = {"big2": "data/reward_model_scores/dict_big2_nouns/", "mfd": "data/reward_model_scores/dict_MFD_20/"}
 REANALYSIS_DICTIONARY = {"big2": "big2_nouns", "mfd": "mfd2"}
+"""The published reanalysis' corpora (Figure 1 of the published scores, the value profiles) and their lexicons."""
+
+
+def analysis_name(lexicon_id):
+    """The name of a lexicon's Figure 1 analysis (results/stats/fig1_<name>_own_*): big2 / mfd for
+    the published reanalysis' lexicons, else the lexicon's id."""
+    return {dictionary: corpus for corpus, dictionary in REANALYSIS_DICTIONARY.items()}.get(lexicon_id, lexicon_id)
+
+
+def analysis_lexicon(name):
+    """The lexicon of the Figure 1 analysis ``name`` (:func:`analysis_name`'s inverse)."""
+    return REANALYSIS_DICTIONARY.get(name, name)
 PUBLISHED_ABLATIONS = {
     Path(p).stem.removeprefix("rank_results_"): p
     for p in MANIFEST["files"]

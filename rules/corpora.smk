@@ -1,5 +1,5 @@
-# Stage 1: published reference data (URL + sha256, or a local mirror) and the dictionaries
-# unrolled into long tables.
+# Stage 1: published reference data (URL + sha256, or a local mirror) and every declared lexicon
+# (the built-ins of config/lexicons.yaml and the config's `lexicons`) unrolled into a long table.
 
 
 localrules:
@@ -26,11 +26,14 @@ rule fetch_reference:
         "../workflow_scripts/fetch_reference.py"
 
 
+# The lexicon's declaration is a param: editing its format keys restales its corpus and what reads it.
 rule corpus:
     input:
-        lambda wc: reference(DICTIONARY_FILES[wc.dictionary]),
+        lambda wc: lexicon_file(wc.dictionary),
     output:
         "results/corpora/{dictionary}.parquet",
+    params:
+        lexicon=lambda wc: LEXICONS[wc.dictionary],
     log:
         "logs/corpus/{dictionary}.log",
     benchmark:

@@ -1,10 +1,11 @@
 # The demo world (design §5): tiny models in Hugging Face format with a planted
-# agency/communion preference, built locally so that every stage runs on 2 CPU cores.
+# agency/communion preference, built locally so that every stage runs on 2 CPU cores. Its
+# tokenizers hold the words of every declared lexicon, so each lexicon's terms are tokens.
 
 
 rule demo_models:
     input:
-        corpora=expand("results/corpora/{dictionary}.parquet", dictionary=["big2_nouns", "big2_expanded", "mfd2"]),
+        corpora=ALL_CORPORA,
     output:
         [directory(f"results/models/{model_id}") for model_id in DEMO_MODEL_IDS],
         world="results/models/demo_world.json",

@@ -17,13 +17,17 @@ REANALYSIS_ON = config["reanalysis"]["enabled"]
 TRAINING_ON = TRAINING["enabled"] and bool(RUNS)
 CHECKPOINT_RUNS = TRAINING["figures"]["checkpoint_runs"]
 RANK_CHANGES = TRAINING["figures"]["rank_changes"]
-# The configured RMs' own Figure 1 (rules/own_rms.smk): the reanalysis corpora (big2, mfd) whose
-# dictionary the dictionary scope scores, when there are RMs and that scope is scored.
+# The configured RMs' own Figure 1 (rules/own_rms.smk): one analysis per lexicon the dictionary
+# scope scores (analysis_name: big2, mfd, or the lexicon's id), when there are RMs and that scope
+# is scored. The value profiles and combined figures stand beside the published RMs: big2 and mfd only.
 OWN_RM_CORPORA = (
-    [corpus for corpus, dictionary in REANALYSIS_DICTIONARY.items() if dictionary in config["scoring"]["dictionary_corpora"]]
+    [analysis_name(lexicon_id) for lexicon_id in DICTIONARY_CORPORA]
     if RMS and "dictionary" in config["scoring"]["scopes"]
     else []
 )
+PROFILE_CORPORA = [corpus for corpus in OWN_RM_CORPORA if corpus in REANALYSIS_DICTIONARY]
+LEXICON_CORPORA = [corpus for corpus in OWN_RM_CORPORA if corpus not in REANALYSIS_DICTIONARY]
+"""The own Figure 1 analyses of lexicons beyond the published reanalysis' (figures fig1_<id>_own, figA1_<id>_own)."""
 OWN_RM_CATEGORY = "Configured reward models"
 # The report category of the statistics tables. Not "Statistics": the report's front page
 # links Snakemake's own runtime-statistics panel under that name, and a category of the same
@@ -58,7 +62,13 @@ FIGURES = {
     "figA1b_mfd_own": figure("figA1b_own", "fig1_own_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "mfd" in OWN_RM_CORPORA, {"points": "rm_prompt"}, "fig1_mfd_own"),
     "fig1a_big2_combined": figure("fig1a_combined", "fig1_combined_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "big2" in OWN_RM_CORPORA, stats="fig1_big2"),
     "fig1b_mfd_combined": figure("fig1b_combined", "fig1_combined_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, "mfd" in OWN_RM_CORPORA, stats="fig1_mfd"),
-    "rm_profiles": figure("profiles", "rm_profile_figure", "own_rms", "rm_profiles.rst", OWN_RM_CATEGORY, OWN_RM_CORPORA),
+    # every other lexicon of the dictionary scope, Figure 1/A1 style
+    **{
+        f"{figure_name}_{corpus}_own": figure(f"{figure_name}_{corpus}_own", "fig1_own_figure", "own_rms", "fig1_own_figure.rst", OWN_RM_CATEGORY, True, {"points": points}, f"fig1_{corpus}_own")
+        for corpus in LEXICON_CORPORA
+        for figure_name, points in (("fig1", "rm"), ("figA1", "rm_prompt"))
+    },
+    "rm_profiles": figure("profiles", "rm_profile_figure", "own_rms", "rm_profiles.rst", OWN_RM_CATEGORY, PROFILE_CORPORA),
     "fig4b_ablations": figure("fig4b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": False}),
     "figA5b_ablations": figure("figA5b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": True}),
     # Section 3, base models and implicit reward models
@@ -161,7 +171,7 @@ def own_rm_targets():
         for name in ("mixed_model", "maximal_model", "evidence", "panel_tests", "means", "rm_level")
         for ext in ("json", "csv")
     ] + [f"results/stats/fig1_{corpus}_own_rm_contrasts.csv" for corpus in OWN_RM_CORPORA]
-    profiles = ["results/stats/rm_profiles.csv", "results/stats/family_identifiability.json"]
+    profiles = ["results/stats/rm_profiles.csv", "results/stats/family_identifiability.json"] if PROFILE_CORPORA else []
     return stats + profiles + figure_files(*enabled_figures(stage="own_rms"))
 
 
@@ -170,7 +180,8 @@ def scoring_targets():
     scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
     checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
     prompts = [f"results/prompts/{m}.csv" for m in [*LLMS, *RMS]]
-    return logprobs + scores + checks + prompts
+    lexicon_tokens = [f"results/tokens/lexicons/{lexicon_id}.parquet" for lexicon_id in DICTIONARY_CORPORA] if LLMS or RMS else []
+    return logprobs + scores + checks + prompts + lexicon_tokens
 
 
 def base_model_targets():

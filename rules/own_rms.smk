@@ -6,12 +6,15 @@
 # Gemma RMs, an RM of another family is profiled, placed among the published RMs and on the classifier's
 # Llama-Gemma axis, and named where a two-family test leaves it out. Enabled when
 # reward_models is non-empty and the dictionary scope is scored (OWN_RM_CORPORA, in
-# rules/figure_registry.smk); its figures are registry entries of stage "own_rms".
+# rules/figure_registry.smk): one Figure 1 analysis per lexicon of scoring.dictionary_corpora
+# (big2 / mfd for big2_nouns / mfd2, else the lexicon's id, with its reference category and
+# category factor name); the value profiles stand beside the published RMs', so they read the
+# big2 and mfd analyses only (PROFILE_CORPORA). Its figures are registry entries of stage "own_rms".
 
 
 rule fig1_own:
     input:
-        corpus=lambda wc: f"results/corpora/{REANALYSIS_DICTIONARY[wc.corpus]}.parquet",
+        corpus=lambda wc: f"results/corpora/{analysis_lexicon(wc.corpus)}.parquet",
         scores=expand("results/rm_scores/dictionary/{rm}.parquet", rm=RMS),
     output:
         observations="results/stats/fig1_{corpus}_own_observations.parquet",
@@ -33,6 +36,8 @@ rule fig1_own:
         families={rm: entry["family"] for rm, entry in RMS.items()},
         prompts=PROMPTS,
         mfd_scheme=lambda wc: config["reanalysis"]["mfd_scheme"] if wc.corpus == "mfd" else None,
+        category_name=lambda wc: LEXICONS[analysis_lexicon(wc.corpus)]["category_name"],
+        reference_category=lambda wc: LEXICONS[analysis_lexicon(wc.corpus)].get("reference_category"),
         n_permutations=config["reanalysis"]["n_permutations"],
         seed=config["reanalysis"]["seed"],
         star_p=config["reanalysis"]["own_star_p"],
@@ -50,13 +55,13 @@ rule fig1_own:
 
 rule rm_profiles:
     input:
-        published=expand("results/stats/fig1_{corpus}_observations.parquet", corpus=OWN_RM_CORPORA),
-        configured=expand("results/stats/fig1_{corpus}_own_observations.parquet", corpus=OWN_RM_CORPORA),
+        published=expand("results/stats/fig1_{corpus}_observations.parquet", corpus=PROFILE_CORPORA),
+        configured=expand("results/stats/fig1_{corpus}_own_observations.parquet", corpus=PROFILE_CORPORA),
     output:
         profiles=report("results/stats/rm_profiles.csv", caption="../report/captions/stats_rm_profiles.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
         identifiability="results/stats/family_identifiability.json",
     params:
-        dictionaries=OWN_RM_CORPORA,
+        dictionaries=PROFILE_CORPORA,
         n_bootstrap=config["reanalysis"]["profile_bootstrap"],
         level=config["reanalysis"]["profile_interval"],
         seed=config["reanalysis"]["seed"],

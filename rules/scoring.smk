@@ -22,6 +22,26 @@ rule token_table:
         "../workflow_scripts/token_table.py"
 
 
+# Which terms of a lexicon every configured model produces as one token; a category with none
+# in some model stops the job with one line (rmbias/corpora/lexicon_tokens.py).
+rule lexicon_tokens:
+    input:
+        corpus="results/corpora/{dictionary}.parquet",
+        tokens=expand("results/tokens/{model}.parquet", model=[*LLMS, *RMS]),
+    output:
+        "results/tokens/lexicons/{dictionary}.parquet",
+    params:
+        models=[*LLMS, *RMS],
+    log:
+        "logs/lexicon_tokens/{dictionary}.log",
+    benchmark:
+        "results/benchmarks/lexicon_tokens/{dictionary}.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../workflow_scripts/lexicon_tokens.py"
+
+
 rule rendered_prompts:
     input:
         lambda wc: model_files(wc.model),
@@ -63,7 +83,7 @@ rule logprobs:
 
 rule dictionary_candidates:
     input:
-        expand("results/corpora/{dictionary}.parquet", dictionary=config["scoring"]["dictionary_corpora"]),
+        expand("results/corpora/{dictionary}.parquet", dictionary=DICTIONARY_CORPORA),
     output:
         "results/corpora/dictionary_scope.parquet",
     log:

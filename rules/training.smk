@@ -26,7 +26,7 @@ rule download_preferences:
 
 rule synthetic_preferences:
     input:
-        expand("results/corpora/{dictionary}.parquet", dictionary=["big2_nouns", "big2_expanded", "mfd2"]),
+        ALL_CORPORA,
     output:
         "results/training/data/synthetic-{n}-{seed}.jsonl",
     params:

@@ -9,8 +9,8 @@ from workflow_helpers import run_snakemake
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIGS = ("config/config.yaml", "config/real.yaml", "config/paper.yaml")
 """The workflow configs the repository ships (the default, the real-model world, the paper's)."""
-CONFIG_DATA_FILES = {"prompts.yaml", "prompts_schema.yaml", "reference.yaml", "reference_schema.yaml", "schema.yaml"}
-"""The YAML files of config/ that are not workflow configs (prompts, the reference manifest, schemas)."""
+CONFIG_DATA_FILES = {"prompts.yaml", "prompts_schema.yaml", "reference.yaml", "reference_schema.yaml", "schema.yaml", "lexicons.yaml"}
+"""The YAML files of config/ that are not workflow configs (prompts, the reference manifest, schemas, the built-in lexicons)."""
 CLEAN = "Congratulations, your workflow is in a good condition!"
 
 

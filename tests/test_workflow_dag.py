@@ -1,5 +1,6 @@
 """The DAG as a user sees it in a dry run: the paper's full DAG with resources, single targets."""
 
+import os
 import re
 
 import jinja2
@@ -78,14 +79,14 @@ def test_single_figure_target_builds_only_its_ancestors(workflow_copy, reference
     assert counts["implicit_pair"] == 4  # 2 demo Llama x 2 demo Gemma instruction-tuned models
 
 
-OWN_RM_RULES = {"fig1_own": 2, "fig1_own_figure": 4, "fig1_combined_figure": 2, "rm_profiles": 1, "rm_profile_figure": 1}
+OWN_RM_RULES = {"fig1_own": 3, "fig1_own_figure": 6, "fig1_combined_figure": 2, "rm_profiles": 1, "rm_profile_figure": 1}
 
 
 def test_configured_rms_are_measured_only_with_the_dictionary_scope(workflow_copy, reference_mirror):
     with_scope = run_snakemake(workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}")
     assert with_scope.returncode == 0, with_scope.stdout[-3000:]
     counts = job_counts(with_scope.stdout)
-    assert {rule: counts.get(rule) for rule in OWN_RM_RULES} == OWN_RM_RULES  # big2 and mfd, 4 + 2 + 1 figures
+    assert {rule: counts.get(rule) for rule in OWN_RM_RULES} == OWN_RM_RULES  # big2, mfd, demo_virtues: 6 + 2 + 1 figures
     vocab_only = run_snakemake(
         workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}", "scoring={'scopes': ['vocab']}"
     )
@@ -134,3 +135,70 @@ def test_real_world_dag_runs_the_borrowed_template_model_also_as_the_plain_promp
         "results/figures/fig3_lollipop_renderings.pdf",
     ):
         assert output in result.stdout, output
+
+
+HUB_CONFIG = """
+reanalysis: {enabled: false}
+models:
+  - {id: llm-a, hf: org/llm-a, family: llama, type: instruction-tuned}
+reward_models:
+  - {id: rm-a, hf: org/rm-a, family: llama, type: instruction-tuned, score: "logits[:, 0]"}
+  - {id: rm-b, hf: org/rm-b, family: gemma, type: instruction-tuned, score: "logits[:, 0]"}
+scoring: {scopes: [dictionary], dictionary_corpora: [big2_nouns]}
+"""
+ADD_LEXICON = """
+lexicons:
+  - {id: demo_virtues, file: config/lexicons/demo_virtues.csv, format: long, reference_category: Honesty}
+scoring: {scopes: [dictionary], dictionary_corpora: [big2_nouns, demo_virtues]}
+"""
+
+
+def mark_outputs_done(workflow, dry_run_output, *args):
+    """Create every output a dry run lists, in the order it lists them (older first), and let
+    snakemake --touch record them as done, so that a later dry run shows what a change makes stale."""
+    paths = [p.strip() for line in re.findall(r"^    output: (.*)$", dry_run_output, re.M) for p in line.split(",")]
+    for index, path in enumerate(paths):
+        target = workflow / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch()
+        os.utime(target, (1_700_000_000 + index,) * 2)
+    touched = run_snakemake(workflow, "--touch", "--cores", "1", *args)
+    assert touched.returncode == 0, touched.stdout[-3000:]
+
+
+def test_adding_a_lexicon_makes_only_its_jobs_and_the_dictionary_scope_stale(workflow_copy, reference_mirror):
+    (workflow_copy / "hub.yaml").write_text(HUB_CONFIG, encoding="utf-8")
+    (workflow_copy / "lexicon.yaml").write_text(ADD_LEXICON, encoding="utf-8")
+    mirror = f"reference_mirror={reference_mirror}"
+    before = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "--config", mirror)
+    assert before.returncode == 0, before.stdout[-3000:]
+    mark_outputs_done(workflow_copy, before.stdout, "--configfile", "hub.yaml", "--config", mirror)
+    unchanged = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "--config", mirror)
+    assert "Nothing to be done" in unchanged.stdout, unchanged.stdout[-3000:]
+    after = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "lexicon.yaml", "--config", mirror)
+    assert after.returncode == 0, after.stdout[-3000:]
+    # new: the lexicon's corpus, its token table, its Figure 1 analysis and figures; stale: the
+    # dictionary scope (one candidate set of every lexicon), its searches and what reads them
+    assert job_counts(after.stdout) == {
+        "corpus": 1, "lexicon_tokens": 1, "fig1_own": 2, "fig1_own_figure": 4, "dictionary_candidates": 1,
+        "rm_scores": 2, "fig1_combined_figure": 1, "rm_profiles": 1, "rm_profile_figure": 1, "config_used": 1, "all": 1, "total": 16,
+    }
+    outputs = set(re.findall(r"^    output: (.*)$", after.stdout, re.M))
+    assert {"results/corpora/demo_virtues.parquet", "results/tokens/lexicons/demo_virtues.parquet",
+            "results/figures/fig1_demo_virtues_own.pdf, results/figures/fig1_demo_virtues_own.png"} <= outputs
+    assert "results/corpora/big2_nouns.parquet" not in outputs and "results/tokens/lexicons/big2_nouns.parquet" not in outputs
+
+
+def test_demo_dag_runs_the_demo_lexicon(workflow_copy, reference_mirror):
+    result = run_snakemake(workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    jobs = result.stdout.split("\nrule ")[1:]
+    demo = next(j for j in jobs if j.startswith("demo_models:"))
+    assert "results/corpora/demo_virtues.parquet" in demo  # its words are tokens of the demo tokenizers
+    for output in ("results/corpora/demo_virtues.parquet", "results/tokens/lexicons/demo_virtues.parquet",
+                   "results/stats/fig1_demo_virtues_own_rm_level.csv", "results/figures/fig1_demo_virtues_own.pdf"):
+        assert output in result.stdout, output
+    candidates = next(j for j in jobs if j.startswith("dictionary_candidates:"))
+    assert "results/corpora/demo_virtues.parquet" in candidates
+    profiles = next(j for j in jobs if j.startswith("rm_profiles:"))
+    assert "fig1_demo_virtues" not in profiles  # the profiles stand beside the published RMs: big2 and mfd only

@@ -8,6 +8,8 @@ with job_log(snakemake.log[0]):
         corpus_path=snakemake.input.corpus,
         prompts=snakemake.params.prompts,
         mfd_scheme=snakemake.params.mfd_scheme,
+        category_name=snakemake.params.category_name,
+        reference_category=snakemake.params.reference_category,
         n_permutations=snakemake.params.n_permutations,
         seed=snakemake.params.seed,
         star_p=snakemake.params.star_p,

@@ -38,7 +38,13 @@ from rmbias.io import InputError, read_parquet, read_wide_scores
 from rmbias.models.families import CONTRAST_FAMILIES, family_label, family_of_published_rm, outside_contrast
 from rmbias.statistics.group_tests import panel_test_columns, panel_tests
 from rmbias.statistics.maximal_model import MaximalModelFit, fit_maximal_model
-from rmbias.statistics.mixed_model import FIG1_R_NAMES, MFD_CATEGORY_R_NAME, MixedModelFit, fit_random_intercept_model
+from rmbias.statistics.mixed_model import (
+    FIG1_R_NAMES,
+    FIG1_REFERENCE_LEVELS,
+    MFD_CATEGORY_R_NAME,
+    MixedModelFit,
+    fit_random_intercept_model,
+)
 from rmbias.statistics.ranks import long_scores, rm_median_ranks
 from rmbias.statistics.rm_level import rm_contrasts, rm_level_stars, rm_level_test_columns, rm_level_tests
 
@@ -147,6 +153,7 @@ def analyse_observations(
     seed: int = 0,
     star_p: str = "permutation",
     category_r_name: str = FIG1_R_NAMES["category"],
+    reference_category: str | None = None,
 ) -> RankingAnalysis:
     """Mixed models, panel tests, per-RM contrasts, RM-level tests and means of Figure 1
     observations (:func:`figure1_observations`); the parts :func:`analysis_gaps` rules out are
@@ -154,7 +161,9 @@ def analyse_observations(
     :data:`CONTRAST` only; the per-RM contrasts every RM (``left_out``: the others).
 
     ``category_r_name`` is the category factor's name in the mixed model's terms (the
-    authors' ``Category`` for the Big Two, ``MFD_category`` for MFD2; :func:`category_r_name`).
+    authors' ``Category`` for the Big Two, ``MFD_category`` for MFD2; :func:`category_r_name`; a
+    lexicon's ``category_name``), ``reference_category`` its reference level in the models and the
+    per-RM contrasts (default: the alphabetically first category).
     ``star_p`` (:data:`STAR_P_SOURCES`) picks the p behind the panels' stars; ``n_resamples``
     and ``seed`` serve the panel permutations and a Monte Carlo RM-level test alike.
     """
@@ -163,7 +172,8 @@ def analyse_observations(
     family_by_rm = dict(obs.drop_duplicates("rm")[["rm", "base_model"]].itertuples(index=False, name=None))
     compared = obs[obs["base_model"].isin(CONTRAST)]
     skipped = analysis_gaps(compared)
-    contrasts = rm_contrasts(obs)
+    contrasts = rm_contrasts(obs, reference_category)
+    reference_levels = {**FIG1_REFERENCE_LEVELS, **({"category": reference_category} if reference_category else {})}
     rm_level = (
         pd.DataFrame(columns=rm_level_test_columns())
         if "rm_level" in skipped
@@ -179,13 +189,13 @@ def analyse_observations(
     r_names = {**FIG1_R_NAMES, "category": category_r_name}
     return RankingAnalysis(
         observations=obs,
-        mixed_model=None if "mixed_model" in skipped else fit_random_intercept_model(compared, r_names=r_names),
+        mixed_model=None if "mixed_model" in skipped else fit_random_intercept_model(compared, reference_levels=reference_levels, r_names=r_names),
         panels=panels,
         means=mean_rank_table(obs),
         skipped=skipped,
         rm_contrasts=contrasts,
         rm_level=rm_level,
-        maximal_model=None if "maximal_model" in skipped else fit_maximal_model(compared, r_names=r_names),
+        maximal_model=None if "maximal_model" in skipped else fit_maximal_model(compared, reference_levels=reference_levels, r_names=r_names),
         left_out=outside_contrast(family_by_rm),
     )
 
@@ -199,7 +209,7 @@ def category_r_name(mfd_scheme: str | None) -> str:
 def analysis_corpus(corpus: pd.DataFrame, mfd_scheme: str | None) -> tuple[pd.DataFrame, list[str]]:
     """The corpus and the categories the Figure 1 analysis uses.
 
-    Big Two (``mfd_scheme=None``): both categories. MFD2, ``virtue`` (the paper's text): every
+    Big Two or any other lexicon (``mfd_scheme=None``): every category. MFD2, ``virtue`` (the paper's text): every
     MFD2 term is ranked, the five ``*_Virtue`` categories are analysed. MFD2,
     ``published_script`` (what the authors' R script computed, and what reproduces the
     paper's MFD2 claims): only the terms of the columns Care_Virtue..Sanctity_Virtue are
@@ -261,18 +271,18 @@ def reanalyse_published_scores(
     corpus, categories = analysis_corpus(read_parquet(corpus_path, columns=["term", "category", "dictionary"]), mfd_scheme)
     wide = {rm: read_published_scores(path, list(prompts)) for rm, path in score_paths.items()}
     families = {rm: family_of_published_rm(rm) for rm in wide}
-    return _analyse_wide_scores(wide, families, corpus, categories, prompts, mfd_scheme, n_permutations, seed, star_p)
+    return _analyse_wide_scores(wide, families, corpus, categories, prompts, category_r_name(mfd_scheme), None,
+                                n_permutations, seed, star_p)
 
 
 def _analyse_wide_scores(wide: Mapping[str, pd.DataFrame], families: Mapping[str, str], corpus: pd.DataFrame,
-                         categories: Sequence[str], prompts: Mapping[str, Mapping[str, str]], mfd_scheme: str | None,
-                         n_permutations: int, seed: int, star_p: str) -> RankingAnalysis:
+                         categories: Sequence[str], prompts: Mapping[str, Mapping[str, str]], category_name: str,
+                         reference_category: str | None, n_permutations: int, seed: int, star_p: str) -> RankingAnalysis:
     """The Figure 1 analysis both sources share: :func:`figure1_observations` of ``wide`` (RM → wide
     score table) with ``families`` (RM → family label), then :func:`analyse_observations`."""
     obs = figure1_observations(wide, families, corpus, prompts, categories)
-    return analyse_observations(
-        obs, n_resamples=n_permutations, seed=seed, star_p=star_p, category_r_name=category_r_name(mfd_scheme)
-    )
+    return analyse_observations(obs, n_resamples=n_permutations, seed=seed, star_p=star_p,
+                                category_r_name=category_name, reference_category=reference_category)
 
 
 def read_own_scores(path: str | Path, prompt_keys: Sequence[str], terms: Sequence[str], dictionary: str) -> pd.DataFrame:
@@ -312,9 +322,16 @@ def analyse_own_scores(
     n_permutations: int,
     seed: int,
     star_p: str,
+    category_name: str | None = None,
+    reference_category: str | None = None,
 ) -> RankingAnalysis:
     """Figure 1 analysis of the configured RMs: ``score_paths`` maps RM id → its dictionary-scope
     score table (parquet), ``families`` RM id → its config ``family`` key (``llama``).
+
+    The corpus is any lexicon's (:mod:`rmbias.corpora.dictionaries`): ``mfd_scheme`` applies to
+    MFD2 only (None: every category of the lexicon is analysed); ``category_name`` is the
+    lexicon's category factor name (default :func:`category_r_name` of ``mfd_scheme``) and
+    ``reference_category`` its reference level (default: the alphabetically first category).
 
     Each RM ranks the terms of the analysed dictionary it was scored on; the dictionary scope
     scores every dictionary term as a whole string, so these are the terms the published RMs
@@ -326,4 +343,5 @@ def analyse_own_scores(
     terms = corpus["term"].unique()
     wide = {rm: read_own_scores(path, list(prompts), terms, dictionary) for rm, path in score_paths.items()}
     labels = {rm: family_label(families[rm]) for rm in wide}
-    return _analyse_wide_scores(wide, labels, corpus, categories, prompts, mfd_scheme, n_permutations, seed, star_p)
+    return _analyse_wide_scores(wide, labels, corpus, categories, prompts, category_name or category_r_name(mfd_scheme),
+                                reference_category, n_permutations, seed, star_p)

@@ -92,15 +92,27 @@ def star_test(star_p: str) -> str:
     return STAR_TESTS.get(star_p, star_p)
 
 
+def reference_first(categories: Sequence[str], reference: str | None = None) -> list[str]:
+    """``categories`` sorted, the reference level first: ``reference`` when given (it must be one
+    of them), else the alphabetically first, as R's treatment coding."""
+    ordered = sorted(categories)
+    if reference is None:
+        return ordered
+    if reference not in ordered:
+        raise InputError(f"reference category {reference!r} is not one of the categories {', '.join(ordered)}")
+    return [reference, *(c for c in ordered if c != reference)]
+
+
 def contrast_definitions(categories: Sequence[str], category_r_name: str = FIG1_R_NAMES["category"], levels: tuple[str, str] = LEVELS) -> pd.DataFrame:
-    """The contrasts of :func:`rm_contrasts` for ``categories``: one row per (contrast, kind).
+    """The contrasts of :func:`rm_contrasts` for ``categories`` (the reference level first,
+    :func:`reference_first`): one row per (contrast, kind).
 
     Columns ``contrast`` (the contrast column), ``kind`` (:data:`KINDS`), ``term`` (the mixed
     model's term, R's name built by :func:`r_term_name`; ``""`` outside kind ``model_term``),
     ``category``, ``framing`` (``positive``, ``negative`` or ``negative - positive``).
     Model-term rows come in the mixed model's term order.
     """
-    reference, *others = sorted(categories)
+    reference, *others = categories
     base = f"{FIG1_R_NAMES['base_model']}[T.{levels[1]}]"
     framing = f"{FIG1_R_NAMES['framing']}[T.{FRAMINGS[1]}]"
     between = f"{FRAMINGS[1]} - {FRAMINGS[0]}"
@@ -117,13 +129,14 @@ def contrast_definitions(categories: Sequence[str], category_r_name: str = FIG1_
     return pd.DataFrame(rows, columns=["kind", "contrast", "term", "category", "framing"])[["contrast", "kind", "term", "category", "framing"]]
 
 
-def rm_contrasts(obs: pd.DataFrame) -> pd.DataFrame:
+def rm_contrasts(obs: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
     """One row per RM of Figure 1 observations (``rm, base_model, prompt, framing, category,
     median_rank``, :func:`rmbias.statistics.figure1.figure1_observations`).
 
     Columns: ``rm``, ``base_model``, ``n_prompts_positive``, ``n_prompts_negative`` (prompts of
     that framing the RM has), then the contrast columns of the module docstring for the
-    categories of ``obs`` (median-rank units; NaN where the RM lacks a cell). Rows sorted by RM.
+    categories of ``obs`` (median-rank units; NaN where the RM lacks a cell), differences taken
+    from the ``reference`` category (:func:`reference_first`). Rows sorted by RM.
     """
     require_columns(obs, ["rm", "base_model", "prompt", "framing", "category", "median_rank"], "RM-contrast input")
     families = obs.groupby("rm")["base_model"].nunique()
@@ -132,7 +145,7 @@ def rm_contrasts(obs: pd.DataFrame) -> pd.DataFrame:
     unknown = sorted(set(obs["framing"]) - set(FRAMINGS))
     if unknown:
         raise InputError(f"RM-contrast input: framing {unknown[0]!r} is not one of {', '.join(FRAMINGS)}")
-    reference, *others = categories = sorted(obs["category"].unique())
+    reference, *others = categories = reference_first(obs["category"].unique(), reference)
     cells = obs.groupby(["rm", "framing", "category"])["median_rank"].mean().unstack(["framing", "category"])
     prompts = obs.groupby(["rm", "framing"])["prompt"].nunique().unstack("framing").reindex(columns=list(FRAMINGS))
     table = obs.groupby("rm")["base_model"].first().to_frame()
@@ -152,12 +165,14 @@ def rm_contrasts(obs: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrast_categories(contrasts: pd.DataFrame) -> list[str]:
-    """The categories of a :func:`rm_contrasts` table (from its ``mean_positive_<c>`` columns), sorted."""
+    """The categories of a :func:`rm_contrasts` table (from its ``mean_positive_<c>`` columns),
+    the reference first (read from its ``framing_<c>_minus_<reference>`` columns), the others sorted."""
     prefix = f"mean_{FRAMINGS[0]}_"
     categories = sorted(column[len(prefix):] for column in contrasts.columns if column.startswith(prefix))
     if not categories:
         raise InputError(f"RM contrasts: no {prefix}<category> column")
-    return categories
+    references = {column.rsplit("_minus_", 1)[1] for column in contrasts.columns if column.startswith("interaction_")}
+    return reference_first(categories, references.pop() if len(references) == 1 else None)
 
 
 @dataclass(frozen=True)
@@ -343,8 +358,9 @@ def rm_level_record(tests: pd.DataFrame, analysis: str, levels: tuple[str, str] 
 
 
 def contrast_meanings(categories: Sequence[str]) -> Mapping[str, str]:
-    """Column -> meaning of a :func:`rm_contrasts` table of ``categories`` (for the record)."""
-    reference, *others = sorted(categories)
+    """Column -> meaning of a :func:`rm_contrasts` table of ``categories`` (the reference first,
+    :func:`contrast_categories`; for the record)."""
+    reference, *others = categories
     meanings = {f"n_prompts_{f}": f"prompts of {f} framing the RM has" for f in FRAMINGS}
     meanings |= {f"mean_{f}_{c}": f"mean over the RM's {f} prompts of its median rank of {c}" for f in FRAMINGS for c in categories}
     meanings |= {f"diff_{FRAMINGS[0]}_{c}_minus_{reference}": f"mean_{FRAMINGS[0]}_{c} - mean_{FRAMINGS[0]}_{reference}" for c in others}
