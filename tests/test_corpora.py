@@ -1,8 +1,11 @@
 import pandas as pd
 import pytest
 
-from rmbias.corpora.dictionaries import MFD2_CATEGORIES, normalize_term, read_dictionary
+from rmbias.corpora.dictionaries import builtin_lexicon, normalize_term, read_dictionary
 from rmbias.io import InputError
+
+MFD2_CATEGORIES = tuple(builtin_lexicon("mfd2")["categories"])
+"""MFD 2.0's ten categories, foundation x virtue/vice (config/lexicons.yaml)."""
 
 
 def test_published_dictionaries_unroll_to_long_tables(reference_mirror):

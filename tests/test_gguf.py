@@ -134,7 +134,8 @@ def test_real_world_dry_run_lists_its_jobs(real_world_copy):
     assert result.returncode == 0, result.stdout[-3000:]
     counts = job_counts(result.stdout)
     # logprobs and fig2_stats: Gemma 3 270M's template is borrowed, so it also runs as the plain prompt
-    assert counts["convert_gguf"] == 2 and counts["token_table"] == 2 and counts["logprobs"] == 3
+    # token tables: the two LLMs and the four trained RMs (the lexicons' single-token check reads every configured model's)
+    assert counts["convert_gguf"] == 2 and counts["token_table"] == 6 and counts["logprobs"] == 3
     assert counts["fig2_stats"] == 2 and counts["fig3_figure"] == 1 and counts["table"] == 1
     assert counts["train_rm"] == 4 and counts["score_checkpoints"] == 4 and counts["checkpoint_figure"] == 2
     # the four trained RMs: exported from their runs' final checkpoints, searched over the dictionaries

@@ -231,10 +231,13 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # demo-gemma-it-large feeds its rendered prompts, Figure 3 (two Llama pairs), Table A2, the
-    # whole Appendix F chain (it is the boosted base, with the generation check) and the config record
+    # demo-gemma-it-large feeds its rendered prompts, its token table and the lexicons' single-token
+    # checks (one per scored lexicon), Figure 3 (two Llama pairs), Table A2, the whole Appendix F
+    # chain (it is the boosted base, with the generation check) and the config record
     assert job_counts(result.stdout) == {
         "rendered_prompts": 1,
+        "token_table": 1,
+        "lexicon_tokens": 3,
         "logprobs": 1,
         "implicit_pair": 2,
         "table": 1,
@@ -247,7 +250,7 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "authority_figures": 1,
         "config_used": 1,
         "all": 1,
-        "total": 17,
+        "total": 21,
     }
 
 
@@ -265,21 +268,23 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # its rendered prompts, token table and two scopes, the configured RMs' Figure 1 (2 dictionaries, 4 + 2 figures),
-    # the profiles and their figure, top-k (it reads every RM's vocab scores) and the config record
+    # its rendered prompts, token table, the lexicons' single-token checks and two scopes, the
+    # configured RMs' Figure 1 (3 lexicons, 6 + 2 figures), the profiles and their figure, top-k (it
+    # reads every RM's vocab scores) and the config record
     assert job_counts(result.stdout) == {
         "rendered_prompts": 1,
         "token_table": 1,
+        "lexicon_tokens": 3,
         "rm_scores": 2,
-        "fig1_own": 2,
-        "fig1_own_figure": 4,
+        "fig1_own": 3,
+        "fig1_own_figure": 6,
         "fig1_combined_figure": 2,
         "rm_profiles": 1,
         "rm_profile_figure": 1,
         "topk": 1,
         "config_used": 1,
         "all": 1,
-        "total": 17,
+        "total": 23,
     }
 
 
@@ -302,9 +307,13 @@ def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
     assert dict(obs.drop_duplicates("rm")[["rm", "base_model"]].values) == DEMO_RM_FAMILIES
     profiles = pd.read_csv(stats / "rm_profiles.csv")
     assert {"source", "rm", "base_model", "dictionary", "category", "framing", "median_rank", "n_ranked", "rank_fraction",
-            "centred_rank_fraction", "percentile_among_published_gemma", "percentile_among_published_llama",
+            "centred_rank_fraction", "percentile_among_published", "percentile_among_own_family",
             *INTERVAL_COLUMNS} == set(profiles.columns)
-    assert profiles.groupby("source")["rm"].nunique().to_dict() == {"configured": 7, "published": 10}
+    assert profiles.groupby("source")["rm"].nunique().to_dict() == {"configured": 9, "published": 10}
+    # no published RM is Qwen-based: the Qwen RMs have percentiles among all published RMs, none among their family
+    qwen = profiles[profiles["base_model"] == "Qwen"]
+    assert set(qwen["rm"]) == {"demo-qwen-rm-a", "demo-qwen-rm-b"} and qwen["percentile_among_own_family"].isna().all()
+    assert qwen["percentile_among_published"].between(0, 100).all()
     assert profiles["rank_fraction"].between(0, 1).all()
     for figure in ("fig1a_big2_own", "fig1b_mfd_own", "figA1a_big2_own", "figA1b_mfd_own", "fig1a_big2_combined",
                    "fig1b_mfd_combined", "rm_profiles"):

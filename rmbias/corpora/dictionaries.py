@@ -40,10 +40,6 @@ def builtin_lexicon(lexicon_id: str) -> dict:
     return entries[lexicon_id]
 
 
-MFD2_CATEGORIES = tuple(builtin_lexicon("mfd2")["categories"])
-"""MFD 2.0's ten categories, foundation x virtue/vice, in the order of its columns."""
-
-
 def normalize_term(text: str) -> str:
     """The dictionary form a decoded token is matched on: NFKD ascii-folded (non-ascii dropped),
     stripped, lowercased (" Café" → "cafe")."""
