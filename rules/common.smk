@@ -1,5 +1,6 @@
 # Config access and input functions shared by every stage (no rules). The config is validated
 # here, before any rule is defined, so a bad key stops the run with one line naming it.
+import os
 import re
 import sys
 from pathlib import Path
@@ -76,9 +77,10 @@ def reference(rel_path):
 
 def lexicon_file(lexicon_id):
     """The file of a declared lexicon: a published reference file (the built-ins), else its path
-    from the repository root (checked when the config is read)."""
+    from the repository root (checked when the config is read), written relative to the working
+    directory so that Snakemake's record of the input does not change when the folder moves."""
     path = LEXICONS[lexicon_id]["file"]
-    return reference(path) if path in MANIFEST["files"] else repo_file(path)
+    return reference(path) if path in MANIFEST["files"] else os.path.relpath(repo_file(path))
 
 
 DICTIONARY_CORPORA = config["scoring"]["dictionary_corpora"]
