@@ -17,6 +17,8 @@ term in no category, a (term, category) row given twice in a long file, fewer th
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import unicodedata
 from pathlib import Path
@@ -32,12 +34,18 @@ MEMBER_MARKS = ("X", "x")
 EMPTY_MARKS = ("", "NA")
 
 
+@functools.cache
+def _builtin_lexicon_entries() -> dict[str, dict]:
+    """Id -> entry of the built-in lexicons, read and validated once per process."""
+    return {entry["id"]: entry for entry in builtin_lexicons(load_yaml(SCHEMA_PATH))}
+
+
 def builtin_lexicon(lexicon_id: str) -> dict:
-    """The entry of the built-in lexicon ``lexicon_id`` (``big2_nouns``, ``big2_expanded``, ``mfd2``)."""
-    entries = {entry["id"]: entry for entry in builtin_lexicons(load_yaml(SCHEMA_PATH))}
+    """The entry of the built-in lexicon ``lexicon_id`` (``big2_nouns``, ``big2_expanded``, ``mfd2``), a copy."""
+    entries = _builtin_lexicon_entries()
     if lexicon_id not in entries:
         raise InputError(f"unknown built-in lexicon {lexicon_id!r}; built-in: {', '.join(entries)}")
-    return entries[lexicon_id]
+    return copy.deepcopy(entries[lexicon_id])
 
 
 def normalize_term(text: str) -> str:
