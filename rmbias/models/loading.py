@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import peft
 import torch
 import transformers
 
@@ -224,6 +223,8 @@ def load_model(spec: ModelSpec, device: str | torch.device, *, head: str | None 
             tokenizer.pad_token = tokenizer.eos_token
         model.config.pad_token_id = tokenizer.pad_token_id
     if adapter is not None:
+        import peft  # imported here: it costs seconds per job, and most jobs load no adapter
+
         model = peft.PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     if spec.device_map is None:
         model = model.to(resolve_device(device))
