@@ -24,6 +24,8 @@ from rmbias.scoring.search import (
     write_other_bos_scores,
 )
 
+TOKENIZE_CANDIDATES = search.tokenize_candidates
+
 PROMPTS = {
     "greatest_ever_one": {"text": "What, in one word, is the greatest thing ever?", "framing": "positive"},
     "worst_world_please": {"text": "What is the worst thing in the world? Please answer in one word only.",
@@ -214,6 +216,27 @@ def test_shards_of_other_candidates_or_of_a_rebuilt_model_are_not_reused(tmp_pat
     rebuilt, report = run(entry, tmp_path / "shards")
     assert (report.reused, report.computed) == (0, 6)
     assert not np.allclose(rebuilt["greatest_ever_one"], first["greatest_ever_one"])
+
+
+def test_a_token_cache_tokenizes_once_for_every_model_of_one_renderer(tmp_path, monkeypatch):
+    tokenizer = demo.build_tokenizer(WORDS, "llama")
+    entry = save_rm(tmp_path / "rm", "llama", tokenizer)
+    other = tmp_path / "other-rm"
+    demo.tiny_model("llama", tokenizer, "reward_model", seed=8).save_pretrained(other)
+    tokenizer.save_pretrained(other)
+    tokenized = []
+    monkeypatch.setattr(search, "tokenize_candidates",
+                        lambda *args: tokenized.append(args[1]) or TOKENIZE_CANDIDATES(*args))
+    cache = {}
+    first, _ = run(entry, tmp_path / "first", token_cache=cache)
+    assert len(tokenized) == len(cache) == 6  # 2 prompts x 3 shards, each rendered and tokenized once
+    second, report = run(entry, tmp_path / "second", token_cache=cache, extra_identity=("seed 8",),
+                         model_loader=lambda device: transformers.AutoModelForSequenceClassification.from_pretrained(
+                             other).eval())
+    assert len(tokenized) == 6 and report.computed == 6
+    uncached, _ = run({**entry, "hf": str(other)}, tmp_path / "uncached")
+    pd.testing.assert_frame_equal(second, uncached)
+    assert not np.allclose(second["greatest_ever_one"], first["greatest_ever_one"])
 
 
 class OutOfMemoryAbove(torch.nn.Module):

@@ -230,13 +230,20 @@ class PromptScores:
 def score_prompt(model: torch.nn.Module, renderer: Renderer, spec: ModelSpec, prompt: str, responses: list[str],
                  method: str, batch: BatchSizer) -> PromptScores:
     """The reward of each response to ``prompt`` (rendered by ``renderer``) by ``method`` ("prefix" or "naive")."""
+    tokens = tokenize_candidates(renderer, prompt, responses, head_pad_token_id(spec, model))
+    return score_tokens(model, spec, tokens, method, batch)
+
+
+def score_tokens(model: torch.nn.Module, spec: ModelSpec, tokens: CandidateTokens, method: str,
+                 batch: BatchSizer) -> PromptScores:
+    """The reward of each candidate of ``tokens`` (one prompt's, :func:`tokenize_candidates`) by
+    ``method`` ("prefix" or "naive"); rewards in candidate order, shape ``[len(tokens.full)]``."""
     if method not in METHODS:
         raise InputError(f"unknown scoring method {method!r}; expected one of {', '.join(METHODS)}")
     pad_token_id = head_pad_token_id(spec, model)
-    tokens = tokenize_candidates(renderer, prompt, responses, pad_token_id)
     if method == "naive":
         return PromptScores(rewards_naive(model, spec, tokens.full, batch, pad_token_id), 0)
-    rewards = np.empty(len(responses), dtype=np.float32)
+    rewards = np.empty(len(tokens.full), dtype=np.float32)
     shared = np.asarray(tokens.shared)
     for n_shared in np.unique(shared):
         rows = np.flatnonzero(shared == n_shared)
@@ -289,7 +296,8 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
                      shard_size: int | None = None, device: str = "auto",
                      after_shard: Callable[[Shard], None] | None = None,
                      model_loader: Callable[[str | torch.device], torch.nn.Module] | None = None,
-                     extra_identity: Sequence[Any] = ()) -> tuple[pd.DataFrame, ScoringReport]:
+                     extra_identity: Sequence[Any] = (),
+                     token_cache: dict[tuple, CandidateTokens] | None = None) -> tuple[pd.DataFrame, ScoringReport]:
     """Score every candidate response to every prompt with the reward model of ``entry``, by shards.
 
     ``candidates`` has a ``response`` column and optionally ``token_id``. Returns the wide table
@@ -299,6 +307,9 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
     ``after_shard`` is called with each shard right after it is written. ``model_loader`` replaces
     loading the entry's reward model (e.g. a base model with a LoRA checkpoint merged in), and
     ``extra_identity`` then names what distinguishes that model in the shard fingerprints.
+    ``token_cache`` keeps each shard's :class:`CandidateTokens` for later calls with the same
+    entry, prompts and candidates (e.g. every checkpoint of one training run), which then skip
+    rendering and tokenizing: on CPU the larger part of a small model's search.
     ``batch_size`` (default the entry's ``scoring_batch_size``) is candidates per forward pass or
     ``"auto"`` (:meth:`BatchSizer.resolve`); after an out-of-memory error it backs off for the rest
     of the run, and the size last used is in the report.
@@ -328,8 +339,8 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
                 report.read_position = reward_read_position(
                     renderer, head_pad_token_id(spec, model), texts[shard.prompt_key], READ_POSITION_EXAMPLE)
                 logger.info("%s: reward head reads %s", spec.id, report.read_position)
-            scores = score_prompt(model, renderer, spec, texts[shard.prompt_key],
-                                  responses[shard.start:shard.stop], method, batch)
+            scores = score_tokens(model, spec, shard_tokens(renderer, spec, model, texts[shard.prompt_key],
+                                                            responses, shard, token_cache), method, batch)
             rewards = scores.rewards
             report.fallback += scores.n_fallback
             report.batch_size = batch.size
@@ -343,6 +354,19 @@ def score_candidates(entry: Mapping[str, Any], prompts: Mapping[str, Any], candi
                                      for key, blocks in columns.items()})
     logger.info("%s: %s", spec.id, report)
     return pd.concat([wide, scores_by_prompt], axis=1), report
+
+
+def shard_tokens(renderer: Renderer, spec: ModelSpec, model: torch.nn.Module, prompt: str, responses: Sequence[str],
+                 shard: Shard, token_cache: dict[tuple, CandidateTokens] | None) -> CandidateTokens:
+    """:func:`tokenize_candidates` of the shard's responses to ``prompt``, from ``token_cache`` when it holds them."""
+    pad_token_id = head_pad_token_id(spec, model)
+    key = (prompt, shard.start, shard.stop, pad_token_id)
+    if token_cache is not None and key in token_cache:
+        return token_cache[key]
+    tokens = tokenize_candidates(renderer, prompt, responses[shard.start:shard.stop], pad_token_id)
+    if token_cache is not None:
+        token_cache[key] = tokens
+    return tokens
 
 
 def candidates_from_table(table: pd.DataFrame, scope: str) -> pd.DataFrame:

@@ -69,12 +69,13 @@ def score_checkpoints(base_entry: Mapping[str, Any], checkpoint_dir: str | os.Pa
     base = ModelSpec.from_entry(base_entry)
     entry = {**base_entry, "kind": "reward_model", "score": "logits[:, 0]"}
     table = candidates.rename(columns={"response": "decoded"})[["decoded", "token_id"]].reset_index(drop=True)
+    token_cache: dict = {}  # the checkpoints share the base's renderer: render and tokenize once
     for step in saved_checkpoint_steps(checkpoint_dir):
         checkpoint = Path(checkpoint_dir) / f"checkpoint-{step}"
         wide, report = score_candidates(
             entry, {prompt_key: prompt}, candidates, Path(shard_dir) / f"step-{step}", method=method,
             shard_size=shard_size, device=device, model_loader=partial(_merged_checkpoint, base, checkpoint),
-            extra_identity=directory_identity(checkpoint),
+            extra_identity=directory_identity(checkpoint), token_cache=token_cache,
         )
         logger.info("checkpoint %d: %s", step, report)
         table[f"step-{step}"] = wide[prompt_key].to_numpy()
