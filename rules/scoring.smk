@@ -12,6 +12,7 @@ rule token_table:
         "results/tokens/{model}.parquet",
     params:
         entry=lambda wc: model_entry(wc.model),
+        placeholder_tokens=config["scoring"]["placeholder_tokens"],
     log:
         "logs/token_table/{model}.log",
     benchmark:

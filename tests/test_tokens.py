@@ -1,5 +1,7 @@
 """Token tables and the vocabulary intersection of two tokenizers."""
 
+import pytest
+
 from rmbias import demo
 from rmbias.corpora.tokens import token_table, vocab_intersection, write_token_table
 from rmbias.io import read_parquet
@@ -43,3 +45,23 @@ def test_write_token_table_loads_the_entry_tokenizer(tmp_path):
     write_token_table(entry, tmp_path / "tokens.parquet")
     written = read_parquet(tmp_path / "tokens.parquet")
     assert written.equals(token_table(tokenizer))
+
+
+def test_placeholder_entries_are_left_out_of_the_table_unless_kept(tmp_path, caplog):
+    tokenizer = demo.build_tokenizer([*WORDS, "unused", "PAD"], "qwen")
+    placeholders = ["[PAD900]", "[PAD901]", "<unused0>", "<|reserved_special_token_3|>"]
+    tokenizer.add_tokens([*placeholders, "[PAD]", "<unused>"])  # the last two are not numbered placeholders
+    kept, table = token_table(tokenizer, "keep"), token_table(tokenizer)
+    assert len(kept) == len(table) + len(placeholders)
+    assert set(kept["piece"]) - set(table["piece"]) == set(placeholders)
+    assert {"[PAD]", "<unused>", "unused", "PAD"} <= set(table["decoded"])
+    tokenizer.save_pretrained(tmp_path / "tok")
+    entry = {"id": "padded", "hf": str(tmp_path / "tok"), "family": "qwen", "kind": "causal_lm",
+             "type": "instruction-tuned"}
+    with caplog.at_level("INFO", logger="rmbias.corpora.tokens"):
+        write_token_table(entry, tmp_path / "tokens.parquet")
+    assert read_parquet(tmp_path / "tokens.parquet").equals(table)
+    assert (f"padded: {len(table)} tokens in the table; 4 placeholder tokens (not real vocabulary, "
+            "e.g. [PAD900], [PAD901], <|reserved_special_token_3|>) left out") in caplog.text
+    with pytest.raises(ValueError, match="placeholder_tokens"):
+        token_table(tokenizer, "drop")

@@ -8,7 +8,9 @@ and to dictionary terms by the normalized form (ascii, stripped, lowercased).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from typing import Any, Mapping
 
 import pandas as pd
@@ -18,7 +20,13 @@ from rmbias.io import write_csv, write_parquet
 from rmbias.models.conversations import Renderer
 from rmbias.models.loading import ModelSpec, load_renderer, load_tokenizer, prompt_texts
 
+logger = logging.getLogger(__name__)
+
 TOKEN_TABLE_COLUMNS = ["token_id", "piece", "decoded", "norm"]
+PLACEHOLDER_PIECE = re.compile(r"\[PAD\d+\]|<unused\d+>|<\|reserved_special_token_\d+\|>")
+"""Vocabulary entries that stand for no text: the padding entries a GGUF conversion adds to fill
+the embedding matrix (``[PAD151665]``), Gemma's ``<unusedN>`` and Llama 3's reserved tokens."""
+PLACEHOLDER_TOKENS = ("exclude", "keep")
 
 
 def decode_each(tokenizer: Any, token_ids: list[int]) -> list[str]:
@@ -33,14 +41,31 @@ def special_token_ids(tokenizer: Any) -> set[int]:
     return set(tokenizer.all_special_ids) | added
 
 
-def token_table(tokenizer: Any) -> pd.DataFrame:
+def non_special_token_ids(tokenizer: Any) -> list[int]:
+    """Every token id of ``tokenizer`` that is not a special token (:func:`special_token_ids`), ascending."""
+    specials = special_token_ids(tokenizer)
+    return [token_id for token_id in range(len(tokenizer)) if token_id not in specials]
+
+
+def placeholder_token_ids(tokenizer: Any, token_ids: list[int]) -> set[int]:
+    """The ids among ``token_ids`` whose vocabulary entry is a :data:`PLACEHOLDER_PIECE`."""
+    pieces = tokenizer.convert_ids_to_tokens(token_ids)
+    return {token_id for token_id, piece in zip(token_ids, pieces) if PLACEHOLDER_PIECE.fullmatch(piece)}
+
+
+def token_table(tokenizer: Any, placeholder_tokens: str = "exclude") -> pd.DataFrame:
     """One row per non-special token, ordered by id: token_id, piece, decoded, norm.
 
     ``piece`` is the vocabulary entry ("▁Love", "ĠLove"), ``decoded`` the token decoded alone as
-    a response string (" Love"), ``norm`` its :func:`normalize` form ("love").
+    a response string (" Love"), ``norm`` its :func:`normalize` form ("love"). Placeholder entries
+    (:data:`PLACEHOLDER_PIECE`) are left out unless ``placeholder_tokens`` is ``"keep"``.
     """
-    specials = special_token_ids(tokenizer)
-    token_ids = [token_id for token_id in range(len(tokenizer)) if token_id not in specials]
+    if placeholder_tokens not in PLACEHOLDER_TOKENS:
+        raise ValueError(f"placeholder_tokens must be one of {PLACEHOLDER_TOKENS}, not {placeholder_tokens!r}")
+    token_ids = non_special_token_ids(tokenizer)
+    if placeholder_tokens == "exclude":
+        placeholders = placeholder_token_ids(tokenizer, token_ids)
+        token_ids = [token_id for token_id in token_ids if token_id not in placeholders]
     decoded = decode_each(tokenizer, token_ids)
     return pd.DataFrame({
         "token_id": pd.Series(token_ids, dtype="int64"),
@@ -62,9 +87,18 @@ def vocab_intersection(a: pd.DataFrame, b: pd.DataFrame, suffixes: tuple[str, st
     return shared.reset_index(drop=True)
 
 
-def write_token_table(entry: Mapping[str, Any], out_path: str | os.PathLike) -> None:
-    """Build the token table of the model ``entry``'s tokenizer and write it to ``out_path`` (parquet)."""
-    write_parquet(token_table(load_tokenizer(ModelSpec.from_entry(entry))), out_path)
+def write_token_table(entry: Mapping[str, Any], out_path: str | os.PathLike, placeholder_tokens: str = "exclude") -> None:
+    """Build the token table of the model ``entry``'s tokenizer and write it to ``out_path``
+    (parquet), logging how many placeholder tokens it left out or kept (``placeholder_tokens``)."""
+    spec = ModelSpec.from_entry(entry)
+    tokenizer = load_tokenizer(spec)
+    table = token_table(tokenizer, placeholder_tokens)
+    placeholders = sorted(placeholder_token_ids(tokenizer, non_special_token_ids(tokenizer)))
+    examples = ", ".join(tokenizer.convert_ids_to_tokens(placeholders[:2] + placeholders[-1:])) if placeholders else ""
+    logger.info("%s: %d tokens in the table; %d placeholder tokens (not real vocabulary%s) %s", spec.id, len(table),
+                len(placeholders), f", e.g. {examples}" if placeholders else "",
+                "kept (scoring.placeholder_tokens: keep)" if placeholder_tokens == "keep" else "left out")
+    write_parquet(table, out_path)
 
 
 RENDERED_PROMPT_COLUMNS = ["model", "prompt", "text", "n_tokens", "token_ids"]
