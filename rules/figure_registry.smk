@@ -16,6 +16,9 @@ from rmbias.figures.captions import training_run_phrases
 REANALYSIS_ON = config["reanalysis"]["enabled"]
 TRAINING_ON = TRAINING["enabled"] and bool(RUNS)
 CHECKPOINT_RUNS = TRAINING["figures"]["checkpoint_runs"]
+# Figures 4a and 4b (own runs) leave the Qwen-based runs out, as the paper's do (A5a and A5b keep
+# them): they exist only when some run of theirs is not Qwen-based (else they would be empty).
+NON_QWEN_RUNS = [run_id for run_id, run in RUNS.items() if LLMS[run["base"]]["family"] != "qwen"]
 RANK_CHANGES = TRAINING["figures"]["rank_changes"]
 # The configured RMs' own Figure 1 (rules/own_rms.smk): one analysis per lexicon the dictionary
 # scope scores (analysis_name: big2, mfd, or the lexicon's id), when there are RMs and that scope
@@ -83,9 +86,9 @@ FIGURES = {
     "figA3a_authority": figure("figA3a", "authority_figures", "authority_boost", "figA3a_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
     "figA3b_authority": figure("figA3b", "authority_figures", "authority_boost", "figA3b_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
     # Section 4 and Appendices G, H: the workflow's own training runs
-    "fig4a_training_checkpoints": figure("fig4a", "checkpoint_figure", "training", "checkpoint_figure.rst", "RM training", TRAINING_ON and CHECKPOINT_RUNS, {"runs": CHECKPOINT_RUNS, "include_qwen": False}),
+    "fig4a_training_checkpoints": figure("fig4a", "checkpoint_figure", "training", "checkpoint_figure.rst", "RM training", TRAINING_ON and bool(set(CHECKPOINT_RUNS) & set(NON_QWEN_RUNS)), {"runs": CHECKPOINT_RUNS, "include_qwen": False}),
     "figA5a_training_checkpoints": figure("figA5a", "checkpoint_figure", "training", "checkpoint_figure.rst", "RM training", TRAINING_ON and CHECKPOINT_RUNS, {"runs": CHECKPOINT_RUNS, "include_qwen": True}),
-    "fig4b_ablations_own": figure("fig4b_own", "own_ablation_figure", "training", "own_ablation_figure.rst", "RM training", TRAINING_ON, {"include_qwen": False}),
+    "fig4b_ablations_own": figure("fig4b_own", "own_ablation_figure", "training", "own_ablation_figure.rst", "RM training", TRAINING_ON and bool(NON_QWEN_RUNS), {"include_qwen": False}),
     "figA5b_ablations_own": figure("figA5b_own", "own_ablation_figure", "training", "own_ablation_figure.rst", "RM training", TRAINING_ON, {"include_qwen": True}),
     "fig5_llama": figure("fig5_llama", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "fig5_llama" in RANK_CHANGES, {"run": RANK_CHANGES.get("fig5_llama")}),
     "fig5_gemma": figure("fig5_gemma", "rank_change_figure", "training", "rank_change_figure.rst", "RM training", TRAINING_ON and "fig5_gemma" in RANK_CHANGES, {"run": RANK_CHANGES.get("fig5_gemma")}),

@@ -202,3 +202,19 @@ def test_demo_dag_runs_the_demo_lexicon(workflow_copy, reference_mirror):
     assert "results/corpora/demo_virtues.parquet" in candidates
     profiles = next(j for j in jobs if j.startswith("rm_profiles:"))
     assert "fig1_demo_virtues" not in profiles  # the profiles stand beside the published RMs: big2 and mfd only
+
+
+def test_figures_4a_and_4b_own_need_a_run_that_is_not_qwen_based(workflow_copy, reference_mirror):
+    # Figures 4a and 4b of the own runs leave the Qwen-based runs out (A5a and A5b keep them): with
+    # only Qwen-based runs they would be empty, so they are not built; A5a and A5b are.
+    # (the demo run, with Llama- and Gemma-based runs too, builds both: test_workflow_demo)
+    config_path = workflow_copy / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["training"]["runs"] = [{"id": "qwen-synth", "base": "demo-qwen-it", "data": {"source": "synthetic", "size": 128}}]
+    config["training"]["figures"] = {"checkpoint_runs": ["qwen-synth"], "rank_changes": {"figA6_qwen": "qwen-synth"}}
+    config_path.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workflow_copy, "-n", "--config", f"reference_mirror={reference_mirror}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    figures = set(re.findall(r"results/figures/(\w+)\.pdf", result.stdout))
+    assert {"figA5a_training_checkpoints", "figA5b_ablations_own", "figA6_qwen"} <= figures
+    assert not {"fig4a_training_checkpoints", "fig4b_ablations_own"} & figures
