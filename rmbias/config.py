@@ -322,6 +322,11 @@ PAPER_PROMPT_KEY = re.compile(r"(?P<adjective>[a-z]+)_(?P<superlative>[a-z]+)_(?
 prompt columns of the published score files. Other keys are free (config/prompts_schema.yaml)."""
 
 
+def prompt_texts(prompts: Mapping[str, Any]) -> dict[str, str]:
+    """Prompt key → text, from either ``{key: text}`` or the ``prompts.yaml`` form ``{key: {text: ...}}``."""
+    return {key: value["text"] if isinstance(value, Mapping) else value for key, value in prompts.items()}
+
+
 def load_prompts(path: str | Path, schema: dict) -> dict[str, dict]:
     """Load and validate a prompts file (config key ``prompts``; ``schema``: config/prompts_schema.yaml);
     return key → {text, framing}.

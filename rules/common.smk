@@ -5,12 +5,19 @@ import re
 import sys
 from pathlib import Path
 
-from rmbias.config import builtin_lexicons, declared_lexicons, load_prompts, load_yaml, validate_against_schema, validate_config
+from rmbias.config import (
+    builtin_lexicons,
+    declared_lexicons,
+    load_prompts,
+    load_yaml,
+    prompt_texts,
+    validate_against_schema,
+    validate_config,
+)
 from rmbias.io import InputError
 from rmbias.implicit.rendering import RENDERINGS, plain_rendering_entries
 from rmbias.models.conversations import chat_template_text, renders_chat
 from rmbias.models.families import family_label, published_rm_name
-from rmbias.models.loading import prompt_texts
 from rmbias.scoring.prompt_groups import check_prompt_groups, group_label, group_prompts, prompt_group_count
 from rmbias.training.authority_boost import authority_heldout_keys
 from rmbias.training.config_checks import check_training_config

@@ -51,7 +51,7 @@ def _repository_imports(path: Path) -> list[str]:
     """Top-level names of what ``path`` imports (rule files: their Python lines), relative ones as '.'."""
     text = path.read_text()
     if path.suffix == ".smk":
-        text = "\n".join(line for line in text.splitlines() if line.startswith(("import ", "from ")))
+        text = "\n".join(_import_statements(text))
     names = []
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
@@ -74,3 +74,34 @@ def test_the_breaking_check_sees_a_script_that_imports_another_script(tmp_path):
     script = tmp_path / "thin.py"
     script.write_text("import sys\nfrom rmbias.io import read_parquet\nfrom workflow_scripts import corpus\n")
     assert "workflow_scripts" in _repository_imports(script)
+
+
+HEAVY_PACKAGES = ("torch", "transformers", "peft")
+"""What the rule files must not import: seconds at every Snakemake start (a dry run, each SLURM job)."""
+
+
+def test_the_rule_files_import_no_module_that_imports_torch_transformers_or_peft():
+    lines = [line for path in [REPO / "Snakefile", *sorted(REPO.glob("rules/*.smk"))]
+             for line in _import_statements(path.read_text())]
+    assert any("rmbias" in line for line in lines)
+    probe = "\n".join([*lines, "import sys", f"print(sorted(set({HEAVY_PACKAGES!r}) & set(sys.modules)))"])
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", f"the rule files' imports load {result.stdout.strip()}"
+
+
+def _import_statements(text: str) -> list[str]:
+    """The top-level import statements of a rule file, each as one line (parenthesised lists joined)."""
+    statements, current = [], None
+    for line in text.splitlines():
+        if current is not None:
+            current += " " + line.strip()
+            if ")" in line:
+                statements.append(current)
+                current = None
+        elif line.startswith(("import ", "from ")):
+            if line.rstrip().endswith("("):
+                current = line.rstrip()
+            else:
+                statements.append(line)
+    return statements

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from rmbias import demo
-from rmbias.config import schema_defaults
+from rmbias.config import prompt_texts, schema_defaults
 from rmbias.io import InputError
-from rmbias.models.loading import ModelSpec, load_model, load_renderer, prompt_texts, read_reward
+from rmbias.models.loading import ModelSpec, load_model, load_renderer, read_reward
 
 PROMPT = "What, in one word, is the greatest thing ever?"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

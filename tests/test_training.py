@@ -41,13 +41,13 @@ from rmbias.training.checkpoints import export_final_checkpoint, load_checkpoint
 from rmbias.training.generation import greedy_generations
 from rmbias.training.reward_training import (
     RESUME_STATE_FILE,
-    RewardTrainingConfig,
     bradley_terry_losses,
     checkpoint_steps,
     train_reward_model,
     train_reward_model_on_file,
 )
-from rmbias.training.sft import SftConfig, _sft_features, finetune_sft_lora, optimizer_groups
+from rmbias.training.settings import RewardTrainingConfig, SftConfig
+from rmbias.training.sft import _sft_features, finetune_sft_lora, optimizer_groups
 
 REPO = Path(__file__).resolve().parents[1]
 AGENCY = ["freedom", "courage", "ambition"]

@@ -8,7 +8,7 @@ import yaml
 from workflow_helpers import job_counts, run_snakemake
 
 from rmbias.training.authority_boost import authority_examples, authority_heldout_keys
-from rmbias.training.sft import SftConfig
+from rmbias.training.settings import SftConfig
 
 
 def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):

@@ -15,10 +15,11 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from rmbias.config import prompt_texts
 from rmbias.corpora.dictionaries import normalize_term
 from rmbias.io import write_csv, write_parquet
 from rmbias.models.conversations import Renderer
-from rmbias.models.loading import ModelSpec, load_renderer, load_tokenizer, prompt_texts
+from rmbias.models.loading import ModelSpec, load_renderer, load_tokenizer
 
 logger = logging.getLogger(__name__)
 

@@ -145,11 +145,6 @@ def parse_score(model_id: str, score: str) -> tuple[str, int | str]:
     )
 
 
-def prompt_texts(prompts: Mapping[str, Any]) -> dict[str, str]:
-    """Prompt key → text, from either ``{key: text}`` or the ``prompts.yaml`` form ``{key: {text: ...}}``."""
-    return {key: value["text"] if isinstance(value, Mapping) else value for key, value in prompts.items()}
-
-
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` → the first CUDA device when one is available, else the CPU; anything else as given."""
     if device == "auto":

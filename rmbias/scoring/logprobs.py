@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rmbias.config import prompt_texts
 from rmbias.corpora.tokens import decode_each
 from rmbias.io import write_parquet
-from rmbias.models.loading import ModelSpec, input_device, load_model, prompt_texts
+from rmbias.models.loading import ModelSpec, input_device, load_model
 
 logger = logging.getLogger(__name__)
 

@@ -44,11 +44,11 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from rmbias.config import schema_defaults
+from rmbias.config import prompt_texts, schema_defaults
 from rmbias.io import InputError, read_parquet, read_wide_scores, write_parquet
 from rmbias.models.batching import right_pad
 from rmbias.models.conversations import Renderer, other_bos_mode
-from rmbias.models.loading import ModelSpec, input_device, load_model, load_renderer, prompt_texts, read_reward
+from rmbias.models.loading import ModelSpec, input_device, load_model, load_renderer, read_reward
 from rmbias.scoring.prefix_attention import SharedPrefix, attention_over_shared_prefix
 from rmbias.scoring.reproduction import sample_responses
 from rmbias.scoring.shards import Shard, plan_shards, read_shard

@@ -2,8 +2,8 @@
 :func:`rmbias.config.validate_config` (which sits below the training layer and cannot import it).
 
 * ``training.settings`` and ``authority_boost.settings`` (:func:`check_settings`): every key is a
-  field of :class:`~rmbias.training.reward_training.RewardTrainingConfig` (resp.
-  :class:`~rmbias.training.sft.SftConfig`), every value has its field's type, and the dataclass
+  field of :class:`~rmbias.training.settings.RewardTrainingConfig` (resp.
+  :class:`~rmbias.training.settings.SftConfig`), every value has its field's type, and the dataclass
   builds (its own checks pass). Otherwise a typo stops the run only when the job starts, on
   SLURM after a GPU allocation.
 * the preference file of each training run (:func:`check_preference_files`): when it exists
@@ -22,18 +22,14 @@ from typing import Any, Mapping
 
 from rmbias.io import InputError
 from rmbias.training.preferences import check_preference_layout
+from rmbias.training.settings import RewardTrainingConfig, SftConfig
 
 def check_training_config(config: Mapping[str, Any], preference_files: Mapping[str, str]) -> None:
     """Both checks of this module on a validated config; ``preference_files``: run id → the path
-    of the preference file the run's training job reads. The settings classes are imported only
-    when there are settings to check: their modules import torch, transformers and peft (seconds)."""
+    of the preference file the run's training job reads."""
     if config["training"]["settings"]:
-        from rmbias.training.reward_training import RewardTrainingConfig
-
         check_settings(config["training"]["settings"], RewardTrainingConfig, "training.settings")
     if config["authority_boost"]["settings"]:
-        from rmbias.training.sft import SftConfig
-
         check_settings(config["authority_boost"]["settings"], SftConfig, "authority_boost.settings")
     check_preference_files(config, preference_files)
 

@@ -36,7 +36,6 @@ from rmbias.models.batching import right_pad
 from rmbias.models.conversations import Renderer
 from rmbias.models.loading import ModelSpec, load_model, resolve_device
 from rmbias.models.lora import (
-    LoraTrainingConfig,
     autocast,
     epoch_batches,
     lora_training_setup,
@@ -45,30 +44,14 @@ from rmbias.models.lora import (
     steps_per_epoch,
     weights_dtype,
 )
+from rmbias.models.lora_settings import LoraTrainingConfig
 from rmbias.training.preferences import read_preferences, split_pairs
+from rmbias.training.settings import RewardTrainingConfig
 
 RESUME_STATE_FILE = "training_state.pt"
 METRICS_FILE = "metrics.csv"
 METRICS_COLUMNS = ("step", "train_loss", "heldout_accuracy", "heldout_loss", "pairs_per_s", "peak_mem_mb")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RewardTrainingConfig(LoraTrainingConfig):
-    """Reward-model training, defaults from the paper §4.1: LoRA r 32 / alpha 64 on the
-    attention projections, AdamW lr 1e-5, 3 % warm-up + cosine, 4 pairs × 4 accumulation
-    steps, 2 epochs, 1024 tokens, a checkpoint every 1000 optimizer steps (and, with
-    ``checkpoint_powers_of_two``, at every power of two: denser early checkpoints)."""
-
-    lora_rank: int = 32
-    lora_alpha: int = 64
-    learning_rate: float = 1e-5
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 4
-    epochs: int = 2
-    checkpoint_every: int = 1000
-    checkpoint_powers_of_two: bool = True
-    eval_batch_size: int = 16
 
 
 def checkpoint_steps(total_steps: int, every: int, powers_of_two: bool = True) -> list[int]:

@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -27,9 +26,6 @@ from rmbias.models.batching import IGNORED_LABEL, right_pad
 from rmbias.models.conversations import Renderer
 from rmbias.models.loading import ModelSpec, load_model, resolve_device
 from rmbias.models.lora import (
-    ATTENTION_PROJECTIONS,
-    MLP_PROJECTIONS,
-    LoraTrainingConfig,
     autocast,
     epoch_batches,
     lora_training_setup,
@@ -38,31 +34,9 @@ from rmbias.models.lora import (
     weights_dtype,
 )
 from rmbias.training.authority_boost import authority_examples
+from rmbias.training.settings import SftConfig
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SftConfig(LoraTrainingConfig):
-    """LoRA SFT of Appendix F.1: rank 8 on attention and MLP projections, lr 2e-4, 50 epochs.
-
-    ``max_steps`` (optimizer steps) replaces ``epochs`` when set: training stops after that
-    many steps, mid-epoch if need be (the authors' script: 50 steps of 4 examples, part of one
-    epoch of 360). ``loss_on``: ``response`` (the response and the template's closing tokens)
-    or ``text`` (every token of the rendered example, as TRL's ``SFTTrainer`` on a formatted text)."""
-
-    target_modules: tuple[str, ...] = ATTENTION_PROJECTIONS + MLP_PROJECTIONS
-    epochs: int = 50
-    max_steps: int | None = None
-    loss_on: str = "response"
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.loss_on not in LOSS_SPANS:
-            raise InputError(f"SftConfig: loss_on must be one of {', '.join(LOSS_SPANS)}, got {self.loss_on!r}")
-
-
-LOSS_SPANS = ("response", "text")
 
 
 def _sft_features(renderer: Renderer, prompt, response: str, max_length: int,
@@ -137,7 +111,7 @@ def boost_authority_words(base_entry: Mapping[str, object], prompts: Mapping[str
                           settings: Mapping[str, object], out_dir: str | os.PathLike, device: str = "auto",
                           threads: int = 1) -> Path:
     """The boosted model of Appendix F.1: :func:`~rmbias.training.sft.finetune_sft_lora` of the base entry on
-    :func:`authority_examples` with ``settings`` (:class:`~rmbias.training.sft.SftConfig` fields) on
+    :func:`authority_examples` with ``settings`` (:class:`~rmbias.training.settings.SftConfig` fields) on
     ``threads`` CPU threads, saved to ``out_dir``. Returns ``out_dir``."""
     torch.set_num_threads(threads)
     examples = authority_examples(prompts, train_keys, extra_prompts, words)
