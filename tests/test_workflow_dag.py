@@ -117,8 +117,9 @@ def test_real_world_dag_runs_the_borrowed_template_model_also_as_the_plain_promp
     result = run_snakemake(workflow_copy, "-n", *real, "--config", f"reference_mirror={reference_mirror}")
     assert result.returncode == 0, result.stdout[-3000:]
     counts = job_counts(result.stdout)
-    assert counts["logprobs"] == 3 and counts["fig2_stats"] == 2 and counts["implicit_pair"] == 2
-    assert counts["convert_gguf"] == 2  # the plain rendering reads the converted model, no second conversion
+    # the three LLMs and Gemma's plain rendering; the pairs of Figure 3, its plain twin and table_smollm2_qwen
+    assert counts["logprobs"] == 4 and counts["fig2_stats"] == 2 and counts["implicit_pair"] == 3
+    assert counts["convert_gguf"] == 3  # the plain rendering reads the converted model, no second conversion
     jobs = result.stdout.split("\nrule ")[1:]
     plain = next(job for job in jobs if job.startswith("logprobs:") and "gemma-3-270m.plain.parquet" in job)
     assert "input: results/models/gemma-3-270m\n" in plain
