@@ -54,6 +54,19 @@ def placeholder_token_ids(tokenizer: Any, token_ids: list[int]) -> set[int]:
     return {token_id for token_id, piece in zip(token_ids, pieces) if PLACEHOLDER_PIECE.fullmatch(piece)}
 
 
+def table_token_ids(tokenizer: Any, placeholder_tokens: str = "exclude") -> tuple[list[int], list[int]]:
+    """(the ids a token table of ``tokenizer`` lists, the placeholder ids among its non-special
+    tokens), both ascending: placeholders (:data:`PLACEHOLDER_PIECE`) are listed only when
+    ``placeholder_tokens`` is ``"keep"``."""
+    if placeholder_tokens not in PLACEHOLDER_TOKENS:
+        raise ValueError(f"placeholder_tokens must be one of {PLACEHOLDER_TOKENS}, not {placeholder_tokens!r}")
+    token_ids = non_special_token_ids(tokenizer)
+    placeholders = placeholder_token_ids(tokenizer, token_ids)
+    if placeholder_tokens == "exclude":
+        token_ids = [token_id for token_id in token_ids if token_id not in placeholders]
+    return token_ids, sorted(placeholders)
+
+
 def token_table(tokenizer: Any, placeholder_tokens: str = "exclude") -> pd.DataFrame:
     """One row per non-special token, ordered by id: token_id, piece, decoded, norm.
 
@@ -61,12 +74,10 @@ def token_table(tokenizer: Any, placeholder_tokens: str = "exclude") -> pd.DataF
     a response string (" Love"), ``norm`` its :func:`normalize` form ("love"). Placeholder entries
     (:data:`PLACEHOLDER_PIECE`) are left out unless ``placeholder_tokens`` is ``"keep"``.
     """
-    if placeholder_tokens not in PLACEHOLDER_TOKENS:
-        raise ValueError(f"placeholder_tokens must be one of {PLACEHOLDER_TOKENS}, not {placeholder_tokens!r}")
-    token_ids = non_special_token_ids(tokenizer)
-    if placeholder_tokens == "exclude":
-        placeholders = placeholder_token_ids(tokenizer, token_ids)
-        token_ids = [token_id for token_id in token_ids if token_id not in placeholders]
+    return _token_rows(tokenizer, table_token_ids(tokenizer, placeholder_tokens)[0])
+
+
+def _token_rows(tokenizer: Any, token_ids: list[int]) -> pd.DataFrame:
     decoded = decode_each(tokenizer, token_ids)
     return pd.DataFrame({
         "token_id": pd.Series(token_ids, dtype="int64"),
@@ -93,8 +104,8 @@ def write_token_table(entry: Mapping[str, Any], out_path: str | os.PathLike, pla
     (parquet), logging how many placeholder tokens it left out or kept (``placeholder_tokens``)."""
     spec = ModelSpec.from_entry(entry)
     tokenizer = load_tokenizer(spec)
-    table = token_table(tokenizer, placeholder_tokens)
-    placeholders = sorted(placeholder_token_ids(tokenizer, non_special_token_ids(tokenizer)))
+    token_ids, placeholders = table_token_ids(tokenizer, placeholder_tokens)
+    table = _token_rows(tokenizer, token_ids)
     examples = ", ".join(tokenizer.convert_ids_to_tokens(placeholders[:2] + placeholders[-1:])) if placeholders else ""
     logger.info("%s: %d tokens in the table; %d placeholder tokens (not real vocabulary%s) %s", spec.id, len(table),
                 len(placeholders), f", e.g. {examples}" if placeholders else "",
