@@ -193,15 +193,30 @@ def model_resources(wc):
 
 
 def scoring_candidates(wc):
+    """The candidates of an RM search: the model's token table (scope ``vocab``), or the corpus of
+    the lexicon of a dictionary scope (``dictionary/<lexicon id>``)."""
     if wc.scope == "vocab":
         return f"results/tokens/{wc.model}.parquet"
-    return "results/corpora/dictionary_scope.parquet"
+    return f"results/corpora/{dictionary_scope_lexicon(wc.scope)}.parquet"
+
+
+def dictionary_scope_lexicon(scope):
+    """The lexicon id of a dictionary search scope ``dictionary/<lexicon id>``."""
+    return scope.split("/", 1)[1]
+
+
+SEARCH_SCOPES = [
+    *([f"dictionary/{lexicon_id}" for lexicon_id in DICTIONARY_CORPORA] if "dictionary" in config["scoring"]["scopes"] else []),
+    *(["vocab"] if "vocab" in config["scoring"]["scopes"] else []),
+]
+"""The searches of every RM: one per lexicon of the dictionary scope (a new lexicon adds its own
+searches and leaves the others' up to date) and the vocab scope."""
 
 
 def scope_prompts(scope):
     """The prompts scored in ``scope``: all of them, or scoring.vocab_prompts for the vocab scope."""
     keys = config["scoring"]["vocab_prompts"]
-    if scope == "dictionary" or keys == "all":
+    if scope != "vocab" or keys == "all":
         return PROMPTS
     return {key: PROMPTS[key] for key in keys}
 

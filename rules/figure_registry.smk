@@ -180,7 +180,7 @@ def own_rm_targets():
 
 def scoring_targets():
     logprobs = [f"results/logprobs/{m}.parquet" for m in LLMS]
-    scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in config["scoring"]["scopes"] for m in RMS]
+    scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in SEARCH_SCOPES for m in RMS]
     checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
     prompts = [f"results/prompts/{m}.csv" for m in [*LLMS, *RMS]]
     lexicon_tokens = [f"results/tokens/lexicons/{lexicon_id}.parquet" for lexicon_id in DICTIONARY_CORPORA] if LLMS or RMS else []

@@ -1,5 +1,5 @@
 # The configured reward models measured like the published ones (issue 13): Figure 1/A1 and
-# its statistics from the workflow's own dictionary-scope scores (results/rm_scores/dictionary/),
+# its statistics from the workflow's own dictionary-scope scores (results/rm_scores/dictionary/<lexicon>/),
 # through the same path as the published reanalysis (rmbias.statistics.figure1), and a value profile per
 # RM beside the 10 published ones with a family classifier (rmbias.statistics.profiles). An RM may be
 # of any family, read from its config entry (params.families): the family tests compare the Llama with the
@@ -15,7 +15,7 @@
 rule fig1_own:
     input:
         corpus=lambda wc: f"results/corpora/{analysis_lexicon(wc.corpus)}.parquet",
-        scores=expand("results/rm_scores/dictionary/{rm}.parquet", rm=RMS),
+        scores=lambda wc: [f"results/rm_scores/dictionary/{analysis_lexicon(wc.corpus)}/{rm}.parquet" for rm in RMS],
     output:
         observations="results/stats/fig1_{corpus}_own_observations.parquet",
         mixed_model_json="results/stats/fig1_{corpus}_own_mixed_model.json",

@@ -82,21 +82,6 @@ rule logprobs:
         "../workflow_scripts/logprobs.py"
 
 
-rule dictionary_candidates:
-    input:
-        expand("results/corpora/{dictionary}.parquet", dictionary=DICTIONARY_CORPORA),
-    output:
-        "results/corpora/dictionary_scope.parquet",
-    log:
-        "logs/dictionary_candidates.log",
-    benchmark:
-        "results/benchmarks/dictionary_candidates.tsv"
-    conda:
-        "../envs/analysis.yaml"
-    script:
-        "../workflow_scripts/dictionary_candidates.py"
-
-
 # One job per RM and scope, or, with scoring.prompt_groups N > 1, one job per prompt group
 # (prompt_group = ".groups/<i>-of-<N>", empty for the unsplit job) gathered by rm_scores_gather.
 # Groups and the unsplit job share the shard directory, so each resumes from the other's shards.
@@ -113,7 +98,7 @@ rule rm_scores:
         shard_size=config["scoring"]["shard_size"],
         shard_dir=lambda wc: f"results/rm_scores/{wc.scope}/{wc.model}.shards",
     wildcard_constraints:
-        scope="dictionary|vocab",
+        scope="dictionary/[^/]+|vocab",
         prompt_group=rf"({re.escape(PROMPT_GROUP_SUFFIX)}[0-9]+-of-[0-9]+)?",
     threads: gpu_job_threads(model_resources)
     resources:
@@ -145,7 +130,7 @@ rule rm_scores_gather:
     params:
         prompt_keys=lambda wc: list(scope_prompts(wc.scope)),
     wildcard_constraints:
-        scope="dictionary|vocab",
+        scope="dictionary/[^/]+|vocab",
         model=one_of(model for model, n_groups in RM_PROMPT_GROUPS.items() if n_groups > 1),
     log:
         "logs/rm_scores_gather/{scope}/{model}.log",
@@ -187,7 +172,7 @@ rule reproduction_other_bos:
 
 rule reproduction_check:
     input:
-        ours="results/rm_scores/dictionary/{model}.parquet",
+        ours=lambda wc: [f"results/rm_scores/{scope}/{wc.model}.parquet" for scope in SEARCH_SCOPES if scope != "vocab"],
         other_bos="results/rm_scores/reproduction/{model}.other_bos.parquet",
         published=lambda wc: reference(RMS[wc.model]["published_scores"]),
     output:

@@ -245,7 +245,7 @@ NULL_WORLD_MODELS = ("demo-llama-it", "demo-gemma-it", "demo-llama-base", "demo-
 @pytest.fixture(scope="module")
 def world_corpora(demo_run) -> pd.DataFrame:
     """The lexicon corpora the demo run built its world from (every declared lexicon's)."""
-    paths = sorted(path for path in (demo_run / "results/corpora").glob("*.parquet") if path.stem != "dictionary_scope")
+    paths = sorted((demo_run / "results/corpora").glob("*.parquet"))
     return pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True)
 
 

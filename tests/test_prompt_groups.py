@@ -122,23 +122,24 @@ def write_config(workdir, edit):
 
 
 def test_dry_run_has_one_job_per_group_and_one_gather_per_split_rm_and_scope(workflow_copy, reference_mirror):
-    rms = []
+    rms, scopes = [], ["vocab"]
 
     def split_all_but_the_last(config):
         config["scoring"]["prompt_groups"] = 2
         config["reward_models"][-1]["prompt_groups"] = 1
         rms.extend(entry["id"] for entry in config["reward_models"])
+        scopes.extend(f"dictionary/{lexicon_id}" for lexicon_id in config["scoring"]["dictionary_corpora"])  # one search per lexicon
 
     configfile = write_config(workflow_copy, split_all_but_the_last)
     result = run_snakemake(workflow_copy, "-n", "--configfile", configfile, "--config", f"reference_mirror={reference_mirror}")
     assert result.returncode == 0, result.stdout[-3000:]
     counts = job_counts(result.stdout)
     n_split = len(rms) - 1
-    assert counts["rm_scores"] == n_split * 2 * 2 + 1 * 2 and counts["rm_scores_gather"] == n_split * 2
+    n_scopes = len(scopes)
+    assert counts["rm_scores"] == n_split * n_scopes * 2 + 1 * n_scopes and counts["rm_scores_gather"] == n_split * n_scopes
     outputs = set(re.findall(r"output: (results/rm_scores/\S+\.parquet)", result.stdout))
-    split = {f"results/rm_scores/{scope}/{rm}.groups/{i}-of-2.parquet" for scope in ("dictionary", "vocab")
-             for rm in rms[:-1] for i in (1, 2)}
-    assert outputs == split | {f"results/rm_scores/{scope}/{rm}.parquet" for scope in ("dictionary", "vocab") for rm in rms}
+    split = {f"results/rm_scores/{scope}/{rm}.groups/{i}-of-2.parquet" for scope in scopes for rm in rms[:-1] for i in (1, 2)}
+    assert outputs == split | {f"results/rm_scores/{scope}/{rm}.parquet" for scope in scopes for rm in rms}
 
 
 def test_bad_prompt_groups_stops_before_the_dag_with_one_line(workflow_copy):

@@ -19,7 +19,7 @@ import transformers
 from workflow_helpers import REPO_ROOT
 
 from rmbias.config import load_prompts, load_yaml, validate_config
-from rmbias.corpora.dictionaries import combine_corpora, read_dictionary
+from rmbias.corpora.dictionaries import read_dictionary
 from rmbias.corpora.tokens import token_table, vocab_intersection
 from rmbias.implicit.figure2 import figure2_analysis
 from rmbias.implicit.figure3 import word_scores_across_pairs
@@ -83,7 +83,7 @@ def corpora(tmp_path_factory, reference_mirror):
     for dictionary, file in (("big2_nouns", "dict_big2_nouns.csv"), ("mfd2", "moral-foundations-dictionary-20.dicx")):
         tables[dictionary] = root / f"{dictionary}.parquet"
         write_parquet(read_dictionary(reference_mirror / "data" / "corpora" / file, dictionary), tables[dictionary])
-    return tables["big2_nouns"], combine_corpora(list(tables.values()))
+    return tables["big2_nouns"], pd.concat([pd.read_parquet(path) for path in tables.values()], ignore_index=True)
 
 
 @pytest.fixture(scope="session")

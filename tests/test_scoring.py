@@ -370,10 +370,12 @@ def test_reproduction_check_reports_both_tokenizations(tmp_path):
     published, _ = run({**entry, "bos": "double_as_published"}, tmp_path / "published")
     write_csv(published, tmp_path / "published.csv")
     ours, _ = run(entry, tmp_path / "ours")
-    write_parquet(ours, tmp_path / "ours.parquet")
+    lexicon_tables = [tmp_path / "ours-a.parquet", tmp_path / "ours-b.parquet"]  # one search per lexicon, overlapping
+    write_parquet(ours.iloc[:8], lexicon_tables[0])
+    write_parquet(ours.iloc[5:], lexicon_tables[1])
     write_other_bos_scores(entry, PROMPTS, tmp_path / "published.csv", 5, tmp_path / "other.parquet",
                            tmp_path / "other.shards", shard_size=5, device="cpu")
-    write_reproduction_check(tmp_path / "ours.parquet", tmp_path / "other.parquet", tmp_path / "published.csv", "single",
+    write_reproduction_check(lexicon_tables, tmp_path / "other.parquet", tmp_path / "published.csv", "single",
                              tmp_path / "check.csv")
     check = pd.read_csv(tmp_path / "check.csv").set_index(["bos", "responses", "prompt"])
     assert len(check) == 3 * len(PROMPTS)

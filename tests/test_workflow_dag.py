@@ -19,8 +19,9 @@ def test_paper_dag_lists_every_job_with_gpu_resources(workflow_copy):
     assert counts["implicit_pair"] == 21  # every Llama x Gemma instruction-tuned pair (Figure 3)
     assert counts["table"] == 3 and counts["fig2_stats"] == 2
     assert counts["train_rm"] == 15 and counts["score_checkpoints"] == 15  # 3 bases x (Skywork + 4 UF sizes)
-    assert counts["rm_scores"] == 24  # 6 standard-head RMs x 2 scopes, the two 27B ones in 4 prompt groups
-    assert counts["rm_scores_gather"] == 4  # the two 27B RMs x 2 scopes
+    # 6 standard-head RMs x 3 searches (Big Two nouns, MFD 2.0, vocab), the two 27B ones in 4 prompt groups
+    assert counts["rm_scores"] == 4 * 3 + 2 * 3 * 4
+    assert counts["rm_scores_gather"] == 6  # the two 27B RMs x 3 searches
     assert counts["rendered_prompts"] == 13 + 6  # every LLM and RM records the prompts it sees
     assert ".plain" not in result.stdout and "rendering" not in result.stdout  # no borrowed template, no second rendering
     assert counts["reproduction_check"] == counts["reproduction_other_bos"] == 6  # both tokenizations per published RM
@@ -138,6 +139,8 @@ def test_real_world_dag_runs_the_borrowed_template_model_also_as_the_plain_promp
         assert output in result.stdout, output
 
 
+HUB_RMS = ("rm-a", "rm-b")
+"""The reward models of :data:`HUB_CONFIG`."""
 HUB_CONFIG = """
 reanalysis: {enabled: false}
 models:
@@ -167,7 +170,7 @@ def mark_outputs_done(workflow, dry_run_output, *args):
     assert touched.returncode == 0, touched.stdout[-3000:]
 
 
-def test_adding_a_lexicon_makes_only_its_jobs_and_the_dictionary_scope_stale(workflow_copy, reference_mirror):
+def test_adding_a_lexicon_makes_exactly_its_jobs_new_and_nothing_stale(workflow_copy, reference_mirror):
     (workflow_copy / "hub.yaml").write_text(HUB_CONFIG, encoding="utf-8")
     (workflow_copy / "lexicon.yaml").write_text(ADD_LEXICON, encoding="utf-8")
     mirror = f"reference_mirror={reference_mirror}"
@@ -178,16 +181,19 @@ def test_adding_a_lexicon_makes_only_its_jobs_and_the_dictionary_scope_stale(wor
     assert "Nothing to be done" in unchanged.stdout, unchanged.stdout[-3000:]
     after = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "lexicon.yaml", "--config", mirror)
     assert after.returncode == 0, after.stdout[-3000:]
-    # new: the lexicon's corpus, its token table, its Figure 1 analysis and figures; stale: the
-    # dictionary scope (one candidate set of every lexicon), its searches and what reads them
+    # new: the lexicon's corpus, its token table, each RM's search over its terms, its Figure 1
+    # analysis and figures; every other search and analysis stays up to date (the config record and
+    # the `all` target are rebuilt with any config change)
     assert job_counts(after.stdout) == {
-        "corpus": 1, "lexicon_tokens": 1, "fig1_own": 2, "fig1_own_figure": 4, "dictionary_candidates": 1,
-        "rm_scores": 2, "fig1_combined_figure": 1, "rm_profiles": 1, "rm_profile_figure": 1, "config_used": 1, "all": 1, "total": 16,
+        "corpus": 1, "lexicon_tokens": 1, "rm_scores": 2, "fig1_own": 1, "fig1_own_figure": 2, "config_used": 1, "all": 1,
+        "total": 9,
     }
     outputs = set(re.findall(r"^    output: (.*)$", after.stdout, re.M))
     assert {"results/corpora/demo_virtues.parquet", "results/tokens/lexicons/demo_virtues.parquet",
             "results/figures/fig1_demo_virtues_own.pdf, results/figures/fig1_demo_virtues_own.png"} <= outputs
     assert "results/corpora/big2_nouns.parquet" not in outputs and "results/tokens/lexicons/big2_nouns.parquet" not in outputs
+    assert {output for output in outputs if output.startswith("results/rm_scores/")} == {
+        f"results/rm_scores/dictionary/demo_virtues/{rm}.parquet" for rm in HUB_RMS}
 
 
 def test_demo_dag_runs_the_demo_lexicon(workflow_copy, reference_mirror):
@@ -199,8 +205,8 @@ def test_demo_dag_runs_the_demo_lexicon(workflow_copy, reference_mirror):
     for output in ("results/corpora/demo_virtues.parquet", "results/tokens/lexicons/demo_virtues.parquet",
                    "results/stats/fig1_demo_virtues_own_rm_level.csv", "results/figures/fig1_demo_virtues_own.pdf"):
         assert output in result.stdout, output
-    candidates = next(j for j in jobs if j.startswith("dictionary_candidates:"))
-    assert "results/corpora/demo_virtues.parquet" in candidates
+    search = next(j for j in jobs if j.startswith("rm_scores:") and "results/rm_scores/dictionary/demo_virtues/" in j)
+    assert "results/corpora/demo_virtues.parquet" in search  # every RM is searched over the lexicon's own terms
     profiles = next(j for j in jobs if j.startswith("rm_profiles:"))
     assert "fig1_demo_virtues" not in profiles  # the profiles stand beside the published RMs: big2 and mfd only
 

@@ -268,14 +268,15 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # its rendered prompts, token table, the lexicons' single-token checks and two scopes, the
-    # configured RMs' Figure 1 (3 lexicons, 6 + 2 figures), the profiles and their figure, top-k (it
-    # reads every RM's vocab scores) and the config record
+    # its rendered prompts, token table, the lexicons' single-token checks and its searches (one per
+    # lexicon of the dictionary scope, and the vocab scope), the configured RMs' Figure 1 (3 lexicons,
+    # 6 + 2 figures), the profiles and their figure, top-k (it reads every RM's vocab scores) and the
+    # config record
     assert job_counts(result.stdout) == {
         "rendered_prompts": 1,
         "token_table": 1,
         "lexicon_tokens": 3,
-        "rm_scores": 2,
+        "rm_scores": 3 + 1,
         "fig1_own": 3,
         "fig1_own_figure": 6,
         "fig1_combined_figure": 2,
@@ -284,7 +285,7 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
         "topk": 1,
         "config_used": 1,
         "all": 1,
-        "total": 23,
+        "total": 25,
     }
 
 

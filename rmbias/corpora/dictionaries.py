@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from rmbias.config import builtin_lexicons, load_yaml, SCHEMA_PATH
-from rmbias.io import InputError, read_parquet, read_text_utf8
+from rmbias.io import InputError, read_text_utf8
 
 CORPUS_COLUMNS = ["term", "category", "dictionary"]
 MEMBER_MARKS = ("X", "x")
@@ -178,9 +178,3 @@ def category_groups(lexicon: Mapping[str, Any], categories: list[str], path: str
     if ungrouped:
         raise InputError(f"{path}: category_groups of lexicon {lexicon['id']} give category {ungrouped[0]} no group")
     return groups
-
-
-def combine_corpora(paths: list[str | Path]) -> pd.DataFrame:
-    """Concatenate corpus long tables (the dictionary-scope candidate set), rows deduplicated."""
-    frames = [read_parquet(path, columns=CORPUS_COLUMNS) for path in paths]
-    return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)

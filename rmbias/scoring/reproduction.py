@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,12 +65,14 @@ def reproduction_table(ours: pd.DataFrame, other: pd.DataFrame, published: pd.Da
     return pd.concat(parts, ignore_index=True)[REPRODUCTION_COLUMNS]
 
 
-def write_reproduction_check(ours_path: str | os.PathLike, other_bos_path: str | os.PathLike,
+def write_reproduction_check(ours_paths: Sequence[str | os.PathLike], other_bos_path: str | os.PathLike,
                              published_path: str | os.PathLike, bos: str, out_path: str | os.PathLike) -> None:
-    """Write :func:`reproduction_table` of our score parquet (BOS mode ``bos``), the other-BOS
-    sample's parquet and a published score CSV as CSV to ``out_path``."""
-    table = reproduction_table(read_parquet(ours_path), read_parquet(other_bos_path), read_wide_scores(published_path), bos)
+    """Write :func:`reproduction_table` of our score parquets (one per lexicon of the dictionary
+    scope, BOS mode ``bos``; a response in several keeps its first row), the other-BOS sample's
+    parquet and a published score CSV as CSV to ``out_path``."""
+    ours = pd.concat([read_parquet(path) for path in ours_paths], ignore_index=True).drop_duplicates("response")
+    table = reproduction_table(ours, read_parquet(other_bos_path), read_wide_scores(published_path), bos)
     for (mode, responses), rows in table.groupby(["bos", "responses"], sort=False):
         logger.info("reproduction check %s vs %s, bos %s, %s responses: min spearman %.4f, max |diff| %.4g over %d prompts",
-                    ours_path, published_path, mode, responses, rows["spearman"].min(), rows["max_abs_diff"].max(), len(rows))
+                    ", ".join(map(str, ours_paths)), published_path, mode, responses, rows["spearman"].min(), rows["max_abs_diff"].max(), len(rows))
     write_csv(table, out_path)
