@@ -200,17 +200,23 @@ def scoring_candidates(wc):
     return f"results/corpora/{dictionary_scope_lexicon(wc.scope)}.parquet"
 
 
+def dictionary_scope(lexicon_id):
+    """The search scope of one lexicon of the dictionary scope: ``dictionary/<lexicon id>``."""
+    return f"dictionary/{lexicon_id}"
+
+
 def dictionary_scope_lexicon(scope):
-    """The lexicon id of a dictionary search scope ``dictionary/<lexicon id>``."""
+    """The lexicon id of a dictionary search scope (:func:`dictionary_scope`)."""
     return scope.split("/", 1)[1]
 
 
-SEARCH_SCOPES = [
-    *([f"dictionary/{lexicon_id}" for lexicon_id in DICTIONARY_CORPORA] if "dictionary" in config["scoring"]["scopes"] else []),
-    *(["vocab"] if "vocab" in config["scoring"]["scopes"] else []),
-]
-"""The searches of every RM: one per lexicon of the dictionary scope (a new lexicon adds its own
-searches and leaves the others' up to date) and the vocab scope."""
+DICTIONARY_SCOPES = (
+    [dictionary_scope(lexicon_id) for lexicon_id in DICTIONARY_CORPORA] if "dictionary" in config["scoring"]["scopes"] else []
+)
+"""One search of every RM per lexicon of the dictionary scope: a new lexicon adds its own searches
+and leaves the others' up to date."""
+SEARCH_SCOPES = [*DICTIONARY_SCOPES, *(["vocab"] if "vocab" in config["scoring"]["scopes"] else [])]
+"""Every search of every RM: the dictionary scopes and the vocab scope."""
 
 
 def scope_prompts(scope):

@@ -15,7 +15,7 @@
 rule fig1_own:
     input:
         corpus=lambda wc: f"results/corpora/{analysis_lexicon(wc.corpus)}.parquet",
-        scores=lambda wc: [f"results/rm_scores/dictionary/{analysis_lexicon(wc.corpus)}/{rm}.parquet" for rm in RMS],
+        scores=lambda wc: [f"results/rm_scores/{dictionary_scope(analysis_lexicon(wc.corpus))}/{rm}.parquet" for rm in RMS],
     output:
         observations="results/stats/fig1_{corpus}_own_observations.parquet",
         mixed_model_json="results/stats/fig1_{corpus}_own_mixed_model.json",

@@ -172,7 +172,7 @@ rule reproduction_other_bos:
 
 rule reproduction_check:
     input:
-        ours=lambda wc: [f"results/rm_scores/{scope}/{wc.model}.parquet" for scope in SEARCH_SCOPES if scope != "vocab"],
+        ours=lambda wc: [f"results/rm_scores/{scope}/{wc.model}.parquet" for scope in DICTIONARY_SCOPES],
         other_bos="results/rm_scores/reproduction/{model}.other_bos.parquet",
         published=lambda wc: reference(RMS[wc.model]["published_scores"]),
     output:
