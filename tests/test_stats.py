@@ -288,7 +288,7 @@ def test_top_k_counts_and_mean_ranks():
         ],
         columns=["rm", "decoded", "score"],
     )
-    mapping = {"love": "Communion", "cafe": "Communion", "freedom": "Agency"}
+    mapping = {"love": ("Communion",), "cafe": ("Communion",), "freedom": ("Agency",)}
     per_rm, per_family = top_k_by_category(scores, mapping, k=4)
     per_rm = per_rm.set_index(["rm", "category"])
     assert per_rm.loc[("A-gemma", "Communion"), "count"] == 2 and per_rm.loc[("A-gemma", "Communion"), "mean_rank"] == 1.5

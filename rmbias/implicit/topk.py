@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rmbias.corpora.dictionaries import normalize_term
-from rmbias.corpora.vocabulary import read_category_by_term, read_shared_decoded
+from rmbias.corpora.vocabulary import read_categories_by_term, read_shared_decoded
 from rmbias.frames import require_columns
 from rmbias.io import read_parquet
 from rmbias.models.families import family_of_published_rm
@@ -21,12 +21,12 @@ from rmbias.records import statistics_record, write_statistics
 
 
 def top_k_by_category(
-    scores: pd.DataFrame, category_by_token: Mapping[str, str], k: int = 10, families: Mapping[str, str] | None = None
+    scores: pd.DataFrame, categories_by_token: Mapping[str, Sequence[str]], k: int = 10, families: Mapping[str, str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Category make-up of each RM's k top-scoring tokens, and its base-model average.
 
-    ``scores``: ``rm, decoded, score``; ``category_by_token``: normalized token
-    (:func:`normalize_term`) -> category; ``families``: RM -> family label (``"Llama"``) of each
+    ``scores``: ``rm, decoded, score``; ``categories_by_token``: normalized token
+    (:func:`normalize_term`) -> its categories (a token counts in each); ``families``: RM -> family label (``"Llama"``) of each
     configured RM, from its config entry. An RM not in ``families`` is a published one, whose
     family is read from its name (:func:`family_of_published_rm`). Per RM the tokens are sorted by score (highest
     first, position 1..k); for each category: ``count`` of top-k tokens whose normalized form
@@ -37,15 +37,15 @@ def top_k_by_category(
     those means).
     """
     require_columns(scores, ["rm", "decoded", "score"], "top-k input")
-    categories = sorted(set(category_by_token.values()))
+    categories = sorted({category for members in categories_by_token.values() for category in members})
     families = families or {}
     rows = []
     for rm, rm_scores in scores.groupby("rm", sort=True):
         top = rm_scores.sort_values("score", ascending=False, kind="stable").head(k)
-        top_categories = top["decoded"].map(normalize_term).map(category_by_token).to_numpy()
+        top_categories = [categories_by_token.get(normalize_term(token), ()) for token in top["decoded"]]
         positions = np.arange(1, len(top) + 1)
         for category in categories:
-            in_category = positions[top_categories == category]
+            in_category = positions[[category in members for members in top_categories]]
             rows.append(
                 {
                     "rm": rm,
@@ -92,8 +92,9 @@ def topk_analysis(
     ``score_paths``: RM id → vocab-scope score parquet; ``families``: RM id → family label (see
     :func:`top_k_by_category`); the candidate tokens are restricted to
     the decoded strings present in every tokenizer of ``token_table_paths`` (the paper's
-    Gemma ∩ Llama vocabulary); categories come from the expanded Big Two dictionary matched on
-    the normalized token (ascii-folded, stripped, lowercased).
+    Gemma ∩ Llama vocabulary); categories come from the lexicon at ``corpus_path`` (the paper:
+    the expanded Big Two dictionary) matched on the normalized token (ascii-folded, stripped,
+    lowercased), a token of several categories counting in each.
     """
     shared = read_shared_decoded(token_table_paths)
     scores = []
@@ -101,7 +102,7 @@ def topk_analysis(
         table = read_parquet(path, columns=["response", prompt])
         table = table[table["response"].isin(shared)]
         scores.append(pd.DataFrame({"rm": rm, "decoded": table["response"], "score": table[prompt]}))
-    return top_k_by_category(pd.concat(scores, ignore_index=True), read_category_by_term(corpus_path), k=k, families=families)
+    return top_k_by_category(pd.concat(scores, ignore_index=True), read_categories_by_term(corpus_path), k=k, families=families)
 
 
 def topk_statistics(per_rm_csv: str | Path, per_family_csv: str | Path, json_path: str | Path,
