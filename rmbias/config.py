@@ -115,37 +115,48 @@ def builtin_lexicons(schema: dict, path: str | Path = BUILTIN_LEXICONS_PATH) -> 
 
 def declared_lexicons(config: Mapping[str, Any], builtins: Sequence[Mapping[str, Any]]) -> dict[str, dict]:
     """Lexicon id -> entry of every lexicon a (validated) config can use: the ``builtins``
-    (:func:`builtin_lexicons`), then the config's ``lexicons``, in that order."""
-    return {entry["id"]: dict(entry) for entry in [*builtins, *config["lexicons"]]}
+    (:func:`builtin_lexicons`), then the config's ``lexicons``, in that order; an entry without
+    a ``label`` is labelled by its id."""
+    return {entry["id"]: {"label": entry["id"], **entry} for entry in [*builtins, *config["lexicons"]]}
 
 
-RESERVED_LEXICON_IDS = ("big2", "mfd")
-"""Names of the published reanalysis' Figure 1 analyses (results/stats/fig1_big2_*), which no lexicon id may take."""
+RESERVED_LEXICON_IDS = ("big2", "mfd", "plain")
+"""Names no lexicon id may take: the published reanalysis' Figure 1 analyses (results/stats/fig1_big2_*)
+and the suffix of Figure 2's plain-rendering sets (results/stats/fig2_instruct_plain_*)."""
 
 
 def _check_lexicons(config: dict, builtins: Sequence[Mapping[str, Any]]) -> None:
     """Every lexicon id is declared once (a config entry may not reuse a built-in's id nor take a
     :data:`RESERVED_LEXICON_IDS` one), a
     ``reference_category`` or ``category_groups.map`` is among the entry's ``categories`` when it
-    lists them, and every id of ``scoring.dictionary_corpora`` is declared."""
+    lists them, and every lexicon id that ``scoring.dictionary_corpora``, ``implicit.fig2_lexicons``
+    and ``implicit.topk_lexicon`` name is declared."""
     builtin_ids = {entry["id"] for entry in builtins}
     _require_unique(config["lexicons"], "lexicons", "id", "lexicon id")
     for index, entry in enumerate(config["lexicons"]):
         if entry["id"] in RESERVED_LEXICON_IDS:
-            raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is reserved (the published "
-                             f"reanalysis' names: {', '.join(RESERVED_LEXICON_IDS)}); give yours another id")
+            raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is reserved (the workflow's "
+                             f"own analysis names: {', '.join(RESERVED_LEXICON_IDS)}); give yours another id")
         if entry["id"] in builtin_ids:
             raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is a built-in lexicon "
                              f"(config/lexicons.yaml: {', '.join(sorted(builtin_ids))}); give yours another id")
         categories = entry.get("categories")
-        if categories and entry.get("reference_category", categories[0]) not in categories:
+        by_group = entry.get("analyse_by", "category") == "group"
+        if by_group and "category_groups" not in entry:
+            raise InputError(f"config error at lexicons[{index}].analyse_by: group needs the lexicon's category_groups")
+        if categories and not by_group and entry.get("reference_category", categories[0]) not in categories:
             raise InputError(f"config error at lexicons[{index}].reference_category: {entry['reference_category']!r} "
                              f"is not one of its categories ({', '.join(categories)})")
     declared = declared_lexicons(config, builtins)
-    for index, lexicon_id in enumerate(config["scoring"]["dictionary_corpora"]):
+    implicit = config["implicit"]
+    references = [
+        *((f"scoring.dictionary_corpora[{index}]", lexicon_id) for index, lexicon_id in enumerate(config["scoring"]["dictionary_corpora"])),
+        *((f"implicit.fig2_lexicons[{index}]", lexicon_id) for index, lexicon_id in enumerate(implicit["fig2_lexicons"])),
+        ("implicit.topk_lexicon", implicit["topk_lexicon"]),
+    ]
+    for where, lexicon_id in references:
         if lexicon_id not in declared:
-            raise InputError(f"config error at scoring.dictionary_corpora[{index}]: unknown lexicon {lexicon_id!r} "
-                             f"(declared: {', '.join(declared)})")
+            raise InputError(f"config error at {where}: unknown lexicon {lexicon_id!r} (declared: {', '.join(declared)})")
 
 
 def validate_config(config: dict, schema: dict, prompts: dict, manifest: Mapping[str, Any] | None = None,

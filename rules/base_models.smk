@@ -1,4 +1,5 @@
-# Base models (Section 3): statistics of the log-probability ranks (Figure 2), implicit reward
+# Base models (Section 3): statistics of the log-probability ranks (Figure 2, one analysis per set
+# and lexicon of implicit.fig2_lexicons: FIG2_SETS in rules/common.smk), implicit reward
 # models between two LLMs (MWLR and the other candidate measures), Figure 3's pairs, the MWLR
 # tables (Tables 1/A2/A3) and the top-k analysis of the RMs' vocabulary scores.
 
@@ -25,8 +26,8 @@ rule implicit_pair:
 
 rule fig2_stats:
     input:
-        logprobs=lambda wc: [f"results/logprobs/{m}.parquet" for m in FIG2_SETS[wc.variant]],
-        corpus="results/corpora/big2_nouns.parquet",
+        logprobs=lambda wc: [f"results/logprobs/{m}.parquet" for m in FIG2_SETS[wc.variant]["models"]],
+        corpus=lambda wc: f"results/corpora/{FIG2_SETS[wc.variant]['lexicon']}.parquet",
     output:
         observations="results/stats/fig2_{variant}_observations.parquet",
         anova_csv=report("results/stats/fig2_{variant}_anova.csv", caption="../report/captions/stats_fig2_anova.rst", category=STATS_CATEGORY, subcategory="Figure 2"),
@@ -34,7 +35,8 @@ rule fig2_stats:
         welch_csv=report("results/stats/fig2_{variant}_welch.csv", caption="../report/captions/stats_fig2_welch.rst", category=STATS_CATEGORY, subcategory="Figure 2"),
         welch_json="results/stats/fig2_{variant}_welch.json",
     params:
-        models=lambda wc: FIG2_SETS[wc.variant],
+        models=lambda wc: FIG2_SETS[wc.variant]["models"],
+        lexicon=lambda wc: FIG2_SETS[wc.variant]["lexicon"],
         prompts=PROMPTS,
     wildcard_constraints:
         variant=one_of(FIG2_SETS),
@@ -138,7 +140,7 @@ rule topk:
     input:
         scores=[f"results/rm_scores/vocab/{m}.parquet" for m in RMS],
         tokens=[f"results/tokens/{m}.parquet" for m in IMPLICIT["topk_vocabulary"]],
-        corpus="results/corpora/big2_expanded.parquet",
+        corpus=f"results/corpora/{IMPLICIT['topk_lexicon']}.parquet",
     output:
         per_rm="results/stats/topk_per_rm.csv",
         per_family=report("results/stats/topk_per_family.csv", caption="../report/captions/stats_topk.rst", category=STATS_CATEGORY, subcategory="Top-k"),

@@ -287,15 +287,55 @@ def rendered_plain(ids):
     return [_PLAIN[m]["id"] if m in _PLAIN else m for m in ids]
 
 
+FIG2_PAPER_LEXICON = "big2_nouns"
+"""The lexicon of the paper's Figure 2: its sets keep the paper's names (fig2_instruct), and only
+they get plain-rendering twins (the rendering sensitivity is a check of the paper's Figure 2)."""
+FIG2_LEXICONS = IMPLICIT["fig2_lexicons"]
 FIG2_RENDERING_SETS = {
     variant: {"template": ids, "plain": rendered_plain(ids)}
     for variant, ids in FIG2_VARIANTS.items()
-    if set(ids) & set(_PLAIN)
+    if set(ids) & set(_PLAIN) and FIG2_PAPER_LEXICON in FIG2_LEXICONS
 }
-FIG2_SETS = {**FIG2_VARIANTS, **{f"{variant}_plain": sets["plain"] for variant, sets in FIG2_RENDERING_SETS.items()}}
-"""Every Figure 2 statistics set (results/stats/fig2_<set>_*): the configured ones and their plain twins."""
+
+
+def fig2_set_name(variant, lexicon_id):
+    """The name of the Figure 2 set of ``variant`` (instruct, pretrained, <variant>_plain) ranking
+    the terms of ``lexicon_id``: the variant for the paper's lexicon, else ``<variant>_<lexicon id>``."""
+    return variant if lexicon_id == FIG2_PAPER_LEXICON else f"{variant}_{lexicon_id}"
+
+
+FIG2_SETS = {
+    **{
+        fig2_set_name(variant, lexicon_id): {"models": ids, "lexicon": lexicon_id}
+        for lexicon_id in FIG2_LEXICONS
+        for variant, ids in FIG2_VARIANTS.items()
+    },
+    **{f"{variant}_plain": {"models": sets["plain"], "lexicon": FIG2_PAPER_LEXICON} for variant, sets in FIG2_RENDERING_SETS.items()},
+}
+"""Every Figure 2 statistics set (results/stats/fig2_<set>_*): each configured set per lexicon of
+implicit.fig2_lexicons, and the plain twins of the paper lexicon's sets; models and lexicon."""
 _BORROWING_PAIRS = [pair for pair in FIG3_PAIRS if set(pair) & set(_PLAIN)]
 FIG3_RENDERING_PAIRS = {"template": _BORROWING_PAIRS, "plain": [tuple(rendered_plain(pair)) for pair in _BORROWING_PAIRS]}
+
+
+TOPK_ON = bool(IMPLICIT["topk_vocabulary"]) and "vocab" in config["scoring"]["scopes"] and bool(RMS)
+"""Whether the top-k analysis runs: a vocabulary to take it over, and RMs scored on the vocabulary."""
+
+
+def single_token_models():
+    """Lexicon id -> the models whose single-token analyses read it (Figure 2's sets, the top-k
+    vocabularies), sorted: rule lexicon_tokens checks that each of its categories has a term
+    each of them produces as one token."""
+    uses = [(lexicon_id, [m for ids in FIG2_VARIANTS.values() for m in ids]) for lexicon_id in FIG2_LEXICONS]
+    uses.append((IMPLICIT["topk_lexicon"], IMPLICIT["topk_vocabulary"] if TOPK_ON else []))
+    models = {}
+    for lexicon_id, ids in uses:
+        if ids:
+            models.setdefault(lexicon_id, set()).update(ids)
+    return {lexicon_id: sorted(ids) for lexicon_id, ids in models.items()}
+
+
+SINGLE_TOKEN_MODELS = single_token_models()
 
 
 def fig2_rendering_files(stats, kind):

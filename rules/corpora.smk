@@ -26,14 +26,15 @@ rule fetch_reference:
         "../workflow_scripts/fetch_reference.py"
 
 
-# The lexicon's declaration is a param: editing its format keys restales its corpus and what reads it.
+# The lexicon's declaration is a param: editing its format keys restales its corpus and what reads
+# it; its label (a name for figures and captions) is left out.
 rule corpus:
     input:
         lambda wc: lexicon_file(wc.dictionary),
     output:
         "results/corpora/{dictionary}.parquet",
     params:
-        lexicon=lambda wc: LEXICONS[wc.dictionary],
+        lexicon=lambda wc: {key: value for key, value in LEXICONS[wc.dictionary].items() if key != "label"},
     log:
         "logs/corpus/{dictionary}.log",
     benchmark:

@@ -22,7 +22,8 @@ NON_QWEN_RUNS = [run_id for run_id, run in RUNS.items() if LLMS[run["base"]]["fa
 RANK_CHANGES = TRAINING["figures"]["rank_changes"]
 # The configured RMs' own Figure 1 (rules/own_rms.smk): one analysis per lexicon the dictionary
 # scope scores (analysis_name: big2, mfd, or the lexicon's id), when there are RMs and that scope
-# is scored. The value profiles and combined figures stand beside the published RMs: big2 and mfd only.
+# is scored. The value profiles take every one of them; the family classifier and the combined
+# figures stand beside the published RMs: big2 and mfd only (PROFILE_CORPORA).
 OWN_RM_CORPORA = (
     [analysis_name(lexicon_id) for lexicon_id in DICTIONARY_CORPORA]
     if RMS and "dictionary" in config["scoring"]["scopes"]
@@ -41,6 +42,11 @@ EVIDENCE_CATEGORY = "Strength of evidence"
 # Appendix H.1 tables: one per run of Figures 5 / A6, when checkpoints are scored over the whole
 # vocabulary (training.checkpoint_scope: vocab)
 H1_RUNS = list(dict.fromkeys(RANK_CHANGES.values())) if TRAINING_ON and TRAINING["checkpoint_scope"] == "vocab" else []
+
+
+def fig2_figure_params(models, lexicon_id):
+    """The params of a Figure 2 figure: its models, its lexicon and the x axis' title naming it."""
+    return {"models": models, "lexicon": lexicon_id, "category_axis": f"{LEXICONS[lexicon_id]['label']} category"}
 
 
 def figure(alias, rule, stage, caption, category, enabled, params=None, stats=None):
@@ -71,16 +77,26 @@ FIGURES = {
         for corpus in LEXICON_CORPORA
         for figure_name, points in (("fig1", "rm"), ("figA1", "rm_prompt"))
     },
-    "rm_profiles": figure("profiles", "rm_profile_figure", "own_rms", "rm_profiles.rst", OWN_RM_CATEGORY, PROFILE_CORPORA),
+    "rm_profiles": figure("profiles", "rm_profile_figure", "own_rms", "rm_profiles.rst", OWN_RM_CATEGORY, PROFILE_CORPORA,
+                          {"published_dictionaries": PROFILE_CORPORA, "configured_dictionaries": OWN_RM_CORPORA}),
     "fig4b_ablations": figure("fig4b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": False}),
     "figA5b_ablations": figure("figA5b", "published_ablation_figure", "reanalysis", "published_ablation_figure.rst", "RM training (published)", REANALYSIS_ON, {"include_qwen": True}),
     # Section 3, base models and implicit reward models
-    "fig2a_instruct": figure("fig2a", "fig2_figure", "base_models", "fig2_figure.rst", "Base models", IMPLICIT["fig2"]["instruct"], {"models": IMPLICIT["fig2"]["instruct"]}, "fig2_instruct"),
-    "fig2b_pretrained": figure("fig2b", "fig2_figure", "base_models", "fig2_figure.rst", "Base models", IMPLICIT["fig2"]["pretrained"], {"models": IMPLICIT["fig2"]["pretrained"]}, "fig2_pretrained"),
+    # Figure 2 of each set per lexicon of implicit.fig2_lexicons: the paper's lexicon under the
+    # paper's names (fig2a_instruct, alias fig2a), any other as fig2a_instruct_<id> (alias fig2a_<id>)
+    **{
+        f"{panel}_{fig2_set_name(variant, lexicon_id)}": figure(
+            panel if lexicon_id == FIG2_PAPER_LEXICON else f"{panel}_{lexicon_id}", "fig2_figure", "base_models",
+            "fig2_figure.rst", "Base models", variant in FIG2_VARIANTS, fig2_figure_params(FIG2_VARIANTS.get(variant), lexicon_id),
+            f"fig2_{fig2_set_name(variant, lexicon_id)}",
+        )
+        for lexicon_id in FIG2_LEXICONS
+        for panel, variant in (("fig2a", "instruct"), ("fig2b", "pretrained"))
+    },
     "fig3_lollipop": figure("fig3", "fig3_figure", "base_models", "fig3_lollipop.rst", "Implicit reward models", FIG3_PAIRS),
     # the same sets and pairs with a borrowed template's model also rendered as the plain prompt
-    "fig2a_instruct_renderings": figure("fig2a_renderings", "fig2_rendering_figure", "base_models", "fig2_renderings.rst", "Base models", "instruct" in FIG2_RENDERING_SETS, {"models": FIG2_RENDERING_SETS.get("instruct")}, "fig2_instruct"),
-    "fig2b_pretrained_renderings": figure("fig2b_renderings", "fig2_rendering_figure", "base_models", "fig2_renderings.rst", "Base models", "pretrained" in FIG2_RENDERING_SETS, {"models": FIG2_RENDERING_SETS.get("pretrained")}, "fig2_pretrained"),
+    "fig2a_instruct_renderings": figure("fig2a_renderings", "fig2_rendering_figure", "base_models", "fig2_renderings.rst", "Base models", "instruct" in FIG2_RENDERING_SETS, fig2_figure_params(FIG2_RENDERING_SETS.get("instruct"), FIG2_PAPER_LEXICON), "fig2_instruct"),
+    "fig2b_pretrained_renderings": figure("fig2b_renderings", "fig2_rendering_figure", "base_models", "fig2_renderings.rst", "Base models", "pretrained" in FIG2_RENDERING_SETS, fig2_figure_params(FIG2_RENDERING_SETS.get("pretrained"), FIG2_PAPER_LEXICON), "fig2_pretrained"),
     "fig3_lollipop_renderings": figure("fig3_renderings", "fig3_rendering_figure", "base_models", "fig3_renderings.rst", "Implicit reward models", FIG3_RENDERING_PAIRS["template"]),
     # Appendix F
     "figA3a_authority": figure("figA3a", "authority_figures", "authority_boost", "figA3a_authority.rst", "Implicit reward models", AUTHORITY["enabled"]),
@@ -183,19 +199,19 @@ def scoring_targets():
     scores = [f"results/rm_scores/{scope}/{m}.parquet" for scope in SEARCH_SCOPES for m in RMS]
     checks = [f"results/stats/reproduction/{m}.csv" for m, e in RMS.items() if e.get("published_scores")]
     prompts = [f"results/prompts/{m}.csv" for m in [*LLMS, *RMS]]
-    lexicon_tokens = [f"results/tokens/lexicons/{lexicon_id}.parquet" for lexicon_id in DICTIONARY_CORPORA] if LLMS or RMS else []
+    lexicon_tokens = [f"results/tokens/lexicons/{lexicon_id}.parquet" for lexicon_id in SINGLE_TOKEN_MODELS]
     return logprobs + scores + checks + prompts + lexicon_tokens
 
 
 def base_model_targets():
     """Section 3: Figure 2 (with its statistics), Figure 3, the MWLR tables and top-k."""
-    targets = [f"results/stats/fig2_{variant}_anova.json" for variant in FIG2_VARIANTS]
+    targets = [f"results/stats/fig2_{fig2_set_name(variant, lexicon_id)}_anova.json" for lexicon_id in FIG2_LEXICONS for variant in FIG2_VARIANTS]
     # rendering sensitivity of the sets and pairs with a borrowed template (rules/common.smk)
     targets += ["results/stats/fig2_rendering_sensitivity.json"] if FIG2_RENDERING_SETS else []
     targets += ["results/stats/fig3_rendering_sensitivity.csv"] if FIG3_RENDERING_PAIRS["template"] else []
     targets += [f"results/prompts/{m}.csv" for m in PLAIN_ENTRIES]
     targets += [f"results/tables/{name}.{ext}" for name in TABLES for ext in ("tex", "csv")]
-    if IMPLICIT["topk_vocabulary"] and "vocab" in config["scoring"]["scopes"] and RMS:
+    if TOPK_ON:
         targets.append("results/stats/topk.json")
     return targets + figure_files(*enabled_figures(stage="base_models"))
 

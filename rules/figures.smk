@@ -72,6 +72,8 @@ rule rm_profile_figure:
     output:
         pdf=figure_pdf("rm_profile_figure", "rm_profiles"),
         png="results/figures/rm_profiles.png",
+    params:
+        **figure_params("rm_profile_figure"),
     log:
         "logs/figures/rm_profiles.log",
     benchmark:

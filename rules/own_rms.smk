@@ -8,8 +8,9 @@
 # reward_models is non-empty and the dictionary scope is scored (OWN_RM_CORPORA, in
 # rules/figure_registry.smk): one Figure 1 analysis per lexicon of scoring.dictionary_corpora
 # (big2 / mfd for big2_nouns / mfd2, else the lexicon's id, with its reference category and
-# category factor name); the value profiles stand beside the published RMs', so they read the
-# big2 and mfd analyses only (PROFILE_CORPORA). Its figures are registry entries of stage "own_rms".
+# category factor name); the value profiles cover every one of these analyses and stand beside
+# the published RMs' where those exist (big2 and mfd, PROFILE_CORPORA: percentiles among the
+# published RMs and the family classifier's features). Its figures are registry entries of stage "own_rms".
 
 
 rule fig1_own:
@@ -56,12 +57,13 @@ rule fig1_own:
 rule rm_profiles:
     input:
         published=expand("results/stats/fig1_{corpus}_observations.parquet", corpus=PROFILE_CORPORA),
-        configured=expand("results/stats/fig1_{corpus}_own_observations.parquet", corpus=PROFILE_CORPORA),
+        configured=expand("results/stats/fig1_{corpus}_own_observations.parquet", corpus=OWN_RM_CORPORA),
     output:
         profiles=report("results/stats/rm_profiles.csv", caption="../report/captions/stats_rm_profiles.rst", category=OWN_RM_CATEGORY, subcategory="Tables"),
         identifiability="results/stats/family_identifiability.json",
     params:
-        dictionaries=PROFILE_CORPORA,
+        published_dictionaries=PROFILE_CORPORA,
+        configured_dictionaries=OWN_RM_CORPORA,
         n_bootstrap=config["reanalysis"]["profile_bootstrap"],
         level=config["reanalysis"]["profile_interval"],
         seed=config["reanalysis"]["seed"],

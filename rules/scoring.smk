@@ -23,16 +23,19 @@ rule token_table:
         "../workflow_scripts/token_table.py"
 
 
-# Which terms of a lexicon every configured model produces as one token; a category with none
-# in some model stops the job with one line (rmbias/corpora/lexicon_tokens.py).
+# Which terms of a lexicon the models of its single-token analyses (SINGLE_TOKEN_MODELS) produce
+# as one token; a category with none in some model stops the job with one line
+# (rmbias/corpora/lexicon_tokens.py). Editing another model leaves it be.
 rule lexicon_tokens:
     input:
         corpus="results/corpora/{dictionary}.parquet",
-        tokens=expand("results/tokens/{model}.parquet", model=[*LLMS, *RMS]),
+        tokens=lambda wc: [f"results/tokens/{model}.parquet" for model in SINGLE_TOKEN_MODELS[wc.dictionary]],
     output:
         "results/tokens/lexicons/{dictionary}.parquet",
     params:
-        models=[*LLMS, *RMS],
+        models=lambda wc: SINGLE_TOKEN_MODELS[wc.dictionary],
+    wildcard_constraints:
+        dictionary=one_of(SINGLE_TOKEN_MODELS),
     log:
         "logs/lexicon_tokens/{dictionary}.log",
     benchmark:

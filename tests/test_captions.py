@@ -134,11 +134,14 @@ def split_violin_frames(models: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_figure2_caption_names_each_half_of_the_split_violins_as_the_figure_draws_it(rendered, config, tmp_path):
     record = rendered[config]
     captions = captions_of(record, "fig2_figure.rst")
-    assert len(captions) == sum(1 for ids in record["config"]["implicit"]["fig2"].values() if ids)
+    implicit = record["config"]["implicit"]
+    assert len(captions) == sum(1 for ids in implicit["fig2"].values() if ids) * len(implicit["fig2_lexicons"])
+    assert {caption["params"]["lexicon"] for caption in captions} == set(implicit["fig2_lexicons"])
     for caption in captions:
-        variant = caption["output"].removesuffix(".pdf").rsplit("_", 1)[-1]
+        variant = "instruct" if caption["output"].startswith("results/figures/fig2a_") else "pretrained"
         models = caption["params"]["models"]
-        assert models == record["config"]["implicit"]["fig2"][variant]
+        assert models == implicit["fig2"][variant]
+        assert f"lexicon ``{caption['params']['lexicon']}``" in " ".join(caption["text"].split())
         ranks, tests = split_violin_frames(list(reversed(models)))
         plot = plot_split_violins(ranks, tests, tmp_path / "f.pdf", tmp_path / "f.png", model_order=models)
         left, right = (layer.geom for layer in plot.layers if isinstance(layer.geom, geom_violin))

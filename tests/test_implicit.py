@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy.special import log_softmax
 
+from rmbias.implicit.figure2 import figure2_analysis
 from rmbias.implicit.figure3 import word_scores_across_pairs
 from rmbias.implicit.measures import ANTISYMMETRIC_MEASURES, MEASURES, add_measures, join_vocabularies, variant_score
 from rmbias.implicit.pairs import implicit_pair_table
@@ -245,3 +246,39 @@ def test_add_measures_orients_model_a_as_target():
     scored = add_measures(pair)
     for name in MEASURES:
         assert scored.loc[0, name] > 0 > scored.loc[1, name], name
+
+
+def figure2_world(tmp_path, terms_b):
+    """Log-prob tables of two models (``decoded`` + 12 prompts) over the terms of a 3-category lexicon
+    (model b's vocabulary: ``terms_b``), and the lexicon's corpus: model a ranks "brave" first."""
+    prompts = {f"{framing}_{i}": {"text": f"{framing} {i}", "framing": framing} for framing in ("positive", "negative") for i in range(6)}
+    corpus = pd.DataFrame({"term": ["honest", "truthful", "brave", "bold", "kind", "gentle"],
+                           "category": ["Honesty", "Honesty", "Courage", "Courage", "Kindness", "Kindness"], "dictionary": "virtues"})
+    rng = np.random.default_rng(0)
+    paths = {}
+    for model, vocabulary in (("a", ["honest", "truthful", "brave", "bold", "kind", "gentle", "table"]), ("b", terms_b)):
+        table = pd.DataFrame({"decoded": vocabulary})
+        for key in prompts:
+            table[key] = rng.normal(-10, 1.0, len(vocabulary)) + [5.0 if model == "a" and t == "brave" else 0.0 for t in vocabulary]
+        paths[model] = tmp_path / f"{model}.parquet"
+        write_parquet(table, paths[model])
+    write_parquet(corpus, tmp_path / "virtues.parquet")
+    return paths, tmp_path / "virtues.parquet", prompts
+
+
+def test_figure2_ranks_the_terms_of_any_lexicon(tmp_path):
+    paths, corpus, prompts = figure2_world(tmp_path, ["honest", "brave", "bold", "kind", "gentle"])
+    observations, anova, welch = figure2_analysis(paths, corpus, prompts)
+    assert set(observations["category"]) == {"Honesty", "Courage", "Kindness"}
+    # 5 shared terms ("truthful" is not in b): model a ranks "brave" 1 and "bold" among ranks 2-5
+    ranks_a = observations[observations["model"] == "a"].groupby("category")["median_rank"]
+    assert ranks_a.max()["Courage"] <= 3 and ranks_a.mean().idxmin() == "Courage"
+    assert "C(category):C(framing):C(model)" in set(anova["term"]) and len(welch) == 6
+
+
+def test_figure2_stops_on_a_category_the_two_models_share_no_single_token_of(tmp_path):
+    paths, corpus, prompts = figure2_world(tmp_path, ["honest", "truthful", "kind", "gentle"])
+    with pytest.raises(InputError) as err:
+        figure2_analysis(paths, corpus, prompts)
+    assert str(err.value) == ("lexicon virtues: category Courage has no term that is one token, exactly as written, in every "
+                              "model of a and b (2 term(s), e.g. 'bold'); Figure 2 ranks single-token terms")

@@ -57,6 +57,12 @@ def test_membership_lexicon_takes_every_other_column_as_a_category(tmp_path):
         ("term,Honesty\nhonest,X\nfrank,X\n", {"format": "membership"}, "has 1 category (Honesty)"),
         ("term,Honesty,Courage\nhonest,yes,\n", {"format": "membership"}, "line 2, column Honesty: expected 'X' or empty"),
         ("term,Honesty\nhonest,X\n", {"format": "membership", "categories": ["Honesty", "Courage"]}, "missing column(s) Courage"),
+        ("term,category\nhonest,Honesty\nbrave,Courage\n", {"analyse_by": "group"}, "is analysed by group (analyse_by: group) but declares no category_groups"),
+        ("term,category\nhonest,Care_Virtue\ncruel,Care_Vice\n", {"analyse_by": "group", "category_groups": {"split": "_"}},
+         "is analysed by group but its categories make 1 group (Care)"),
+        ("term,category\nhonest,Care_Virtue\nfair,Fairness_Virtue\n", {"analyse_by": "group", "category_groups": {"split": "_"},
+                                                                        "reference_category": "Care_Virtue"},
+         "reference_category 'Care_Virtue' of lexicon virtues is not one of its groups (Care, Fairness)"),
     ],
 )
 def test_bad_lexicon_file_is_one_line_naming_it(tmp_path, content, keys, message):
@@ -77,6 +83,20 @@ def test_category_groups_split_and_map():
     assert category_groups(lexicon(), ["Courage"]) == {"Courage": "Courage"}
 
 
+def test_a_lexicon_analysed_by_group_compares_its_category_groups(tmp_path):
+    # an MFD-like lexicon: foundation x virtue/vice, analysed by foundation (virtue and vice together)
+    path = tmp_path / "foundations.csv"
+    path.write_text("term,Care_Virtue,Care_Vice,Fairness_Virtue,Fairness_Vice\nkind,X,,,\ncruel,,X,,\nfair,,,X,\n"
+                    "cheat,,,,X\ncompassion,X,X,,\n", encoding="utf-8")
+    by_group = read_lexicon(path, lexicon(format="membership", category_groups={"split": "_"}, analyse_by="group",
+                                          reference_category="Care"))
+    assert sorted(zip(by_group["term"], by_group["category"])) == [
+        ("cheat", "Fairness"), ("compassion", "Care"), ("cruel", "Care"), ("fair", "Fairness"), ("kind", "Care")]
+    by_category = read_lexicon(path, lexicon(format="membership", category_groups={"split": "_"}))
+    assert set(by_category["category"]) == {"Care_Virtue", "Care_Vice", "Fairness_Virtue", "Fairness_Vice"}
+    assert len(by_category) == 6  # "compassion" in both Care categories
+
+
 def minimal_config(**keys):
     return {"scoring": {}, **copy.deepcopy(keys)}
 
@@ -88,6 +108,8 @@ def test_builtin_lexicons_are_declared_in_every_config():
     declared = declared_lexicons(config, builtin_lexicons(SCHEMA))
     assert list(declared) == ["big2_nouns", "big2_expanded", "mfd2", "virtues"]
     assert declared["virtues"]["term_column"] == "term" and declared["big2_nouns"]["term_column"] == "token_decoded"
+    # a label names a lexicon in figures and captions: the built-ins have theirs, any other its id
+    assert (declared["big2_nouns"]["label"], declared["mfd2"]["label"], declared["virtues"]["label"]) == ("Big Two nouns", "MFD 2.0", "virtues")
 
 
 @pytest.mark.parametrize(
@@ -101,6 +123,12 @@ def test_builtin_lexicons_are_declared_in_every_config():
         ({"lexicons": [{"id": "v", "file": "a.csv", "format": "wide"}]}, "config error at lexicons[0].format"),
         ({"lexicons": [{"id": "v", "file": "a.csv", "format": "long", "categories": ["A", "B"], "reference_category": "C"}]},
          "config error at lexicons[0].reference_category: 'C' is not one of its categories (A, B)"),
+        ({"lexicons": [{"id": "plain", "file": "a.csv", "format": "long"}]}, "config error at lexicons[0].id: 'plain' is reserved"),
+        ({"implicit": {"fig2_lexicons": ["big2_nouns", "virtues"]}},
+         "config error at implicit.fig2_lexicons[1]: unknown lexicon 'virtues' (declared: big2_nouns, big2_expanded, mfd2)"),
+        ({"implicit": {"topk_lexicon": "mfd"}}, "config error at implicit.topk_lexicon: unknown lexicon 'mfd'"),
+        ({"lexicons": [{"id": "v", "file": "a.csv", "format": "long", "analyse_by": "group"}]},
+         "config error at lexicons[0].analyse_by: group needs the lexicon's category_groups"),
     ],
 )
 def test_config_lexicon_mistakes_are_one_line(keys, message):

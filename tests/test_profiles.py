@@ -175,6 +175,35 @@ def test_a_configured_rm_of_an_unfitted_family_is_placed_among_the_published_rms
     assert figure.with_suffix(".png").stat().st_size > 0
 
 
+def test_a_lexicon_no_published_rm_was_scored_on_profiles_the_configured_rms_and_leaves_the_classifier_be(tmp_path):
+    published = observations(PUBLISHED, shift=0.2, prompts=MANY_PROMPTS)
+    own = pd.concat([published[published["rm"] == "pub-gemma-0"].assign(rm="own-gemma"),
+                     published[published["rm"] == "pub-llama-0"].assign(rm="own-llama")])
+    virtues = observations({"own-gemma": "Gemma", "own-llama": "Llama"}, shift=0.3, seed=5, n_ranked=40, prompts=MANY_PROMPTS)
+    for name, frame in (("published", published), ("own", own), ("virtues", virtues)):
+        write_parquet(frame, tmp_path / f"{name}.parquet")
+    paths = {name: tmp_path / f"{name}.parquet" for name in ("published", "own", "virtues")}
+    alone, with_lexicon = tmp_path / "alone", tmp_path / "with_lexicon"
+    for out, configured in ((alone, {"big2": paths["own"]}), (with_lexicon, {"big2": paths["own"], "virtues": paths["virtues"]})):
+        out.mkdir()
+        write_rm_profiles({"big2": paths["published"]}, configured, out / "rm_profiles.csv", out / "family_identifiability.json", n_bootstrap=50)
+    profiles = pd.read_csv(with_lexicon / "rm_profiles.csv")
+    rows = profiles[profiles["dictionary"] == "virtues"]
+    # the configured RMs' profile on the lexicon: one row per RM x category x framing, its rank
+    # fractions over the 40 terms ranked, and no percentile among published RMs (none was scored on it)
+    assert set(rows["source"]) == {"configured"} and len(rows) == 2 * len(CATEGORIES) * 2
+    expected = np.median(virtues.query("rm == 'own-llama' and category == 'Agency' and framing == 'positive'")["median_rank"] / 40)
+    assert rows.query("rm == 'own-llama' and category == 'Agency' and framing == 'positive'")["rank_fraction"].iloc[0] == pytest.approx(expected)
+    assert rows[["percentile_among_published", "percentile_among_own_family"]].isna().all().all()
+    assert rows["rank_fraction_low"].notna().all()
+    # the classifier reads the features the published RMs have: adding the lexicon changes no score
+    scores = [{row["rm"]: row["score"] for row in json.loads((out / "family_identifiability.json").read_text())["configured"]}
+              for out in (alone, with_lexicon)]
+    assert scores[0] == pytest.approx(scores[1])
+    plot_rm_profiles(profiles, tmp_path / "f.pdf", tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
 def test_a_published_rm_of_a_third_family_is_left_out_of_the_fit_and_is_its_familys_reference():
     published = observations({**PUBLISHED, "pub-qwen-0": "Qwen", "pub-qwen-1": "Qwen"}, shift=0.2)
     own = observations({"own-qwen": "Qwen"}, shift=0.2, seed=1)

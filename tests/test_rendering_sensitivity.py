@@ -149,8 +149,9 @@ def test_rendering_panels_name_both_models_alike_and_head_each_column_with_its_a
     assert set(tests["rendering"]) == set(labels)
     plot = draw_rendering_violins([files[r]["observations.parquet"] for r in RENDERINGS],
                                   [files[r]["welch.csv"] for r in RENDERINGS], [files[r]["anova.csv"] for r in RENDERINGS],
-                                  tmp_path / "f.pdf", tmp_path / "f.png", orders)
+                                  tmp_path / "f.pdf", tmp_path / "f.png", orders, category_axis="Big Two nouns category")
     assert (tmp_path / "f.pdf").stat().st_size > 0 and (tmp_path / "f.png").stat().st_size > 0
+    assert plot.labels.x == "Big Two nouns category"
     layers = [plot.data, *(layer.geom.data for layer in plot.layers if layer.geom.data is not None)]
     assert len(layers) == 4  # the plot, both violin halves, the stars
     for layer_data in layers:  # every layer puts the template's column first

@@ -181,19 +181,57 @@ def test_adding_a_lexicon_makes_exactly_its_jobs_new_and_nothing_stale(workflow_
     assert "Nothing to be done" in unchanged.stdout, unchanged.stdout[-3000:]
     after = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "lexicon.yaml", "--config", mirror)
     assert after.returncode == 0, after.stdout[-3000:]
-    # new: the lexicon's corpus, its token table, each RM's search over its terms, its Figure 1
-    # analysis and figures; every other search and analysis stays up to date (the config record and
-    # the `all` target are rebuilt with any config change)
+    # new: the lexicon's corpus, each RM's search over its terms, its Figure 1 analysis and figures,
+    # and the value profiles, which take every lexicon the RMs were searched on; every other search
+    # and analysis stays up to date (the config record and the `all` target are rebuilt with any
+    # config change). No single-token analysis reads the lexicon: no lexicon token table.
     assert job_counts(after.stdout) == {
-        "corpus": 1, "lexicon_tokens": 1, "rm_scores": 2, "fig1_own": 1, "fig1_own_figure": 2, "config_used": 1, "all": 1,
-        "total": 9,
+        "corpus": 1, "rm_scores": 2, "fig1_own": 1, "fig1_own_figure": 2, "rm_profiles": 1, "rm_profile_figure": 1,
+        "config_used": 1, "all": 1, "total": 10,
     }
     outputs = set(re.findall(r"^    output: (.*)$", after.stdout, re.M))
-    assert {"results/corpora/demo_virtues.parquet", "results/tokens/lexicons/demo_virtues.parquet",
+    assert {"results/corpora/demo_virtues.parquet",
             "results/figures/fig1_demo_virtues_own.pdf, results/figures/fig1_demo_virtues_own.png"} <= outputs
-    assert "results/corpora/big2_nouns.parquet" not in outputs and "results/tokens/lexicons/big2_nouns.parquet" not in outputs
+    assert "results/corpora/big2_nouns.parquet" not in outputs
     assert {output for output in outputs if output.startswith("results/rm_scores/")} == {
         f"results/rm_scores/dictionary/demo_virtues/{rm}.parquet" for rm in HUB_RMS}
+
+
+FIG2_HUB_CONFIG = """
+reanalysis: {enabled: false}
+models:
+  - {id: llm-a, hf: org/llm-a, family: llama, type: instruction-tuned}
+  - {id: llm-b, hf: org/llm-b, family: gemma, type: instruction-tuned}
+  - {id: llm-c, hf: org/llm-c, family: qwen, type: instruction-tuned}
+implicit: {fig2: {instruct: [llm-a, llm-b]}}
+"""
+FIG2_ADD_LEXICON = """
+lexicons:
+  - {id: demo_virtues, file: config/lexicons/demo_virtues.csv, format: long, reference_category: Honesty}
+implicit: {fig2: {instruct: [llm-a, llm-b]}, fig2_lexicons: [big2_nouns, demo_virtues]}
+"""
+
+
+def test_a_figure2_lexicon_adds_its_analysis_and_checks_only_figure2_s_models(workflow_copy, reference_mirror):
+    (workflow_copy / "hub.yaml").write_text(FIG2_HUB_CONFIG, encoding="utf-8")
+    (workflow_copy / "lexicon.yaml").write_text(FIG2_ADD_LEXICON, encoding="utf-8")
+    mirror = f"reference_mirror={reference_mirror}"
+    before = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "--config", mirror)
+    assert before.returncode == 0, before.stdout[-3000:]
+    check = next(j for j in before.stdout.split("\nrule ")[1:] if j.startswith("lexicon_tokens:"))
+    # the single-token check of big2_nouns reads the token tables of Figure 2's models, not llm-c's
+    assert "results/tokens/llm-a.parquet" in check and "results/tokens/llm-b.parquet" in check
+    assert "results/tokens/llm-c.parquet" not in check
+    mark_outputs_done(workflow_copy, before.stdout, "--configfile", "hub.yaml", "--config", mirror)
+    after = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "lexicon.yaml", "--config", mirror)
+    assert after.returncode == 0, after.stdout[-3000:]
+    assert job_counts(after.stdout) == {
+        "corpus": 1, "lexicon_tokens": 1, "fig2_stats": 1, "fig2_figure": 1, "config_used": 1, "all": 1, "total": 6,
+    }
+    outputs = set(re.findall(r"^    output: (.*)$", after.stdout, re.M))
+    assert "results/tokens/lexicons/demo_virtues.parquet" in outputs
+    assert "results/figures/fig2a_instruct_demo_virtues.pdf, results/figures/fig2a_instruct_demo_virtues.png" in outputs
+    assert any(output.startswith("results/stats/fig2_instruct_demo_virtues_observations.parquet") for output in outputs)
 
 
 def test_demo_dag_runs_the_demo_lexicon(workflow_copy, reference_mirror):
@@ -203,12 +241,16 @@ def test_demo_dag_runs_the_demo_lexicon(workflow_copy, reference_mirror):
     demo = next(j for j in jobs if j.startswith("demo_models:"))
     assert "results/corpora/demo_virtues.parquet" in demo  # its words are tokens of the demo tokenizers
     for output in ("results/corpora/demo_virtues.parquet", "results/tokens/lexicons/demo_virtues.parquet",
-                   "results/stats/fig1_demo_virtues_own_rm_level.csv", "results/figures/fig1_demo_virtues_own.pdf"):
+                   "results/stats/fig1_demo_virtues_own_rm_level.csv", "results/figures/fig1_demo_virtues_own.pdf",
+                   "results/stats/fig2_instruct_demo_virtues_anova.json", "results/figures/fig2b_pretrained_demo_virtues.pdf"):
         assert output in result.stdout, output
     search = next(j for j in jobs if j.startswith("rm_scores:") and "results/rm_scores/dictionary/demo_virtues/" in j)
     assert "results/corpora/demo_virtues.parquet" in search  # every RM is searched over the lexicon's own terms
     profiles = next(j for j in jobs if j.startswith("rm_profiles:"))
-    assert "fig1_demo_virtues" not in profiles  # the profiles stand beside the published RMs: big2 and mfd only
+    assert "results/stats/fig1_demo_virtues_own_observations.parquet" in profiles  # the configured RMs' profiles take it
+    assert "results/stats/fig1_demo_virtues_observations.parquet" not in profiles  # no published RM was scored on it
+    fig2 = next(j for j in jobs if j.startswith("fig2_stats:") and "fig2_pretrained_demo_virtues_" in j)
+    assert "results/corpora/demo_virtues.parquet" in fig2 and "results/logprobs/demo-gemma-base.parquet" in fig2
 
 
 def test_figures_4a_and_4b_own_need_a_run_that_is_not_qwen_based(workflow_copy, reference_mirror):

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from demo_run import HF_TOKEN
 from test_report import docutils_messages
-from workflow_helpers import copy_workflow, job_counts, run_snakemake
+from workflow_helpers import REPO_ROOT, copy_workflow, job_counts, run_snakemake
 
 from rmbias.corpora.dictionaries import normalize_term
 from rmbias.corpora.vocabulary import read_category_by_term
@@ -34,6 +34,22 @@ def test_planted_effect_in_figure2_three_way_interaction(demo_run):
     assert means["positive", "Agency", "demo-llama-it"] < means["positive", "Agency", "demo-gemma-it"]
     assert means["positive", "Communion", "demo-gemma-it"] < means["positive", "Communion", "demo-llama-it"]
     assert means["negative", "Communion", "demo-llama-it"] < means["negative", "Communion", "demo-gemma-it"]
+
+
+@pytest.mark.parametrize("variant", ["instruct", "pretrained"])
+def test_figure2_ranks_the_demo_lexicon(demo_run, variant):
+    # implicit.fig2_lexicons adds the demo lexicon: Figure 2 of each set over its 4 categories
+    stats = demo_run / "results/stats"
+    obs = pd.read_parquet(stats / f"fig2_{variant}_demo_virtues_observations.parquet")
+    lexicon = pd.read_csv(REPO_ROOT / "config/lexicons/demo_virtues.csv")
+    assert set(obs["category"]) == set(lexicon["category"])
+    assert obs.groupby(["model", "framing", "category"]).size().eq(27).all()  # 27 prompts per framing
+    assert obs.groupby(["model", "framing", "category"])["median_rank"].std().gt(0).all()
+    anova = pd.read_csv(stats / f"fig2_{variant}_demo_virtues_anova.csv")
+    assert "C(category):C(framing):C(model)" in set(anova["term"])
+    assert read_record(stats / f"fig2_{variant}_demo_virtues_anova.json")["analysis"] == f"fig2_{variant}_demo_virtues_anova"
+    panel = "fig2a" if variant == "instruct" else "fig2b"
+    assert (demo_run / f"results/figures/{panel}_{variant}_demo_virtues.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("variant", ["instruct", "pretrained"])
@@ -231,13 +247,11 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # demo-gemma-it-large feeds its rendered prompts, its token table and the lexicons' single-token
-    # checks (one per scored lexicon), Figure 3 (two Llama pairs), Table A2, the whole Appendix F
-    # chain (it is the boosted base, with the generation check) and the config record
+    # demo-gemma-it-large feeds its rendered prompts, Figure 3 (two Llama pairs), Table A2, the whole
+    # Appendix F chain (it is the boosted base, with the generation check) and the config record; no
+    # single-token analysis reads its vocabulary, so no token table or lexicon check is stale
     assert job_counts(result.stdout) == {
         "rendered_prompts": 1,
-        "token_table": 1,
-        "lexicon_tokens": 3,
         "logprobs": 1,
         "implicit_pair": 2,
         "table": 1,
@@ -250,7 +264,7 @@ def test_editing_one_model_entry_makes_exactly_its_descendants_stale(demo_run, r
         "authority_figures": 1,
         "config_used": 1,
         "all": 1,
-        "total": 21,
+        "total": 17,
     }
 
 
@@ -268,14 +282,13 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
     finally:
         config_path.write_text(original)
     assert result.returncode == 0, result.stdout[-3000:]
-    # its rendered prompts, token table, the lexicons' single-token checks and its searches (one per
-    # lexicon of the dictionary scope, and the vocab scope), the configured RMs' Figure 1 (3 lexicons,
-    # 6 + 2 figures), the profiles and their figure, top-k (it reads every RM's vocab scores) and the
-    # config record
+    # its rendered prompts, token table (its vocab-scope candidates) and its searches (one per lexicon
+    # of the dictionary scope, and the vocab scope), the configured RMs' Figure 1 (3 lexicons, 6 + 2
+    # figures), the profiles and their figure, top-k (it reads every RM's vocab scores) and the
+    # config record; the lexicons' single-token checks read Figure 2's and top-k's LLMs, not RMs
     assert job_counts(result.stdout) == {
         "rendered_prompts": 1,
         "token_table": 1,
-        "lexicon_tokens": 3,
         "rm_scores": 3 + 1,
         "fig1_own": 3,
         "fig1_own_figure": 6,
@@ -285,7 +298,7 @@ def test_adding_one_rm_makes_stale_exactly_its_scoring_and_the_configured_rm_ana
         "topk": 1,
         "config_used": 1,
         "all": 1,
-        "total": 25,
+        "total": 22,
     }
 
 
@@ -312,10 +325,14 @@ def test_configured_rm_outputs_have_the_published_files_columns(demo_run):
             *INTERVAL_COLUMNS} == set(profiles.columns)
     assert profiles.groupby("source")["rm"].nunique().to_dict() == {"configured": 9, "published": 10}
     # no published RM is Qwen-based: the Qwen RMs have percentiles among all published RMs, none among their family
-    qwen = profiles[profiles["base_model"] == "Qwen"]
+    qwen = profiles[(profiles["base_model"] == "Qwen") & profiles["dictionary"].isin(["big2", "mfd"])]
     assert set(qwen["rm"]) == {"demo-qwen-rm-a", "demo-qwen-rm-b"} and qwen["percentile_among_own_family"].isna().all()
     assert qwen["percentile_among_published"].between(0, 100).all()
     assert profiles["rank_fraction"].between(0, 1).all()
+    # the demo lexicon: every configured RM's profile over its 4 categories, and no published RM beside it
+    virtues = profiles[profiles["dictionary"] == "demo_virtues"]
+    assert set(virtues["source"]) == {"configured"} and virtues.groupby("rm").size().eq(4 * 2).all() and len(virtues) == 9 * 8
+    assert virtues["percentile_among_published"].isna().all() and virtues["rank_fraction_low"].notna().all()
     for figure in ("fig1a_big2_own", "fig1b_mfd_own", "figA1a_big2_own", "figA1b_mfd_own", "fig1a_big2_combined",
                    "fig1b_mfd_combined", "rm_profiles"):
         for ext in ("pdf", "png"):

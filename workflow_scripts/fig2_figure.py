@@ -8,4 +8,5 @@ with job_log(snakemake.log[0]):
         out_pdf=snakemake.output.pdf,
         out_png=snakemake.output.png,
         model_order=snakemake.params.models,
+        category_axis=snakemake.params.category_axis,
     )

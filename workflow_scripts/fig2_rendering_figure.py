@@ -9,4 +9,5 @@ with job_log(snakemake.log[0]):
         out_pdf=snakemake.output.pdf,
         out_png=snakemake.output.png,
         model_orders=snakemake.params.models,
+        category_axis=snakemake.params.category_axis,
     )

@@ -70,7 +70,8 @@ def read_lexicon(path: str | Path, lexicon: Mapping[str, Any]) -> pd.DataFrame:
     (when the entry lists its ``categories``), a membership cell other than ``X``/empty, a
     category with no term, a term in no category, a duplicate (term, category) row of a long
     file, fewer than 2 categories, or a ``reference_category`` / ``category_groups`` that does not
-    fit the categories.
+    fit the categories. Under ``analyse_by: group`` the ``category`` column holds each category's
+    group (:func:`category_groups`), at least 2 of them.
     """
     path = Path(path)
     text = read_text_utf8(path)
@@ -85,10 +86,27 @@ def read_lexicon(path: str | Path, lexicon: Mapping[str, Any]) -> pd.DataFrame:
     if len(categories) < 2:
         raise InputError(f"{path}: lexicon {lexicon['id']} has {len(categories)} category ({', '.join(categories)}); "
                          "its analyses compare categories, so it needs at least 2")
+    if lexicon.get("analyse_by", "category") == "group":
+        long = _grouped(long, path, lexicon, categories)
+        categories = sorted(long["category"].unique())
     _check_category_roles(path, lexicon, categories)
     long["dictionary"] = lexicon["id"]
     long = long.drop_duplicates().sort_values(["category", "term"], kind="stable")
     return long.reset_index(drop=True)[CORPUS_COLUMNS]
+
+
+def _grouped(long: pd.DataFrame, path: Path, lexicon: Mapping[str, Any], categories: list[str]) -> pd.DataFrame:
+    """The long table with each category replaced by its group (``analyse_by: group``); a term in
+    two categories of one group is one row. Raises :class:`InputError` naming the file without
+    ``category_groups`` or with fewer than 2 groups."""
+    if "category_groups" not in lexicon:
+        raise InputError(f"{path}: lexicon {lexicon['id']} is analysed by group (analyse_by: group) but declares no category_groups")
+    grouped = long.assign(category=long["category"].map(category_groups(lexicon, categories, path))).drop_duplicates()
+    groups = sorted(grouped["category"].unique())
+    if len(groups) < 2:
+        raise InputError(f"{path}: lexicon {lexicon['id']} is analysed by group but its categories make {len(groups)} group "
+                         f"({', '.join(groups)}); its analyses compare groups, so it needs at least 2")
+    return grouped
 
 
 def _from_long(table: pd.DataFrame, path: Path, lexicon: Mapping[str, Any]) -> pd.DataFrame:
@@ -152,12 +170,13 @@ def _require_columns(table: pd.DataFrame, path: Path, expected: list[str]) -> No
 
 
 def _check_category_roles(path: Path, lexicon: Mapping[str, Any], categories: list[str]) -> None:
-    """The ``reference_category`` is one of ``categories`` and ``category_groups`` gives each a group."""
+    """The ``reference_category`` is one of ``categories`` (the groups, under ``analyse_by: group``)
+    and ``category_groups`` gives each file category a group."""
     reference = lexicon.get("reference_category")
     if reference is not None and reference not in categories:
         raise InputError(f"{path}: reference_category {reference!r} of lexicon {lexicon['id']} is not one of its "
-                         f"categories ({', '.join(categories)})")
-    if "category_groups" in lexicon:
+                         f"{'groups' if lexicon.get('analyse_by') == 'group' else 'categories'} ({', '.join(categories)})")
+    if "category_groups" in lexicon and lexicon.get("analyse_by", "category") == "category":
         category_groups(lexicon, categories, path)
 
 

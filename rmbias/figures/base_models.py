@@ -58,8 +58,9 @@ def plot_split_violins(
     width: float = 4.5,
     height: float = 5.0,
     columns: str | None = None,
+    category_axis: str = "Category",
 ) -> ggplot:
-    """Figures 2a/2b: median log-prob rank of Big Two nouns, two models compared per category.
+    """Figures 2a/2b: median log-prob rank of a lexicon's terms, two models compared per category.
 
     ``median_ranks``: ``model``, ``prompt``, ``framing`` (positive/negative), ``category``,
     ``median_rank`` (one row per model x prompt x category). Exactly two models; ``model_order``
@@ -68,6 +69,7 @@ def plot_split_violins(
     (positive on top); ``cell_tests`` (``framing``, ``category``, ``stars``) gives the stars
     drawn above each category. ``columns`` names a further column of both frames (e.g. the
     rendering) whose values become side-by-side panel columns, in order of appearance.
+    ``category_axis`` is the x axis' title (the lexicon's categories, e.g. "Big Two nouns category").
     """
     panels = ["framing", *([columns] if columns else [])]
     require_frame(median_ranks, ["model", "prompt", "category", "median_rank", *panels], "median_ranks")
@@ -104,7 +106,7 @@ def plot_split_violins(
         + scale_y_reverse()
         + scale_fill_manual(values=colours)
         + scale_colour_manual(values=colours)
-        + labs(x="Big Two category", y=rank_axis_title("Median log-prob rank"), fill="Model", colour="Model")
+        + labs(x=category_axis, y=rank_axis_title("Median log-prob rank"), fill="Model", colour="Model")
         + with_title(title)
         + paper_theme()
     )
@@ -233,10 +235,12 @@ def plot_authority_words(
 
 
 def draw_split_violins(
-    observations_path: PathLike, welch_path: PathLike, out_pdf: PathLike, out_png: PathLike, model_order: Sequence[str]
+    observations_path: PathLike, welch_path: PathLike, out_pdf: PathLike, out_png: PathLike, model_order: Sequence[str],
+    category_axis: str,
 ) -> None:
     """The ``fig2_figure`` job: :func:`plot_split_violins` of the Figure 2 observations (parquet) and cell tests (CSV)."""
-    plot_split_violins(read_parquet(observations_path), read_csv(welch_path), out_pdf, out_png, model_order=model_order)
+    plot_split_violins(read_parquet(observations_path), read_csv(welch_path), out_pdf, out_png, model_order=model_order,
+                       category_axis=category_axis)
 
 
 MODEL_CATEGORY_TERMS = ("C(category):C(model)", "C(category):C(framing):C(model)")
@@ -287,6 +291,7 @@ def draw_rendering_violins(
     out_pdf: PathLike,
     out_png: PathLike,
     model_orders: Mapping[str, Sequence[str]],
+    category_axis: str,
 ) -> ggplot:
     """The ``fig2_rendering_figure`` job: one Figure 2 set under each rendering side by side
     (:func:`rendering_panels`); the path lists follow ``model_orders``' renderings."""
@@ -299,7 +304,7 @@ def draw_rendering_violins(
     )
     names = list(model_orders[renderings[0]])
     return plot_split_violins(ranks, tests, out_pdf, out_png, model_order=names, columns="rendering",
-                              width=3.5 * len(renderings) + 1.0, height=5.5)
+                              width=3.5 * len(renderings) + 1.0, height=5.5, category_axis=category_axis)
 
 
 def draw_lollipop(mwlr_path: PathLike, out_pdf: PathLike, out_png: PathLike) -> None:

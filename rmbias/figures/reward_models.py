@@ -272,7 +272,11 @@ def draw_combined_rank_violins(
     )
 
 
-def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLike, width: float = 7.5, height: float = 4.4) -> ggplot:
+PROFILE_LEGEND_COLUMNS = 4
+"""Columns of the configured RMs' legend of the profile figure (it stays narrower than the panels)."""
+
+
+def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLike, width: float | None = None, height: float = 5.2) -> ggplot:
     """The value profiles of the published and configured RMs (``results/stats/rm_profiles.csv``).
 
     ``profiles``: ``source`` (published/configured), ``rm``, ``base_model``, ``dictionary``,
@@ -284,9 +288,12 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
     are black-edged markers filled with their family's colour, one shape per RM (legend), side
     by side within a category. A configured RM of a family no published RM has (a Qwen RM beside
     the paper's Gemma and Llama RMs) is drawn the same way, and the caption names its family.
+    ``width`` (inches) defaults to what the categories of every dictionary need, at least 7.5.
     """
     require_frame(profiles, ["source", "rm", "base_model", "dictionary", "category", "framing", "rank_fraction"], "profiles")
     intervals = {"rank_fraction_low", "rank_fraction_high"} <= set(profiles.columns)
+    if width is None:
+        width = max(7.5, 2.0 + 0.55 * len(profiles[["dictionary", "category"]].drop_duplicates()))
     data = profiles.assign(framing=ordered(profiles["framing"], FRAMING_ORDER), base_model=ordered(profiles["base_model"], tuple(BASE_MODEL_COLOURS)))
     if not intervals:
         data = data.assign(rank_fraction_low=data["rank_fraction"], rank_fraction_high=data["rank_fraction"])
@@ -316,7 +323,7 @@ def plot_rm_profiles(profiles: pd.DataFrame, out_pdf: PathLike, out_png: PathLik
         + scale_colour_manual(values=colours)
         + scale_fill_manual(values=colours)
         + scale_shape_manual(values=shapes, name="Configured RM")
-        + guides(colour=guide_legend(order=1), fill="none")
+        + guides(colour=guide_legend(order=1), fill="none", shape=guide_legend(order=2, ncol=PROFILE_LEGEND_COLUMNS))
         + labs(
             x="",
             y=rank_axis_title("Rank fraction (median rank / terms ranked)"),

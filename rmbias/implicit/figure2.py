@@ -1,6 +1,6 @@
-"""Figure 2 (Section 3.1): do base models rank the Big Two nouns as their RMs do?
+"""Figure 2 (Section 3.1): do base models rank a lexicon's terms (the paper: the Big Two nouns) as their RMs do?
 
-Per (model, prompt, category) the median log-probability rank of the dictionary terms
+Per (model, prompt, category) the median log-probability rank of the lexicon's terms
 (:func:`rmbias.statistics.ranks.logprob_median_ranks`); a type-II three-way ANOVA ``median_rank ~
 category * framing * model`` and a Welch t-test between the two models in every (framing,
 category) cell. Any prompts serve, at least two per framing (:func:`rmbias.config.load_prompts`). :func:`figure2_statistics` is the ``fig2_stats`` job.
@@ -44,6 +44,21 @@ def dictionary_log_probs(tables: Mapping[str, pd.DataFrame], corpus: pd.DataFram
     return frame.merge(terms, on="term")[["model", "prompt", "term", "category", "logprob"]]
 
 
+def check_shared_categories(logprobs: pd.DataFrame, corpus: pd.DataFrame, models: Sequence[str]) -> None:
+    """Raise :class:`InputError` naming the lexicon, the category and the models when some
+    category of ``corpus`` (``term, category, dictionary``) has no term that every one of
+    ``models`` has a log-prob for in ``logprobs`` (:func:`dictionary_log_probs`): Figure 2 ranks
+    only the terms each model produces as one token, exactly as written."""
+    counts = logprobs.dropna(subset=["logprob"]).groupby("term")["model"].nunique()
+    shared = set(counts.index[counts == len(models)])
+    lexicon = ", ".join(sorted(corpus["dictionary"].unique()))
+    for category, terms in corpus.groupby("category", sort=True)["term"]:
+        if not shared & set(terms):
+            raise InputError(f"lexicon {lexicon}: category {category} has no term that is one token, exactly as written, "
+                             f"in every model of {' and '.join(models)} ({terms.nunique()} term(s), e.g. {sorted(terms)[0]!r}); "
+                             "Figure 2 ranks single-token terms")
+
+
 def model_cell_welch_tests(obs: pd.DataFrame, cells: Sequence[str] = ("framing", "category")) -> pd.DataFrame:
     """Figure 2 follow-ups: Welch t-test between the two models in each (framing, category) cell.
 
@@ -63,19 +78,21 @@ def model_cell_welch_tests(obs: pd.DataFrame, cells: Sequence[str] = ("framing",
 def figure2_analysis(
     logprob_paths: Mapping[str, str | Path], corpus_path: str | Path, prompts: Mapping[str, Mapping[str, str]]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Figure 2: median log-prob rank of the Big Two nouns per (model, prompt, category).
+    """Figure 2: median log-prob rank of a lexicon's terms per (model, prompt, category).
 
-    ``logprob_paths`` maps the two model ids to their log-prob parquet. Returns
+    ``logprob_paths`` maps the two model ids to their log-prob parquet; ``corpus_path`` is the
+    lexicon's corpus (:mod:`rmbias.corpora.dictionaries`), every category of which needs a term
+    both models have as one token (:func:`check_shared_categories`). Returns
     (observations ``model, prompt, framing, category, median_rank``; the type-II 3-way ANOVA
     ``median_rank ~ category * framing * model``; Welch t per (framing, category) cell with
     Benjamini–Hochberg FDR).
     """
     keys = list(prompts)
     tables = {model: read_parquet(path, columns=["decoded", *keys]) for model, path in logprob_paths.items()}
-    corpus = read_parquet(corpus_path, columns=["term", "category"])
-    observations = logprob_median_ranks(
-        dictionary_log_probs(tables, corpus, keys), {key: p["framing"] for key, p in prompts.items()}
-    )
+    corpus = read_parquet(corpus_path, columns=["term", "category", "dictionary"])
+    logprobs = dictionary_log_probs(tables, corpus, keys)
+    check_shared_categories(logprobs, corpus, list(tables))
+    observations = logprob_median_ranks(logprobs, {key: p["framing"] for key, p in prompts.items()})
     return observations, three_way_anova(observations, FIG2_FACTORS), model_cell_welch_tests(observations)
 
 

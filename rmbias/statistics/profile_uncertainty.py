@@ -191,8 +191,10 @@ def write_rm_profiles(
     seed: int = 0,
     max_relabellings: int = 9999,
 ) -> Identifiability:
-    """The ``rm_profiles`` job: ``published`` / ``configured`` map a dictionary (big2, mfd) to its
-    Figure 1 observations (parquet); writes the profiles (:func:`rm_profiles`) with their
+    """The ``rm_profiles`` job: ``published`` / ``configured`` map a dictionary (the published
+    RMs: big2, mfd; the configured ones: those and any other lexicon they were searched on, whose
+    rows have no percentile among published RMs and no classifier feature) to its Figure 1
+    observations (parquet); writes the profiles (:func:`rm_profiles`) with their
     ``level`` percentile intervals over ``n_bootstrap`` draws (:data:`INTERVAL_COLUMNS`) and the
     identifiability record (:func:`family_identifiability` with ``max_relabellings``; the
     configured RMs' score intervals and bootstrap agreement). ``seed`` seeds the bootstrap and
