@@ -108,7 +108,8 @@ def write_figure2(tmp_path: Path) -> list[Path]:
         table = pd.DataFrame({"decoded": [*WORDS, "table"], **{k: rng.normal(size=len(WORDS) + 1) for k in PROMPTS}})
         paths[model] = tmp_path / f"{model}.parquet"
         write_parquet(table, paths[model])
-    write_parquet(pd.DataFrame({"term": list(WORDS), "category": list(WORDS.values())}), tmp_path / "corpus.parquet")
+    write_parquet(pd.DataFrame({"term": list(WORDS), "category": list(WORDS.values()), "dictionary": "big2_nouns"}),
+                  tmp_path / "corpus.parquet")
     outputs = {"observations": tmp_path / "fig2_obs.parquet", "anova_csv": tmp_path / "fig2_anova.csv",
                "anova_json": tmp_path / "fig2_anova.json", "welch_csv": tmp_path / "fig2_welch.csv",
                "welch_json": tmp_path / "fig2_welch.json"}
@@ -120,7 +121,7 @@ def write_shared_inputs(tmp_path: Path) -> tuple[Path, Path]:
     tokens = tmp_path / "tokens.parquet"
     write_parquet(pd.DataFrame({"decoded": [" Love", "love", "Power", "freedom", "Success", "table", "care"]}), tokens)
     corpus = tmp_path / "corpus.parquet"
-    write_parquet(pd.DataFrame({"term": list(WORDS), "category": list(WORDS.values())}), corpus)
+    write_parquet(pd.DataFrame({"term": list(WORDS), "category": list(WORDS.values()), "dictionary": "big2_nouns"}), corpus)
     return tokens, corpus
 
 
