@@ -141,7 +141,7 @@ def _check_lexicons(config: dict, builtins: Sequence[Mapping[str, Any]]) -> None
             raise InputError(f"config error at lexicons[{index}].id: {entry['id']!r} is a built-in lexicon "
                              f"(config/lexicons.yaml: {', '.join(sorted(builtin_ids))}); give yours another id")
         categories = entry.get("categories")
-        by_group = entry.get("analyse_by", "category") == "group"
+        by_group = entry.get("analyse_by") == "group"
         if by_group and "category_groups" not in entry:
             raise InputError(f"config error at lexicons[{index}].analyse_by: group needs the lexicon's category_groups")
         if categories and not by_group and entry.get("reference_category", categories[0]) not in categories:

@@ -170,17 +170,29 @@ def mark_outputs_done(workflow, dry_run_output, *args):
     assert touched.returncode == 0, touched.stdout[-3000:]
 
 
-def test_adding_a_lexicon_makes_exactly_its_jobs_new_and_nothing_stale(workflow_copy, reference_mirror):
-    (workflow_copy / "hub.yaml").write_text(HUB_CONFIG, encoding="utf-8")
-    (workflow_copy / "lexicon.yaml").write_text(ADD_LEXICON, encoding="utf-8")
+def dry_run_outputs(stdout):
+    """The ``output:`` lines of a dry run, one string per job."""
+    return set(re.findall(r"^    output: (.*)$", stdout, re.M))
+
+
+def dry_runs_around_a_config_change(workflow, reference_mirror, base_config, added_config):
+    """Dry runs of ``base_config`` before its outputs exist and of it with ``added_config`` laid
+    over once they are done (:func:`mark_outputs_done`; a rerun of the base then has nothing to do)."""
+    (workflow / "base.yaml").write_text(base_config, encoding="utf-8")
+    (workflow / "added.yaml").write_text(added_config, encoding="utf-8")
     mirror = f"reference_mirror={reference_mirror}"
-    before = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "--config", mirror)
+    before = run_snakemake(workflow, "-n", "--configfile", "base.yaml", "--config", mirror)
     assert before.returncode == 0, before.stdout[-3000:]
-    mark_outputs_done(workflow_copy, before.stdout, "--configfile", "hub.yaml", "--config", mirror)
-    unchanged = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "--config", mirror)
+    mark_outputs_done(workflow, before.stdout, "--configfile", "base.yaml", "--config", mirror)
+    unchanged = run_snakemake(workflow, "-n", "--configfile", "base.yaml", "--config", mirror)
     assert "Nothing to be done" in unchanged.stdout, unchanged.stdout[-3000:]
-    after = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "lexicon.yaml", "--config", mirror)
+    after = run_snakemake(workflow, "-n", "--configfile", "base.yaml", "added.yaml", "--config", mirror)
     assert after.returncode == 0, after.stdout[-3000:]
+    return before, after
+
+
+def test_adding_a_lexicon_makes_exactly_its_jobs_new_and_nothing_stale(workflow_copy, reference_mirror):
+    _, after = dry_runs_around_a_config_change(workflow_copy, reference_mirror, HUB_CONFIG, ADD_LEXICON)
     # new: the lexicon's corpus, each RM's search over its terms, its Figure 1 analysis and figures,
     # and the value profiles, which take every lexicon the RMs were searched on; every other search
     # and analysis stays up to date (the config record and the `all` target are rebuilt with any
@@ -189,7 +201,7 @@ def test_adding_a_lexicon_makes_exactly_its_jobs_new_and_nothing_stale(workflow_
         "corpus": 1, "rm_scores": 2, "fig1_own": 1, "fig1_own_figure": 2, "rm_profiles": 1, "rm_profile_figure": 1,
         "config_used": 1, "all": 1, "total": 10,
     }
-    outputs = set(re.findall(r"^    output: (.*)$", after.stdout, re.M))
+    outputs = dry_run_outputs(after.stdout)
     assert {"results/corpora/demo_virtues.parquet",
             "results/figures/fig1_demo_virtues_own.pdf, results/figures/fig1_demo_virtues_own.png"} <= outputs
     assert "results/corpora/big2_nouns.parquet" not in outputs
@@ -213,22 +225,15 @@ implicit: {fig2: {instruct: [llm-a, llm-b]}, fig2_lexicons: [big2_nouns, demo_vi
 
 
 def test_a_figure2_lexicon_adds_its_analysis_and_checks_only_figure2_s_models(workflow_copy, reference_mirror):
-    (workflow_copy / "hub.yaml").write_text(FIG2_HUB_CONFIG, encoding="utf-8")
-    (workflow_copy / "lexicon.yaml").write_text(FIG2_ADD_LEXICON, encoding="utf-8")
-    mirror = f"reference_mirror={reference_mirror}"
-    before = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "--config", mirror)
-    assert before.returncode == 0, before.stdout[-3000:]
+    before, after = dry_runs_around_a_config_change(workflow_copy, reference_mirror, FIG2_HUB_CONFIG, FIG2_ADD_LEXICON)
     check = next(j for j in before.stdout.split("\nrule ")[1:] if j.startswith("lexicon_tokens:"))
     # the single-token check of big2_nouns reads the token tables of Figure 2's models, not llm-c's
     assert "results/tokens/llm-a.parquet" in check and "results/tokens/llm-b.parquet" in check
     assert "results/tokens/llm-c.parquet" not in check
-    mark_outputs_done(workflow_copy, before.stdout, "--configfile", "hub.yaml", "--config", mirror)
-    after = run_snakemake(workflow_copy, "-n", "--configfile", "hub.yaml", "lexicon.yaml", "--config", mirror)
-    assert after.returncode == 0, after.stdout[-3000:]
     assert job_counts(after.stdout) == {
         "corpus": 1, "lexicon_tokens": 1, "fig2_stats": 1, "fig2_figure": 1, "config_used": 1, "all": 1, "total": 6,
     }
-    outputs = set(re.findall(r"^    output: (.*)$", after.stdout, re.M))
+    outputs = dry_run_outputs(after.stdout)
     assert "results/tokens/lexicons/demo_virtues.parquet" in outputs
     assert "results/figures/fig2a_instruct_demo_virtues.pdf, results/figures/fig2a_instruct_demo_virtues.png" in outputs
     assert any(output.startswith("results/stats/fig2_instruct_demo_virtues_observations.parquet") for output in outputs)

@@ -86,7 +86,7 @@ def read_lexicon(path: str | Path, lexicon: Mapping[str, Any]) -> pd.DataFrame:
     if len(categories) < 2:
         raise InputError(f"{path}: lexicon {lexicon['id']} has {len(categories)} category ({', '.join(categories)}); "
                          "its analyses compare categories, so it needs at least 2")
-    if lexicon.get("analyse_by", "category") == "group":
+    if lexicon.get("analyse_by") == "group":
         long = _grouped(long, path, lexicon, categories)
         categories = sorted(long["category"].unique())
     _check_category_roles(path, lexicon, categories)
@@ -172,11 +172,11 @@ def _require_columns(table: pd.DataFrame, path: Path, expected: list[str]) -> No
 def _check_category_roles(path: Path, lexicon: Mapping[str, Any], categories: list[str]) -> None:
     """The ``reference_category`` is one of ``categories`` (the groups, under ``analyse_by: group``)
     and ``category_groups`` gives each file category a group."""
-    reference = lexicon.get("reference_category")
+    reference, by_group = lexicon.get("reference_category"), lexicon.get("analyse_by") == "group"
     if reference is not None and reference not in categories:
         raise InputError(f"{path}: reference_category {reference!r} of lexicon {lexicon['id']} is not one of its "
-                         f"{'groups' if lexicon.get('analyse_by') == 'group' else 'categories'} ({', '.join(categories)})")
-    if "category_groups" in lexicon and lexicon.get("analyse_by", "category") == "category":
+                         f"{'groups' if by_group else 'categories'} ({', '.join(categories)})")
+    if "category_groups" in lexicon and not by_group:
         category_groups(lexicon, categories, path)
 
 
