@@ -86,7 +86,7 @@ FIGURES = {
     # paper's names (fig2a_instruct, alias fig2a), any other as fig2a_instruct_<id> (alias fig2a_<id>)
     **{
         f"{panel}_{fig2_set_name(variant, lexicon_id)}": figure(
-            panel if lexicon_id == FIG2_PAPER_LEXICON else f"{panel}_{lexicon_id}", "fig2_figure", "base_models",
+            fig2_set_name(panel, lexicon_id), "fig2_figure", "base_models",
             "fig2_figure.rst", "Base models", variant in FIG2_VARIANTS, fig2_figure_params(FIG2_VARIANTS.get(variant), lexicon_id),
             f"fig2_{fig2_set_name(variant, lexicon_id)}",
         )
